@@ -1,0 +1,58 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Images configures the image pruning task (package images).
+type Images struct {
+	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// Host is the Docker engine address; empty means DOCKER_HOST or the default socket.
+	Host           string   `yaml:"host,omitempty" json:"host,omitempty"`
+	Match          []string `yaml:"match,omitempty" json:"match,omitempty"`
+	KeepLatest     int      `yaml:"keep_latest,omitempty" json:"keep_latest,omitempty"`
+	UnusedFor      Duration `yaml:"unused_for,omitempty" json:"unused_for,omitempty"`
+	ProtectTags    []string `yaml:"protect_tags,omitempty" json:"protect_tags,omitempty"`
+	ProtectLabels  []string `yaml:"protect_labels,omitempty" json:"protect_labels,omitempty"`
+	Dangling       bool     `yaml:"dangling,omitempty" json:"dangling,omitempty"`
+	BuildCacheKeep *Size    `yaml:"build_cache_keep,omitempty" json:"build_cache_keep,omitempty"`
+	DiskHigh       *Percent `yaml:"disk_high,omitempty" json:"disk_high,omitempty"`
+	DiskLow        *Percent `yaml:"disk_low,omitempty" json:"disk_low,omitempty"`
+	// State is the pruner's last-use state file.
+	State Path `yaml:"state,omitempty" json:"state,omitempty"`
+	// Labels limits pruning to images carrying all of these labels
+	// ("key=value" or "key"), tagged or dangling.
+	Labels []string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	// DiskPath is a path on the file system holding the images, for the
+	// watermarks; empty means the daemon's data root (local daemons only).
+	DiskPath Path `yaml:"disk_path,omitempty" json:"disk_path,omitempty"`
+}
+
+// validate checks the images section; a nil section has nothing to check.
+func (im *Images) validate(c *checker) {
+	if im == nil {
+		return
+	}
+	c.schedule("images.schedule", im.Schedule)
+	c.nonNegative("images.keep_latest", im.KeepLatest)
+	c.globs("images.match", im.Match)
+	c.globs("images.protect_tags", im.ProtectTags)
+	im.labels(c, "images.labels", im.Labels)
+	im.labels(c, "images.protect_labels", im.ProtectLabels)
+	if im.UnusedFor < 0 {
+		c.add("images.unused_for", "%v is negative", im.UnusedFor.D())
+	}
+	if im.DiskHigh != nil && im.DiskLow != nil && *im.DiskLow > *im.DiskHigh {
+		c.add("images.disk_low", "%v is above disk_high %v", *im.DiskLow, *im.DiskHigh)
+	}
+}
+
+// labels checks "key" or "key=value" selectors.
+func (im *Images) labels(c *checker, field string, sels []string) {
+	for i, l := range sels {
+		if k, _, _ := strings.Cut(l, "="); strings.TrimSpace(k) == "" {
+			c.add(fmt.Sprintf("%s[%d]", field, i), "%q is not key or key=value", l)
+		}
+	}
+}

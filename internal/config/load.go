@@ -1,0 +1,283 @@
+// Package config loads tend's YAML config file (see DESIGN.md): strict
+// (unknown keys are errors), with errors that name the file, the line and the
+// field, "~" expanded to the home directory, TEND_<SECTION>_<FIELD>
+// environment overrides, and an embedded default. It produces plain structs;
+// the adapters turn them into the packages' own option types, so the
+// packages stay free of YAML.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+	"go.yaml.in/yaml/v4"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultName is the file name given in errors about the embedded default.
+const DefaultName = "<embedded default>"
+
+// DefaultYAML returns the text of the embedded default config.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Options change where Load looks for the home directory and the
+// environment. The zero value uses the process's own.
+type Options struct {
+	// Home replaces $HOME for "~" expansion.
+	Home string
+	// Env replaces os.Environ() for TEND_* overrides.
+	Env []string
+}
+
+func (o Options) home() string {
+	if o.Home != "" {
+		return o.Home
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+func (o Options) env() []string {
+	if o.Env != nil {
+		return o.Env
+	}
+	return os.Environ()
+}
+
+// Error is one problem in a config: where it is and what is wrong.
+type Error struct {
+	File  string // file name, DefaultName, or "" for an environment variable
+	Line  int    // 1-based; 0 when unknown
+	Env   string // the environment variable the value came from, if any
+	Field string // dotted path such as "sweep.rules[0].older_than"
+	Err   error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	switch {
+	case e.Env != "":
+		fmt.Fprintf(&b, "environment variable %s", e.Env)
+	case e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d", e.File, e.Line)
+	default:
+		b.WriteString(e.File)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": field %s", e.Field)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrEmpty is returned for a config that configures no task at all.
+var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images or health section")
+
+// Load reads and validates the config file at path.
+func Load(path string, opts Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: fmt.Errorf("read config: %w", err)}
+	}
+	return Parse(path, data, opts)
+}
+
+// Default returns the embedded default config, with overrides applied.
+func Default(opts Options) (*Config, error) {
+	return Parse(DefaultName, defaultYAML, opts)
+}
+
+// Parse validates data as a config file named name. Every problem found is
+// returned at once (a *multierror.Error of *Error), not only the first.
+func Parse(name string, data []byte, opts Options) (*Config, error) {
+	var doc yaml.Node
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &Error{File: name, Err: ErrEmpty}
+	}
+	if err := yaml.Load(data, &doc); err != nil {
+		if strings.Contains(err.Error(), "no documents in stream") { // only comments
+			return nil, &Error{File: name, Err: ErrEmpty}
+		}
+		return nil, &Error{File: name, Line: errLine(err), Err: cleanYAMLError(err)}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if root.Kind == 0 || (root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+		return nil, &Error{File: name, Err: ErrEmpty}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health), found %s", kindName(root))}
+	}
+	p := &parser{file: name, envLines: map[int]string{}}
+	if err := p.applyEnv(root, opts.env()); err != nil {
+		return nil, err
+	}
+	p.index(root, "")
+	var cfg Config
+	var errs *multierror.Error
+	if err := root.Load(&cfg, yaml.WithKnownFields()); err != nil {
+		var le *yaml.LoadErrors
+		if errors.As(err, &le) {
+			for _, e := range le.Errors {
+				errs = multierror.Append(errs, p.at(e.Mark.Line, errors.New(cleanMessage(e.Message))))
+			}
+		} else {
+			errs = multierror.Append(errs, &Error{File: name, Err: cleanYAMLError(err)})
+		}
+		return nil, errs.ErrorOrNil()
+	}
+	if cfg == (Config{}) {
+		return nil, &Error{File: name, Err: ErrEmpty}
+	}
+	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())
+	for _, e := range validate(&cfg) {
+		errs = multierror.Append(errs, p.field(e.field, e.err))
+	}
+	if errs.ErrorOrNil() != nil {
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+// parser keeps what is needed to place an error: the line of each field and
+// which lines stand for environment variables.
+type parser struct {
+	file     string
+	fields   []fieldLine
+	envLines map[int]string
+}
+
+type fieldLine struct {
+	path      string
+	key, line int // line of the key and of the value's start
+}
+
+// index records the line of every key in the tree under path.
+func (p *parser) index(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sub := k.Value
+			if path != "" {
+				sub = path + "." + k.Value
+			}
+			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, line: v.Line})
+			p.index(v, sub)
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			sub := fmt.Sprintf("%s[%d]", path, i)
+			p.fields = append(p.fields, fieldLine{path: sub, key: v.Line, line: v.Line})
+			p.index(v, sub)
+		}
+	}
+}
+
+// at places an error found by the YAML decoder at line.
+func (p *parser) at(line int, err error) *Error {
+	e := &Error{File: p.file, Line: line, Err: err}
+	best := ""
+	for _, f := range p.fields {
+		if (f.key == line || f.line == line) && len(f.path) > len(best) {
+			best = f.path
+		}
+	}
+	e.Field = best
+	if env, ok := p.envLines[line]; ok {
+		e.Env, e.Line = env, 0
+	}
+	return e
+}
+
+// field places a validation error about a field path.
+func (p *parser) field(path string, err error) *Error {
+	e := &Error{File: p.file, Field: path, Err: err}
+	for _, f := range p.fields {
+		if f.path == path {
+			e.Line = f.key
+		}
+	}
+	if env, ok := p.envLines[e.Line]; ok {
+		e.Env, e.Line = env, 0
+	}
+	return e
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the value %q", n.Value)
+	}
+	return "something else"
+}
+
+// errLine digs the line out of a syntax error.
+func errLine(err error) int {
+	var le *yaml.LoadError
+	if errors.As(err, &le) {
+		return le.Mark.Line
+	}
+	return 0
+}
+
+func cleanYAMLError(err error) error {
+	var le *yaml.LoadError
+	if errors.As(err, &le) {
+		return errors.New(cleanMessage(le.Message))
+	}
+	return err
+}
+
+// cleanMessage turns the decoder's Go type names into words a user knows.
+func cleanMessage(m string) string {
+	r := strings.NewReplacer("config.", "", "in type ", "in section ", "!!str", "text", "!!int", "number", "!!seq", "list", "!!map", "mapping", "!!bool", "boolean", "!!float", "number")
+	return r.Replace(m)
+}
+
+// expandPaths replaces a leading "~" in every Path field.
+func expandPaths(v reflect.Value, home string) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			expandPaths(v.Elem(), home)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			expandPaths(v.Field(i), home)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			expandPaths(v.Index(i), home)
+		}
+	case reflect.String:
+		if v.Type() == reflect.TypeFor[Path]() && v.CanSet() {
+			v.SetString(ExpandHome(v.String(), home))
+		}
+	}
+}
+
+// ExpandHome replaces a leading "~" or "~/" in p with home.
+func ExpandHome(p, home string) string {
+	if p == "~" {
+		return home
+	}
+	if strings.HasPrefix(p, "~/") {
+		return strings.TrimRight(home, "/") + p[1:]
+	}
+	return p
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rotate configures the log rotation task (package rotate).
+type Rotate struct {
+	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// State is the JSON state file (last rotation per file).
+	State Path         `yaml:"state,omitempty" json:"state,omitempty"`
+	Files []RotateFile `yaml:"files,omitempty" json:"files,omitempty"`
+}
+
+// RotateFile is one log file (or glob) and how it is rotated.
+type RotateFile struct {
+	Path          Path     `yaml:"path" json:"path"`
+	Size          *Size    `yaml:"size,omitempty" json:"size,omitempty"`
+	Every         Duration `yaml:"every,omitempty" json:"every,omitempty"`
+	Keep          int      `yaml:"keep,omitempty" json:"keep,omitempty"` // backups kept; 0 or absent = 7
+	MaxAge        Duration `yaml:"max_age,omitempty" json:"max_age,omitempty"`
+	Compress      string   `yaml:"compress,omitempty" json:"compress,omitempty"` // zstd | gzip | none
+	DelayCompress bool     `yaml:"delay_compress,omitempty" json:"delay_compress,omitempty"`
+	DateExt       bool     `yaml:"date_ext,omitempty" json:"date_ext,omitempty"` // log-YYYYMMDD instead of log.1
+	Method        string   `yaml:"method,omitempty" json:"method,omitempty"`     // rename | copytruncate
+	MissingOK     bool     `yaml:"missing_ok,omitempty" json:"missing_ok,omitempty"`
+	IfEmpty       bool     `yaml:"if_empty,omitempty" json:"if_empty,omitempty"`
+	Create        *Create  `yaml:"create,omitempty" json:"create,omitempty"`
+	Signal        *Signal  `yaml:"signal,omitempty" json:"signal,omitempty"`
+}
+
+// Create sets the mode and owner of the new log file after a rename.
+type Create struct {
+	Mode  string `yaml:"mode,omitempty" json:"mode,omitempty"` // octal, e.g. "0644"
+	Owner string `yaml:"owner,omitempty" json:"owner,omitempty"`
+	Group string `yaml:"group,omitempty" json:"group,omitempty"`
+}
+
+// Signal names the process told to reopen its log after a rename.
+type Signal struct {
+	Pidfile Path   `yaml:"pidfile" json:"pidfile"`
+	Name    string `yaml:"name,omitempty" json:"name,omitempty"` // HUP (default), USR1, ...
+}
+
+// validate checks the rotate section; a nil section has nothing to check.
+func (r *Rotate) validate(c *checker) {
+	if r == nil {
+		return
+	}
+	c.schedule("rotate.schedule", r.Schedule)
+	for i, f := range r.Files {
+		p := fmt.Sprintf("rotate.files[%d]", i)
+		c.required(p+".path", string(f.Path))
+		c.globs(p+".path", []string{string(f.Path)})
+		c.nonNegative(p+".keep", f.Keep)
+		c.oneOf(p+".compress", f.Compress, "zstd", "gzip", "none")
+		c.oneOf(p+".method", f.Method, "rename", "copytruncate")
+		if f.Size != nil && *f.Size == 0 {
+			c.add(p+".size", "0 bytes would rotate on every run; leave size out to rotate by time only")
+		}
+		if f.Signal != nil {
+			c.required(p+".signal.pidfile", string(f.Signal.Pidfile))
+			if f.Signal.Name != "" && unix.SignalNum(signalName(f.Signal.Name)) == 0 {
+				c.add(p+".signal.name", "%q is not a signal name (HUP, USR1, USR2, ...)", f.Signal.Name)
+			}
+			if f.Method == "copytruncate" {
+				c.add(p+".signal", "copytruncate keeps the writer's file: there is nothing to signal (use method: rename)")
+			}
+		}
+		if f.Create != nil {
+			if f.Method == "copytruncate" {
+				c.add(p+".create", "copytruncate keeps the live file: create applies to method rename only")
+			}
+			if f.Create.Mode != "" {
+				if m, err := strconv.ParseUint(f.Create.Mode, 8, 32); err != nil || m > 0o7777 {
+					c.add(p+".create.mode", "%q is not an octal file mode such as \"0644\"", f.Create.Mode)
+				}
+			}
+		}
+	}
+}
+
+// signalName spells a signal as unix.SignalNum wants it: "HUP" -> "SIGHUP".
+func signalName(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "SIG") {
+		s = "SIG" + s
+	}
+	return s
+}

@@ -1,0 +1,10 @@
+package config
+
+// Config is the whole tend config file. A section left out is nil and its
+// task does not run.
+type Config struct {
+	Sweep  *Sweep  `yaml:"sweep,omitempty" json:"sweep,omitempty"`
+	Rotate *Rotate `yaml:"rotate,omitempty" json:"rotate,omitempty"`
+	Images *Images `yaml:"images,omitempty" json:"images,omitempty"`
+	Health *Health `yaml:"health,omitempty" json:"health,omitempty"`
+}

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Sweep configures the cleanup task (package cleanup).
+type Sweep struct {
+	// Schedule is a cron expression or @hourly/@daily/@weekly/@every 6h.
+	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// Protect lists paths never touched, even under a root.
+	Protect []Path `yaml:"protect,omitempty" json:"protect,omitempty"`
+	// MaxDeletions caps deletions per run; 0 means no limit.
+	MaxDeletions int `yaml:"max_deletions,omitempty" json:"max_deletions,omitempty"`
+	// Rules name the roots to sweep and how.
+	Rules []SweepRule `yaml:"rules,omitempty" json:"rules,omitempty"`
+}
+
+// SweepRule is one root and the policy applied under it.
+type SweepRule struct {
+	Path Path `yaml:"path" json:"path"`
+	// Layout is "plain" (default) or "huggingface".
+	Layout string `yaml:"layout,omitempty" json:"layout,omitempty"`
+	// OlderThan is the age past which entries are deleted.
+	OlderThan Duration `yaml:"older_than,omitempty" json:"older_than,omitempty"`
+	// Age is "atime" (default), "mtime" or "newest".
+	Age string `yaml:"age,omitempty" json:"age,omitempty"`
+	// KeepUnder is an optional size budget: least recently used go first.
+	KeepUnder *Size `yaml:"keep_under,omitempty" json:"keep_under,omitempty"`
+	// Include, when set, limits deletion to entries matching one of these globs.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
+	// Exclude lists globs never deleted (a matching directory is not entered).
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// Within, when set, limits deletion to the contents of directories with
+	// one of these base names (".ipynb_checkpoints") anywhere under Path; it
+	// allows Path to be $HOME itself.
+	Within []string `yaml:"within,omitempty" json:"within,omitempty"`
+	// MissingOK makes a missing root a note instead of an error.
+	MissingOK bool `yaml:"missing_ok,omitempty" json:"missing_ok,omitempty"`
+}
+
+// validate checks the sweep section; a nil section has nothing to check.
+func (s *Sweep) validate(c *checker) {
+	if s == nil {
+		return
+	}
+	c.schedule("sweep.schedule", s.Schedule)
+	c.nonNegative("sweep.max_deletions", s.MaxDeletions)
+	for i, r := range s.Rules {
+		f := fmt.Sprintf("sweep.rules[%d]", i)
+		c.required(f+".path", string(r.Path))
+		c.oneOf(f+".layout", r.Layout, "plain", "huggingface")
+		c.oneOf(f+".age", r.Age, "atime", "mtime", "newest")
+		c.globs(f+".include", r.Include)
+		c.globs(f+".exclude", r.Exclude)
+		if r.OlderThan < 0 {
+			c.add(f+".older_than", "%s is negative", r.OlderThan.D())
+		}
+		if r.KeepUnder != nil && r.KeepUnder.Bytes() <= 0 {
+			c.add(f+".keep_under", "must be a positive size")
+		}
+		if p := string(r.Path); p != "" && !strings.HasPrefix(p, "/") {
+			c.add(f+".path", "%q is not an absolute path (or ~/...)", p)
+		}
+		for j, w := range r.Within {
+			if w == "" || strings.Contains(w, "/") {
+				c.add(fmt.Sprintf("%s.within[%d]", f, j), "%q is not a directory base name", w)
+			}
+		}
+	}
+	for i, p := range s.Protect {
+		if !strings.HasPrefix(string(p), "/") {
+			c.add(fmt.Sprintf("sweep.protect[%d]", i), "%q is not an absolute path (or ~/...)", p)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package quota
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tendkit/tend/internal/units"
+)
+
+// Host is what users share: memory, CPUs and GPUs. It comes from the spec
+// file's host section or from ReadHost.
+type Host struct {
+	Memory units.Size `json:"memory"`
+	// CPUs lists the online CPU numbers (0..N-1 on most machines).
+	CPUs []int `json:"cpus"`
+	GPUs []GPU `json:"gpus,omitempty"`
+}
+
+// GPU is one device as docker's --gpus device=... names it.
+type GPU struct {
+	ID   string `json:"id"`             // the NVML index ("0") or, when only that is known, the UUID
+	UUID string `json:"uuid,omitempty"` // "GPU-8f...": stable across reboots
+	Name string `json:"name,omitempty"`
+}
+
+// NumCPU returns the number of online CPUs.
+func (h Host) NumCPU() int { return len(h.CPUs) }
+
+// gpu finds a GPU by id or UUID.
+func (h Host) gpu(id string) (GPU, bool) {
+	for _, g := range h.GPUs {
+		if g.ID == id || (g.UUID != "" && g.UUID == id) {
+			return g, true
+		}
+	}
+	return GPU{}, false
+}
+
+// HostOptions say where ReadHost looks.
+type HostOptions struct {
+	// Root is where /proc and /sys are found ("" = "/"); tests point it at
+	// a fixture tree.
+	Root string
+	// NvidiaSMI is the nvidia-smi program used when /proc/driver/nvidia
+	// lists no GPU ("" = look it up in PATH when Root is "/"; "-" = never).
+	NvidiaSMI string
+}
+
+// ReadHost reads this machine's memory (MemTotal from /proc/meminfo, or the
+// cgroup limit of the calling process when that is smaller), its online
+// CPUs (/sys/devices/system/cpu/online) and its NVIDIA GPUs, without cgo:
+// from /proc/driver/nvidia/gpus/*/information (in PCI bus order, the order
+// of NVML indices) or, when that is absent, `nvidia-smi -L`.
+func ReadHost(ctx context.Context, opts HostOptions) (Host, error) {
+	root := opts.Root
+	if root == "" {
+		root = "/"
+	}
+	var h Host
+	mem, err := readMemTotal(filepath.Join(root, "proc/meminfo"))
+	if err != nil {
+		return h, fmt.Errorf("read host memory: %w", err)
+	}
+	h.Memory = mem
+	if lim, err := ReadLimits(root); err == nil && lim.Memory > 0 && lim.Memory < h.Memory {
+		h.Memory = lim.Memory
+	}
+	online, err := os.ReadFile(filepath.Join(root, "sys/devices/system/cpu/online"))
+	if err != nil {
+		return h, fmt.Errorf("read host CPUs: %w", err)
+	}
+	if h.CPUs, err = ParseCPUList(strings.TrimSpace(string(online))); err != nil {
+		return h, fmt.Errorf("read host CPUs: %w", err)
+	}
+	if h.GPUs, err = readProcGPUs(filepath.Join(root, "proc/driver/nvidia/gpus")); err != nil {
+		return h, fmt.Errorf("read host GPUs: %w", err)
+	}
+	smi := opts.NvidiaSMI
+	if smi == "" && root == "/" {
+		smi, _ = exec.LookPath("nvidia-smi")
+	}
+	if len(h.GPUs) == 0 && smi != "" && smi != "-" {
+		out, err := exec.CommandContext(ctx, smi, "-L").Output()
+		if err != nil {
+			return h, fmt.Errorf("read host GPUs: %s -L: %w", smi, err)
+		}
+		h.GPUs = ParseNvidiaSMIList(out)
+	}
+	return h, nil
+}
+
+func readMemTotal(path string) (units.Size, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || kb <= 0 {
+				return 0, fmt.Errorf("%s: bad MemTotal %q", path, f[1])
+			}
+			return units.Size(kb) * units.KiB, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no MemTotal line", path)
+}
+
+// readProcGPUs reads the driver's per-GPU information files. The folder
+// names are PCI bus ids, whose order is NVML's (and docker's) index order.
+func readProcGPUs(dir string) ([]GPU, error) {
+	ents, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	var gpus []GPU
+	for i, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n, "information"))
+		if err != nil {
+			return nil, err
+		}
+		g := GPU{ID: strconv.Itoa(i)}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			switch strings.TrimSpace(k) {
+			case "Model":
+				g.Name = strings.TrimSpace(v)
+			case "GPU UUID":
+				g.UUID = strings.TrimSpace(v)
+			}
+		}
+		gpus = append(gpus, g)
+	}
+	return gpus, nil
+}
+
+var smiLine = regexp.MustCompile(`^GPU (\d+): (.*?) \(UUID: ([^)]+)\)`)
+
+// ParseNvidiaSMIList parses the output of `nvidia-smi -L`
+// ("GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-...)"); MIG lines are skipped.
+func ParseNvidiaSMIList(out []byte) []GPU {
+	var gpus []GPU
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if m := smiLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			gpus = append(gpus, GPU{ID: m[1], Name: m[2], UUID: m[3]})
+		}
+	}
+	return gpus
+}
+
+// ParseCPUList parses a Linux CPU list such as "0-3,8,10-11".
+func ParseCPUList(s string) ([]int, error) {
+	var cpus []int
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 0 || b < a || b-a > 1<<16 {
+			return nil, fmt.Errorf("cpu list %q: bad part %q (use e.g. 0-3,8)", s, part)
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	slices.Sort(cpus)
+	return slices.Compact(cpus), nil
+}
+
+// FormatCPUList prints sorted CPU numbers as a Linux CPU list ("0-3,8").
+func FormatCPUList(cpus []int) string {
+	var b strings.Builder
+	for i := 0; i < len(cpus); {
+		j := i
+		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", cpus[i], cpus[j])
+		} else {
+			fmt.Fprintf(&b, "%d", cpus[i])
+		}
+		i = j + 1
+	}
+	return b.String()
+}

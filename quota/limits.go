@@ -1,0 +1,164 @@
+package quota
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/tendkit/tend/internal/units"
+)
+
+// Limits are the limits in force for the calling process, as ReadLimits
+// finds them. Zero means unlimited (or, for GPUs, none).
+type Limits struct {
+	// Cgroup is "v1", "v2", "hybrid" (v1 controllers plus a v2 mount) or "".
+	Cgroup            string     `json:"cgroup"`
+	Memory            units.Size `json:"memory,omitempty"`             // hard limit
+	MemoryHigh        units.Size `json:"memory_high,omitempty"`        // v2 memory.high throttle
+	MemoryReservation units.Size `json:"memory_reservation,omitempty"` // v1 soft limit, v2 memory.low
+	MemorySwap        units.Size `json:"memory_swap,omitempty"`        // memory plus swap
+	CPUs              NanoCPUs   `json:"cpus,omitempty"`               // CFS quota / period
+	Cpuset            string     `json:"cpuset,omitempty"`
+	PidsMax           int64      `json:"pids_max,omitempty"`
+	ShmSize           units.Size `json:"shm_size,omitempty"`
+	Ulimits           []Ulimit   `json:"ulimits,omitempty"` // from /proc/self/limits
+	// GPUs are the GPUs CUDA would see: the /dev/nvidiaN device nodes,
+	// narrowed by NVIDIA_VISIBLE_DEVICES ("void" and "none": no GPU) and
+	// CUDA_VISIBLE_DEVICES ("" or "-1": no GPU; indices pick device nodes).
+	GPUs []string `json:"gpus,omitempty"`
+}
+
+// cgroupV1Unlimited is what memory.limit_in_bytes holds when there is no
+// limit (9223372036854771712: the largest page-aligned int64); anything at
+// or above 1<<62 is treated as unlimited.
+const cgroupV1Unlimited = 1 << 62
+
+// ReadLimits reads the limits in force for the calling process under root
+// ("/" normally; a fixture tree in tests). It finds the process's cgroups
+// from proc/self/cgroup and proc/self/mountinfo and, because a parent
+// cgroup's limit binds its children, walks from the process's cgroup up to
+// the mount point taking the smallest limit of each kind (automaxprocs and
+// the Go runtime read the leaf only). For cgroup v1 it also reads
+// memory.stat's hierarchical_memory_limit and treats the "unlimited"
+// sentinel as no limit. /dev/shm's size comes from the tmpfs mount options,
+// the ulimits from proc/self/limits, and the environment for
+// NVIDIA_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES from proc/self/environ.
+// Files that do not exist are skipped; files that do not parse are errors,
+// returned together with everything else that was read.
+func ReadLimits(root string) (*Limits, error) {
+	if root == "" {
+		root = "/"
+	}
+	r := &limitsReader{root: root, l: &Limits{}}
+	mounts, err := readMountinfo(filepath.Join(root, "proc/self/mountinfo"))
+	if err != nil {
+		return nil, fmt.Errorf("read limits: %w", err)
+	}
+	groups, err := readProcCgroup(filepath.Join(root, "proc/self/cgroup"))
+	if err != nil {
+		return nil, fmt.Errorf("read limits: %w", err)
+	}
+	r.cgroups(mounts, groups)
+	r.shm(mounts)
+	r.ulimits()
+	r.gpus()
+	return r.l, r.errs.ErrorOrNil()
+}
+
+type limitsReader struct {
+	root string
+	l    *Limits
+	errs *multierror.Error
+}
+
+func (r *limitsReader) fail(err error) { r.errs = multierror.Append(r.errs, err) }
+
+type mount struct {
+	root, point, fstype string
+	super               []string
+}
+
+func readMountinfo(path string) ([]mount, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ms []mount
+	for line := range strings.SplitSeq(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 3 {
+			continue
+		}
+		ms = append(ms, mount{root: unescapeMount(f[3]), point: unescapeMount(f[4]), fstype: g[0], super: strings.Split(g[2], ",")})
+	}
+	return ms, nil
+}
+
+func unescapeMount(s string) string {
+	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+}
+
+// procCgroup maps a v1 controller (or "" for v2) to the process's path.
+func readProcCgroup(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string]string{}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			groups[""] = parts[2]
+			continue
+		}
+		for c := range strings.SplitSeq(parts[1], ",") {
+			groups[c] = parts[2]
+		}
+	}
+	return groups, nil
+}
+
+// dirs returns the cgroup folders from the process's cgroup up to the
+// mount point, leaf first, for a v1 controller or v2 ("").
+func (r *limitsReader) dirs(mounts []mount, groups map[string]string, controller string) []string {
+	path, ok := groups[controller]
+	if !ok {
+		return nil
+	}
+	var m *mount
+	for i := range mounts {
+		mi := &mounts[i]
+		if controller == "" && mi.fstype == "cgroup2" || controller != "" && mi.fstype == "cgroup" && slices.Contains(mi.super, controller) {
+			m = mi
+		}
+	}
+	if m == nil {
+		return nil
+	}
+	rel := path
+	if m.root != "/" {
+		if after, ok := strings.CutPrefix(path, m.root); ok {
+			rel = after
+		} else {
+			rel = "/"
+		}
+	}
+	top := filepath.Join(r.root, m.point)
+	dir := filepath.Join(top, rel)
+	var ds []string
+	for {
+		ds = append(ds, dir)
+		if dir == top || !strings.HasPrefix(dir, top) {
+			return ds
+		}
+		dir = filepath.Dir(dir)
+	}
+}

@@ -1,0 +1,1 @@
+docker run --detach --name torch-dev --memory 6g --memory-swap 6g --cpus 3 --gpus '"device=GPU-4b2e6f3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"' --shm-size 2g --ulimit memlock=-1 --ulimit stack=67108864 --ulimit nofile=65536:1048576 --publish 8888:8888 --volume /home/aiuser/notebooks:/workspace miniconda-py310:latest

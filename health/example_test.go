@@ -1,0 +1,34 @@
+package health_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/tendkit/tend/health"
+)
+
+// A readiness probe of a disk and a TCP service, as tend-health runs it.
+func ExampleProber() {
+	l, _ := net.Listen("tcp", "127.0.0.1:0") // stands in for Jupyter
+	defer l.Close()
+	p := &health.Prober{
+		Timeout: 5 * time.Second,
+		Checks: []health.Check{
+			&health.Disk{Path: "/"},
+			health.Configured{Inner: &health.TCP{Label: "jupyter", Addr: l.Addr().String()}, Timeout: time.Second},
+			&health.TCP{Label: "gone", Addr: "127.0.0.1:1"},
+		},
+	}
+	r := p.Run(context.Background(), health.Readiness)
+	for _, res := range r.Results {
+		fmt.Println(res.Name, res.Status)
+	}
+	fmt.Println("healthy:", r.Healthy())
+	// Output:
+	// disk / pass
+	// tcp jupyter pass
+	// tcp gone fail
+	// healthy: false
+}

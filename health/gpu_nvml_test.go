@@ -1,0 +1,264 @@
+//go:build cgo && !nonvml
+
+package health
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// okDevice is a healthy H100 as NVML would describe it.
+func okDevice(uuid string) *mock.Device {
+	return &mock.Device{
+		GetNameFunc:        func() (string, nvml.Return) { return "NVIDIA H100 80GB HBM3", nvml.SUCCESS },
+		GetUUIDFunc:        func() (string, nvml.Return) { return uuid, nvml.SUCCESS },
+		GetMemoryInfoFunc:  func() (nvml.Memory, nvml.Return) { return nvml.Memory{Total: 80 << 30, Used: 1 << 30}, nvml.SUCCESS },
+		GetTemperatureFunc: func(nvml.TemperatureSensors) (uint32, nvml.Return) { return 45, nvml.SUCCESS },
+		GetPowerUsageFunc:  func() (uint32, nvml.Return) { return 70500, nvml.SUCCESS },
+		GetTotalEccErrorsFunc: func(nvml.MemoryErrorType, nvml.EccCounterType) (uint64, nvml.Return) {
+			return 0, nvml.SUCCESS
+		},
+		GetRetiredPagesPendingStatusFunc: func() (nvml.EnableState, nvml.Return) { return nvml.FEATURE_DISABLED, nvml.SUCCESS },
+		GetRemappedRowsFunc:              func() (int, int, bool, bool, nvml.Return) { return 0, 0, false, false, nvml.SUCCESS },
+		GetCurrentClocksEventReasonsFunc: func() (uint64, nvml.Return) { return nvml.ClocksEventReasonGpuIdle, nvml.SUCCESS },
+		GetCurrentClocksThrottleReasonsFunc: func() (uint64, nvml.Return) {
+			return nvml.ClocksThrottleReasonGpuIdle, nvml.SUCCESS
+		},
+		GetPersistenceModeFunc: func() (nvml.EnableState, nvml.Return) { return nvml.FEATURE_ENABLED, nvml.SUCCESS },
+		RegisterEventsFunc:     func(uint64, nvml.EventSet) nvml.Return { return nvml.SUCCESS },
+	}
+}
+
+// okLib is an NVML with the given devices and a driver that has every
+// symbol unless missing names one.
+func okLib(devs ...*mock.Device) *mock.Interface {
+	return &mock.Interface{
+		InitFunc:                       func() nvml.Return { return nvml.SUCCESS },
+		ShutdownFunc:                   func() nvml.Return { return nvml.SUCCESS },
+		SystemGetDriverVersionFunc:     func() (string, nvml.Return) { return "570.86.15", nvml.SUCCESS },
+		SystemGetCudaDriverVersionFunc: func() (int, nvml.Return) { return 12080, nvml.SUCCESS },
+		DeviceGetCountFunc:             func() (int, nvml.Return) { return len(devs), nvml.SUCCESS },
+		DeviceGetHandleByIndexFunc: func(i int) (nvml.Device, nvml.Return) {
+			if i < 0 || i >= len(devs) {
+				return nil, nvml.ERROR_INVALID_ARGUMENT
+			}
+			return devs[i], nvml.SUCCESS
+		},
+		ExtensionsFunc: func() nvml.ExtendedInterface {
+			return &mock.ExtendedInterface{LookupSymbolFunc: func(string) error { return nil }}
+		},
+	}
+}
+
+func TestGPUHealthy(t *testing.T) {
+	lib := okLib(okDevice("GPU-a"), okDevice("GPU-b"))
+	g := &GPU{Lib: lib, GPUOptions: GPUOptions{MinCount: 2, MaxTempC: 90, RequirePersistence: true}}
+	r := g.Check(context.Background())
+	require.Equal(t, Pass, r.Status, r.Message)
+	assert.Equal(t, "2 GPUs, driver 570.86.15, CUDA 12.8, NVIDIA H100 80GB HBM3", r.Message)
+	devs := r.Details["devices"].([]map[string]any)
+	require.Len(t, devs, 2)
+	assert.Equal(t, "GPU-b", devs[1]["uuid"])
+	assert.Equal(t, 70.5, devs[0]["power_w"])
+	assert.EqualValues(t, 45, devs[0]["temperature_c"])
+	assert.Len(t, lib.InitCalls(), 1)
+	assert.Len(t, lib.ShutdownCalls(), 1, "a Check without Start shuts NVML down again")
+}
+
+func TestGPULibraryNotFoundCallsNothingElse(t *testing.T) {
+	// Every other method of the mock panics when called: calling one
+	// after a failed Init would kill a real process.
+	lib := &mock.Interface{InitFunc: func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND }}
+	g := &GPU{Lib: lib}
+	r := g.Check(context.Background())
+	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, NVMLNotFound, r.Message)
+	err := g.Start(context.Background())
+	assert.ErrorContains(t, err, "is the container started with --gpus?")
+	assert.NoError(t, g.Close())
+}
+
+func TestGPUInitFailure(t *testing.T) {
+	lib := &mock.Interface{InitFunc: func() nvml.Return { return nvml.ERROR_DRIVER_NOT_LOADED }}
+	r := (&GPU{Lib: lib}).Check(context.Background())
+	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, "initialize NVML: ERROR_DRIVER_NOT_LOADED", r.Message)
+}
+
+func TestGPUProblems(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   GPUOptions
+		break_ func(d *mock.Device, lib *mock.Interface)
+		status Status
+		msg    string
+	}{
+		{"too few devices", GPUOptions{MinCount: 4}, nil, Fail, "2 GPUs visible, want at least 4"},
+		{"uncorrectable ECC", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetTotalEccErrorsFunc = func(typ nvml.MemoryErrorType, c nvml.EccCounterType) (uint64, nvml.Return) {
+				if typ == nvml.MEMORY_ERROR_TYPE_UNCORRECTED && c == nvml.VOLATILE_ECC {
+					return 3, nvml.SUCCESS
+				}
+				return 0, nvml.SUCCESS
+			}
+		}, Fail, "GPU 0: 3 uncorrectable ECC errors"},
+		{"ECC not supported is fine", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetTotalEccErrorsFunc = func(nvml.MemoryErrorType, nvml.EccCounterType) (uint64, nvml.Return) {
+				return 0, nvml.ERROR_NOT_SUPPORTED
+			}
+		}, Pass, "2 GPUs"},
+		{"retired pages pending", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetRetiredPagesPendingStatusFunc = func() (nvml.EnableState, nvml.Return) { return nvml.FEATURE_ENABLED, nvml.SUCCESS }
+		}, Fail, "GPU 0: retired pages pending, reset the GPU"},
+		{"row remap failure", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nvml.Return) { return 0, 1, false, true, nvml.SUCCESS }
+		}, Fail, "GPU 0: row remapping failed"},
+		{"row remap pending", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nvml.Return) { return 0, 1, true, false, nvml.SUCCESS }
+		}, Warn, "GPU 0: row remap pending"},
+		{"thermal throttling", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetCurrentClocksEventReasonsFunc = func() (uint64, nvml.Return) {
+				return nvml.ClocksThrottleReasonHwThermalSlowdown | nvml.ClocksThrottleReasonHwSlowdown, nvml.SUCCESS
+			}
+		}, Warn, "GPU 0 throttled: hardware thermal slowdown, hardware slowdown"},
+		{"power brake through the old function on an old driver", GPUOptions{}, func(d *mock.Device, lib *mock.Interface) {
+			lib.ExtensionsFunc = func() nvml.ExtendedInterface {
+				return &mock.ExtendedInterface{LookupSymbolFunc: func(name string) error {
+					if name == "nvmlDeviceGetCurrentClocksEventReasons" {
+						return errors.New("symbol not found")
+					}
+					return nil
+				}}
+			}
+			d.GetCurrentClocksEventReasonsFunc = nil // would panic if called
+			d.GetCurrentClocksThrottleReasonsFunc = func() (uint64, nvml.Return) {
+				return nvml.ClocksThrottleReasonHwPowerBrakeSlowdown, nvml.SUCCESS
+			}
+		}, Warn, "GPU 0 throttled: power brake"},
+		{"power cap and idle are not throttling", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetCurrentClocksEventReasonsFunc = func() (uint64, nvml.Return) {
+				return nvml.ClocksEventReasonSwPowerCap | nvml.ClocksEventReasonGpuIdle, nvml.SUCCESS
+			}
+		}, Pass, "2 GPUs"},
+		{"too hot", GPUOptions{MaxTempC: 40}, nil, Fail, "GPU 0 at 45°C, over 40°C"},
+		{"persistence off", GPUOptions{RequirePersistence: true}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetPersistenceModeFunc = func() (nvml.EnableState, nvml.Return) { return nvml.FEATURE_DISABLED, nvml.SUCCESS }
+		}, Warn, "GPU 0: persistence mode off"},
+		{"fallen off the bus", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
+			d.GetUUIDFunc = func() (string, nvml.Return) { return "", nvml.ERROR_GPU_IS_LOST }
+		}, Fail, "GPU 0 has fallen off the bus"},
+		{"device handle error", GPUOptions{}, func(_ *mock.Device, lib *mock.Interface) {
+			lib.DeviceGetHandleByIndexFunc = func(int) (nvml.Device, nvml.Return) { return nil, nvml.ERROR_UNKNOWN }
+		}, Fail, "GPU 0: ERROR_UNKNOWN"},
+		{"driver version unreadable", GPUOptions{}, func(_ *mock.Device, lib *mock.Interface) {
+			lib.SystemGetDriverVersionFunc = func() (string, nvml.Return) { return "", nvml.ERROR_UNKNOWN }
+		}, Fail, "read driver version: ERROR_UNKNOWN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := okDevice("GPU-bad")
+			lib := okLib(bad, okDevice("GPU-ok"))
+			if tt.break_ != nil {
+				tt.break_(bad, lib)
+			}
+			r := (&GPU{Lib: lib, GPUOptions: tt.opts}).Check(context.Background())
+			assert.Equal(t, tt.status, r.Status, r.Message)
+			assert.Contains(t, r.Message, tt.msg)
+			assert.Len(t, lib.ShutdownCalls(), 1)
+		})
+	}
+}
+
+// xidLib returns an NVML whose event set delivers the given XIDs, one per
+// Wait, then times out.
+func xidLib(dev *mock.Device, xids ...uint64) (*mock.Interface, *mock.EventSet) {
+	lib := okLib(dev)
+	var n atomic.Int32
+	set := &mock.EventSet{
+		WaitFunc: func(timeout uint32) (nvml.EventData, nvml.Return) {
+			i := int(n.Add(1)) - 1
+			if i < len(xids) {
+				return nvml.EventData{Device: dev, EventType: nvml.EventTypeXidCriticalError, EventData: xids[i]}, nvml.SUCCESS
+			}
+			time.Sleep(time.Millisecond)
+			return nvml.EventData{}, nvml.ERROR_TIMEOUT
+		},
+		FreeFunc: func() nvml.Return { return nvml.SUCCESS },
+	}
+	lib.EventSetCreateFunc = func() (nvml.EventSet, nvml.Return) { return set, nvml.SUCCESS }
+	return lib, set
+}
+
+func waitXIDs(t *testing.T, g *GPU, n int) {
+	require.Eventually(t, func() bool { return len(g.XIDs()) >= n }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestGPUXIDs(t *testing.T) {
+	tests := []struct {
+		name   string
+		xids   []uint64
+		status Status
+		msg    string
+	}{
+		{"application XIDs warn", []uint64{13, 31, 43, 45, 68, 109}, Warn, "application XID 13 on GPU-x"},
+		{"a critical XID fails", []uint64{13, 79}, Fail, "critical XID 79 on GPU-x"},
+		{"XID 48 (double-bit ECC) fails", []uint64{48}, Fail, "critical XID 48"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dev := okDevice("GPU-x")
+			lib, set := xidLib(dev, tt.xids...)
+			g := &GPU{Lib: lib}
+			p := &Prober{Checks: []Check{g}}
+			require.NoError(t, p.Start(context.Background()))
+			waitXIDs(t, g, len(tt.xids))
+			r := p.Run(context.Background(), Readiness)
+			require.NoError(t, p.Close())
+			res := r.Results[0]
+			assert.Equal(t, tt.status, res.Status, res.Message)
+			assert.Contains(t, res.Message, tt.msg)
+			assert.Len(t, res.Details["xids"], len(tt.xids))
+			require.Len(t, dev.RegisterEventsCalls(), 1)
+			assert.Equal(t, uint64(nvml.EventTypeXidCriticalError), dev.RegisterEventsCalls()[0].V)
+			assert.Len(t, set.FreeCalls(), 1, "Close frees the event set")
+			assert.Len(t, lib.InitCalls(), 1, "a started check keeps NVML initialised")
+			assert.Len(t, lib.ShutdownCalls(), 1, "and shuts it down in Close")
+		})
+	}
+}
+
+func TestGPUStartWithoutEventSupport(t *testing.T) {
+	dev := okDevice("GPU-x")
+	dev.RegisterEventsFunc = func(uint64, nvml.EventSet) nvml.Return { return nvml.ERROR_NOT_SUPPORTED }
+	lib, set := xidLib(dev)
+	g := &GPU{Lib: lib}
+	require.NoError(t, g.Start(context.Background()))
+	assert.Empty(t, set.WaitCalls(), "nothing to watch")
+	assert.Len(t, set.FreeCalls(), 1)
+	assert.Equal(t, Pass, g.Check(context.Background()).Status)
+	require.NoError(t, g.Close())
+}
+
+// TestGPUHangReportedAtDeadline: an NVML call that never returns (a GPU off
+// the bus) is failed by the Prober at the check's deadline.
+func TestGPUHangReportedAtDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	lib := okLib(okDevice("GPU-x"))
+	lib.DeviceGetCountFunc = func() (int, nvml.Return) { <-release; return 1, nvml.SUCCESS }
+	p := &Prober{Timeout: 5 * time.Second, Checks: []Check{Configured{Inner: &GPU{Lib: lib}, Timeout: 200 * time.Millisecond}}}
+	start := time.Now()
+	r := p.Run(context.Background(), Readiness)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.False(t, r.Healthy())
+	assert.Equal(t, "gpu", r.Results[0].Name)
+	assert.Contains(t, r.Results[0].Message, "timed out after")
+}

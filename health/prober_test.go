@@ -1,0 +1,199 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// funcCheck is a Check made of a function, for Prober logic tests.
+type funcCheck struct {
+	name  string
+	local bool
+	fn    func(ctx context.Context) Result
+}
+
+func (f funcCheck) Name() string                     { return f.name }
+func (f funcCheck) Local() bool                      { return f.local }
+func (f funcCheck) Check(ctx context.Context) Result { return f.fn(ctx) }
+
+func fixed(name string, s Status, msg string) funcCheck {
+	return funcCheck{name: name, fn: func(context.Context) Result { return Result{Status: s, Message: msg} }}
+}
+
+// hang blocks until release is closed, ignoring ctx, like a stuck NVML call.
+func hang(name string, release chan struct{}) funcCheck {
+	return funcCheck{name: name, fn: func(context.Context) Result {
+		<-release
+		return passf("late")
+	}}
+}
+
+func TestProberHungCheckFailsAtItsDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	p := &Prober{
+		Timeout: 2 * time.Second,
+		Checks: []Check{
+			fixed("quick", Pass, "fine"),
+			Configured{Inner: hang("stuck", release), Timeout: 200 * time.Millisecond},
+			hang("stuck-overall", release),
+		},
+	}
+	start := time.Now()
+	r := p.Run(context.Background(), Readiness)
+	took := time.Since(start)
+	assert.Less(t, took, 3*time.Second, "the verdict must come by the overall deadline")
+	require.Len(t, r.Results, 3)
+	assert.Equal(t, Pass, r.Results[0].Status)
+	assert.Equal(t, Fail, r.Results[1].Status)
+	assert.Contains(t, r.Results[1].Message, "timed out after")
+	assert.Less(t, r.Results[1].Duration, time.Second, "its own deadline, not the overall one")
+	assert.Equal(t, Fail, r.Results[2].Status)
+	assert.Equal(t, "stuck-overall", r.Results[2].Name)
+	assert.False(t, r.Healthy())
+}
+
+func TestProberParentContextBoundsTheRun(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	p := &Prober{Timeout: time.Minute, Checks: []Check{hang("stuck", release)}}
+	start := time.Now()
+	r := p.Run(ctx, Readiness)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.False(t, r.Healthy())
+}
+
+func TestProberPanicIsAFailure(t *testing.T) {
+	p := &Prober{Checks: []Check{funcCheck{name: "boom", fn: func(context.Context) Result { panic("nil map") }}}}
+	r := p.Run(context.Background(), Readiness)
+	require.Len(t, r.Results, 1)
+	assert.Equal(t, Fail, r.Results[0].Status)
+	assert.Contains(t, r.Results[0].Message, "panicked: nil map")
+}
+
+func TestProberRunsChecksConcurrently(t *testing.T) {
+	var checks []Check
+	for range 10 {
+		checks = append(checks, funcCheck{name: "sleep", fn: func(ctx context.Context) Result {
+			time.Sleep(200 * time.Millisecond)
+			return passf("slept")
+		}})
+	}
+	p := &Prober{Checks: checks}
+	start := time.Now()
+	r := p.Run(context.Background(), Readiness)
+	assert.True(t, r.Healthy())
+	assert.Less(t, time.Since(start), 1500*time.Millisecond, "10 checks of 200ms each run side by side")
+}
+
+func TestProfiles(t *testing.T) {
+	disk := funcCheck{name: "disk", local: true, fn: func(context.Context) Result { return passf("ok") }}
+	httpc := fixed("http", Pass, "ok")
+	onlyLive := Configured{Inner: fixed("cmd", Pass, "ok"), Profiles: []Profile{Liveness}}
+	onlyReady := Configured{Inner: funcCheck{name: "local-but-ready", local: true, fn: disk.fn}, Profiles: []Profile{Readiness}}
+	p := &Prober{Checks: []Check{disk, httpc, onlyLive, onlyReady}}
+	names := func(r Report) []string {
+		var n []string
+		for _, res := range r.Results {
+			n = append(n, res.Name)
+		}
+		return n
+	}
+	assert.Equal(t, []string{"disk", "cmd"}, names(p.Run(context.Background(), Liveness)))
+	assert.Equal(t, []string{"disk", "http", "local-but-ready"}, names(p.Run(context.Background(), Readiness)))
+	assert.Equal(t, []string{"disk", "http", "local-but-ready"}, names(p.Run(context.Background(), Startup)))
+}
+
+func TestParseProfile(t *testing.T) {
+	for in, want := range map[string]Profile{"": Readiness, "liveness": Liveness, " Startup ": Startup, "readiness": Readiness} {
+		got, err := ParseProfile(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got)
+	}
+	_, err := ParseProfile("alive")
+	assert.ErrorContains(t, err, `unknown profile "alive"`)
+}
+
+func TestWaitReadyRetriesUntilHealthy(t *testing.T) {
+	n := 0
+	flaky := funcCheck{name: "flaky", fn: func(context.Context) Result {
+		n++
+		if n < 3 {
+			return failf("not yet (%d)", n)
+		}
+		return passf("ready after %d", n)
+	}}
+	p := &Prober{Checks: []Check{flaky}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := p.WaitReady(ctx, 10*time.Millisecond)
+	assert.True(t, r.Healthy())
+	assert.Equal(t, Startup, r.Profile)
+	assert.Equal(t, "ready after 3", r.Results[0].Message)
+}
+
+func TestWaitReadyGivesUpAtTheDeadline(t *testing.T) {
+	p := &Prober{Checks: []Check{fixed("never", Fail, "down")}}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r := p.WaitReady(ctx, 20*time.Millisecond)
+	assert.False(t, r.Healthy())
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func TestReportLinesFitDockerLog(t *testing.T) {
+	var res []Result
+	for i := range 30 {
+		res = append(res, Result{Name: "check", Status: Fail, Message: strings.Repeat("é long message ", 40) + string(rune('a'+i%26))})
+	}
+	res = append(res, Result{Name: "short", Status: Pass, Message: "ok"})
+	r := Report{Profile: Readiness, Results: res}
+	out := r.String()
+	assert.LessOrEqual(t, len(out), DockerLogLimit)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 32, "one line per check plus the verdict")
+	assert.Equal(t, "pass short: ok (0s)", lines[30], "short lines are kept whole")
+	assert.Equal(t, "unhealthy: 30 of 31 checks failed (readiness 0s)", lines[31])
+	for _, l := range lines[:30] {
+		assert.True(t, strings.HasPrefix(l, "fail check: é long"), l)
+		assert.True(t, strings.HasSuffix(l, "..."), l)
+		assert.True(t, strings.ToValidUTF8(l, "?") == l, "cut inside a character: %q", l)
+	}
+}
+
+func TestReportLineIsOneLine(t *testing.T) {
+	r := Result{Name: "command x", Status: Fail, Message: "exit 1:\nline one\n\tline two", Duration: 1500 * time.Microsecond}
+	assert.Equal(t, "fail command x: exit 1: line one line two (2ms)", r.Line())
+}
+
+func TestReportJSON(t *testing.T) {
+	r := Report{Profile: Liveness, Results: []Result{{Name: "disk /", Status: Warn, Message: "low", Details: map[string]any{"free_bytes": 5}, Duration: 1500 * time.Microsecond}}}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	var back struct {
+		Profile string
+		Results []struct {
+			Name       string
+			Status     Status
+			Message    string
+			Details    map[string]any
+			DurationMS float64 `json:"duration_ms"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, "liveness", back.Profile)
+	require.Len(t, back.Results, 1)
+	assert.Equal(t, Warn, back.Results[0].Status)
+	assert.Equal(t, 1.5, back.Results[0].DurationMS)
+	assert.Contains(t, string(b), `"status":"warn"`)
+	assert.EqualValues(t, 5, back.Results[0].Details["free_bytes"])
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/images"
+	"github.com/tendkit/tend/images/dockerengine"
+	"github.com/tendkit/tend/images/imagestest"
+	"github.com/tendkit/tend/internal/config"
+)
+
+func TestImagesTask(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "images.json")
+	cfg, err := config.Parse("t.yaml", []byte(`
+images:
+  match: ["*pytorch*"]
+  keep_latest: 1
+  unused_for: 30d
+  protect_tags: [stable]
+  build_cache_keep: 1GiB
+  state: `+state+`
+`), config.Options{Env: []string{}})
+	require.NoError(t, err)
+	tk, ok, err := newImagesTask(cfg, nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "images", tk.Name())
+	assert.Equal(t, "0 2 * * 1", tk.Schedule())
+
+	now := time.Now()
+	img := func(tag string, app int64, pulled time.Time) images.Image {
+		return imagestest.Image([]string{tag}, now.AddDate(-1, 0, 0), pulled,
+			imagestest.Chain(imagestest.NamedLayer{Name: "cuda", Size: 3 << 30}, imagestest.NamedLayer{Name: tag, Size: app}))
+	}
+	eng := imagestest.New(imagestest.Set{Images: []images.Image{
+		img("pytorch/pytorch:2.5", 1<<30, now.AddDate(0, -3, 0)),
+		img("pytorch/pytorch:stable", 1<<30, now.AddDate(0, -3, 0)),
+		img("pytorch/pytorch:2.7", 1<<30, now.AddDate(0, -2, 0)),
+		img("redis:7", 1<<20, now.AddDate(0, -9, 0)),
+	}})
+	eng.BuildCache = 3 << 30
+	it := tk.(*imagesTask)
+	it.newEngine = func(dockerengine.Options) (images.Engine, func(), error) { return eng, func() {}, nil }
+
+	res, err := tk.Run(context.Background(), true)
+	require.NoError(t, err)
+	plan := res.Report.(*images.Plan)
+	require.Len(t, plan.Removals, 1)
+	text := strings.Join(res.Lines, "\n")
+	assert.Contains(t, text, "images: would remove 1 images, 1.0GiB")
+	assert.Contains(t, text, "keep [pytorch/pytorch:stable]: protected tag")
+	assert.Contains(t, text, "keep [pytorch/pytorch:2.7]: among the 1 most recently used of pytorch/pytorch")
+	assert.Zero(t, eng.Calls()["Remove"]+eng.Calls()["PruneBuildCache"], "a dry run removes nothing")
+
+	res, err = tk.Run(context.Background(), false)
+	require.NoError(t, err)
+	rep := res.Report.(*images.Report)
+	assert.Equal(t, map[string]float64{"images_removed": 1, "bytes_freed": 1 << 30, "errors": 0}, res.Metrics)
+	assert.Equal(t, int64(2<<30), rep.BuildCache.Freed)
+	assert.Contains(t, strings.Join(res.Lines, "\n"), "removed 1 images, freed 1.0GiB (planned 1.0GiB)")
+	assert.FileExists(t, state)
+
+	_, ok, err = newImagesTask(&config.Config{}, nil)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func TestImagesTaskDaemonDown(t *testing.T) {
+	sock := "unix://" + filepath.Join(t.TempDir(), "docker.sock")
+	cfg := &config.Config{Images: &config.Images{Host: sock, Match: []string{"*"}}}
+	tk, ok, err := newImagesTask(cfg, nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	res, err := tk.Run(context.Background(), true)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), sock)
+	assert.Equal(t, 1.0, res.Metrics["errors"])
+	assert.Contains(t, strings.Join(res.Lines, "\n"), "not reachable")
+}
+
+func TestImagesTaskBadPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  config.Images
+		want string
+	}{
+		{config.Images{KeepLatest: -1}, "keep_latest: -1 is negative"},
+		{config.Images{Match: []string{"[x"}}, `bad glob "[x"`},
+	} {
+		_, _, err := newImagesTask(&config.Config{Images: &tc.cfg}, nil)
+		assert.ErrorContains(t, err, tc.want)
+	}
+	_, err := config.Parse("t.yaml", []byte("images:\n  disk_high: 80%\n  disk_low: 90%\n"), config.Options{Env: []string{}})
+	assert.ErrorContains(t, err, "disk_low")
+}

@@ -1,0 +1,213 @@
+// Package imagestest provides an in-memory images.Engine and realistic image
+// sets (PyTorch images on shared CUDA base layers) for tests of code that
+// uses package images.
+package imagestest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/tendkit/tend/images"
+)
+
+// Engine is an in-memory images.Engine that behaves like Docker where the
+// pruner cares: removal is refused (images.ErrConflict) while a container
+// uses the image, a layer is deleted when the last image on it goes, and
+// Remove answers with the image and layer IDs deleted. It is safe for
+// concurrent use.
+type Engine struct {
+	// Total and BaseUsed size the image file system for Usage: Used is
+	// BaseUsed plus the bytes of the stored layers.
+	Total, BaseUsed int64
+	// BuildCache is the build cache's size; NoBuildCache makes
+	// PruneBuildCache answer images.ErrNotSupported, as Podman does.
+	BuildCache   int64
+	NoBuildCache bool
+	// OmitLayers lists images without layers, so the pruner must call
+	// ImageDetail, as it must with Docker.
+	OmitLayers bool
+	// BeforeRemove, when set, runs before each Remove (outside the lock):
+	// tests use it to create a container in the race window.
+	BeforeRemove func(img images.Image)
+
+	mu         sync.Mutex
+	images     []images.Image
+	containers []images.Container
+	calls      map[string]int
+}
+
+// New returns an engine holding set.
+func New(set Set) *Engine {
+	e := &Engine{Total: 1 << 40, calls: map[string]int{}}
+	for _, im := range set.Images {
+		e.AddImage(im)
+	}
+	for _, c := range set.Containers {
+		e.AddContainer(c)
+	}
+	return e
+}
+
+// AddImage stores an image (replacing one with the same ID).
+func (e *Engine) AddImage(im images.Image) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.images = slices.DeleteFunc(e.images, func(x images.Image) bool { return x.ID == im.ID })
+	e.images = append(e.images, im)
+}
+
+// AddContainer stores a container.
+func (e *Engine) AddContainer(c images.Container) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.containers = append(e.containers, c)
+}
+
+// HasImage reports whether the image is still stored.
+func (e *Engine) HasImage(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.ContainsFunc(e.images, func(x images.Image) bool { return x.ID == id })
+}
+
+// LayerBytes returns the bytes of all stored layers, each counted once.
+func (e *Engine) LayerBytes() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.layerBytes()
+}
+
+func (e *Engine) layerBytes() int64 {
+	seen := map[string]bool{}
+	var n int64
+	for _, im := range e.images {
+		for _, l := range im.Layers {
+			if !seen[l.ID] {
+				seen[l.ID] = true
+				n += l.Size
+			}
+		}
+	}
+	return n
+}
+
+// Calls returns how many times each method was called.
+func (e *Engine) Calls() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range e.calls {
+		out[k] = v
+	}
+	return out
+}
+
+func (e *Engine) count(name string) {
+	if e.calls == nil {
+		e.calls = map[string]int{}
+	}
+	e.calls[name]++
+}
+
+// Images implements images.Engine.
+func (e *Engine) Images(ctx context.Context) ([]images.Image, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count("Images")
+	out := make([]images.Image, len(e.images))
+	for i, im := range e.images {
+		im.RepoTags = slices.Clone(im.RepoTags)
+		if e.OmitLayers {
+			im.Layers, im.LastTagTime = nil, images.Image{}.LastTagTime
+		}
+		out[i] = im
+	}
+	return out, ctx.Err()
+}
+
+// Containers implements images.Engine.
+func (e *Engine) Containers(ctx context.Context, imageID string) ([]images.Container, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count("Containers")
+	var out []images.Container
+	for _, c := range e.containers {
+		if imageID == "" || c.ImageID == imageID {
+			out = append(out, c)
+		}
+	}
+	return out, ctx.Err()
+}
+
+// ImageDetail implements images.Engine.
+func (e *Engine) ImageDetail(ctx context.Context, img images.Image) (images.Detail, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count("ImageDetail")
+	for _, im := range e.images {
+		if im.ID == img.ID {
+			return images.Detail{Layers: slices.Clone(im.Layers), LastTagTime: im.LastTagTime, Calls: 1}, ctx.Err()
+		}
+	}
+	return images.Detail{Calls: 1}, fmt.Errorf("image %s: %w", img.ID, images.ErrNotFound)
+}
+
+// Remove implements images.Engine.
+func (e *Engine) Remove(ctx context.Context, img images.Image) (images.Removed, error) {
+	if e.BeforeRemove != nil {
+		e.BeforeRemove(img)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count("Remove")
+	if err := ctx.Err(); err != nil {
+		return images.Removed{}, err
+	}
+	i := slices.IndexFunc(e.images, func(x images.Image) bool { return x.ID == img.ID })
+	if i < 0 {
+		return images.Removed{}, fmt.Errorf("image %s: %w", img.ID, images.ErrNotFound)
+	}
+	for _, c := range e.containers {
+		if c.ImageID == img.ID {
+			return images.Removed{}, fmt.Errorf("image %s is used by container %s: %w", img.ID, c.ID, images.ErrConflict)
+		}
+	}
+	im := e.images[i]
+	e.images = slices.Delete(e.images, i, i+1)
+	still := map[string]bool{}
+	for _, o := range e.images {
+		for _, l := range o.Layers {
+			still[l.ID] = true
+		}
+	}
+	res := images.Removed{Untagged: im.RepoTags, Deleted: []string{im.ID}}
+	for _, l := range slices.Backward(im.Layers) {
+		if !still[l.ID] {
+			res.Deleted = append(res.Deleted, l.ID)
+		}
+	}
+	return res, nil
+}
+
+// PruneBuildCache implements images.Engine.
+func (e *Engine) PruneBuildCache(ctx context.Context, keep int64) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count("PruneBuildCache")
+	if e.NoBuildCache {
+		return 0, fmt.Errorf("build cache prune: 404 page not found: %w", images.ErrNotSupported)
+	}
+	freed := max(0, e.BuildCache-keep)
+	e.BuildCache -= freed
+	return freed, ctx.Err()
+}
+
+// Usage implements images.Engine.
+func (e *Engine) Usage(ctx context.Context) (images.Usage, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count("Usage")
+	return images.Usage{Total: e.Total, Used: e.BaseUsed + e.layerBytes() + e.BuildCache, Calls: 1}, ctx.Err()
+}

@@ -1,0 +1,186 @@
+package images
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// Policy says which images may go. The zero value removes nothing: set Match
+// (or Dangling) to select images.
+type Policy struct {
+	// Match selects tagged images by glob over the repository
+	// ("nvcr.io/nvidia/*") or the full reference ("pytorch/pytorch:2.7*").
+	// A "*" also crosses "/", so "*pytorch*" matches "pytorch/pytorch".
+	// Empty: no tagged image is selected.
+	Match []string `json:"match,omitempty"`
+	// Labels, when set, limits the pruner to images carrying all of these
+	// labels ("key=value", or "key" for any value), tagged or dangling.
+	Labels []string `json:"labels,omitempty"`
+	// KeepLatest keeps the newest N images per repository, newest by last
+	// use on this host (not by build time).
+	KeepLatest int `json:"keep_latest,omitempty"`
+	// UnusedFor keeps images used (run, created from, tagged or pulled)
+	// more recently than this.
+	UnusedFor time.Duration `json:"unused_for,omitempty"`
+	// ProtectTags keeps images with a tag matching one of these globs; a
+	// pattern without ":" is matched against the tag alone ("latest").
+	ProtectTags []string `json:"protect_tags,omitempty"`
+	// ProtectLabels keeps images carrying one of these labels ("key=value"
+	// or "key").
+	ProtectLabels []string `json:"protect_labels,omitempty"`
+	// Dangling also selects untagged images.
+	Dangling bool `json:"dangling,omitempty"`
+	// BuildCacheKeep, when set, prunes the build cache down to this many
+	// bytes.
+	BuildCacheKeep *int64 `json:"build_cache_keep,omitempty"`
+	// DiskHigh and DiskLow (percent, 0 = unset) make pruning wait until the
+	// image file system is more than DiskHigh full, and stop once it would
+	// be below DiskLow, least recently used first (the kubelet's image GC).
+	// DiskLow 0 means DiskHigh.
+	DiskHigh float64 `json:"disk_high,omitempty"`
+	DiskLow  float64 `json:"disk_low,omitempty"`
+}
+
+// Validate checks the policy and names each bad field and value.
+func (p Policy) Validate() error {
+	var errs []error
+	for i, g := range p.Match {
+		if err := checkGlob(g); err != nil {
+			errs = append(errs, fmt.Errorf("match[%d]: %w", i, err))
+		}
+	}
+	for i, g := range p.ProtectTags {
+		if err := checkGlob(g); err != nil {
+			errs = append(errs, fmt.Errorf("protect_tags[%d]: %w", i, err))
+		}
+	}
+	for i, l := range p.Labels {
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "=") {
+			errs = append(errs, fmt.Errorf("labels[%d]: %q is not key or key=value", i, l))
+		}
+	}
+	for i, l := range p.ProtectLabels {
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "=") {
+			errs = append(errs, fmt.Errorf("protect_labels[%d]: %q is not key or key=value", i, l))
+		}
+	}
+	if p.KeepLatest < 0 {
+		errs = append(errs, fmt.Errorf("keep_latest: %d is negative", p.KeepLatest))
+	}
+	if p.UnusedFor < 0 {
+		errs = append(errs, fmt.Errorf("unused_for: %v is negative", p.UnusedFor))
+	}
+	if p.BuildCacheKeep != nil && *p.BuildCacheKeep < 0 {
+		errs = append(errs, fmt.Errorf("build_cache_keep: %d is negative", *p.BuildCacheKeep))
+	}
+	for _, w := range []struct {
+		name string
+		v    float64
+	}{{"disk_high", p.DiskHigh}, {"disk_low", p.DiskLow}} {
+		if w.v < 0 || w.v > 100 {
+			errs = append(errs, fmt.Errorf("%s: %v%% is not between 0%% and 100%%", w.name, w.v))
+		}
+	}
+	if p.DiskLow > p.DiskHigh {
+		errs = append(errs, fmt.Errorf("disk_low: %v%% is above disk_high %v%%", p.DiskLow, p.DiskHigh))
+	}
+	return errors.Join(errs...)
+}
+
+// checkGlob reports a malformed glob.
+func checkGlob(g string) error {
+	if _, err := path.Match(g, ""); err != nil {
+		return fmt.Errorf("bad glob %q: %w", g, err)
+	}
+	return nil
+}
+
+// globMatch is path.Match with "*" and "?" also matching "/".
+func globMatch(pattern, name string) bool {
+	ok, _ := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(name, "/", "\x00"))
+	return ok
+}
+
+// splitRef splits "repo:tag" (the repository may hold a registry port).
+func splitRef(ref string) (repo, tag string) {
+	i := strings.LastIndexByte(ref, ':')
+	if i < 0 || strings.ContainsRune(ref[i:], '/') {
+		return ref, ""
+	}
+	return ref[:i], ref[i+1:]
+}
+
+// repositories returns the image's distinct repositories.
+func repositories(im Image) []string {
+	var out []string
+	for _, t := range im.RepoTags {
+		if t == "<none>:<none>" {
+			continue
+		}
+		r, _ := splitRef(t)
+		if !contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether a Match glob selects the tagged image.
+func (p Policy) matches(im Image) bool {
+	for _, ref := range im.RepoTags {
+		repo, _ := splitRef(ref)
+		for _, g := range p.Match {
+			if globMatch(g, repo) || globMatch(g, ref) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// protectedBy returns why the image is protected, or "".
+func (p Policy) protectedBy(im Image) string {
+	for _, ref := range im.RepoTags {
+		_, tag := splitRef(ref)
+		for _, g := range p.ProtectTags {
+			if (strings.Contains(g, ":") && globMatch(g, ref)) || (!strings.Contains(g, ":") && globMatch(g, tag)) {
+				return fmt.Sprintf("protected tag %s", ref)
+			}
+		}
+	}
+	for _, l := range p.ProtectLabels {
+		if hasLabel(im.Labels, l) {
+			return fmt.Sprintf("protected label %s", l)
+		}
+	}
+	return ""
+}
+
+// inScope reports whether the image carries every label of p.Labels.
+func (p Policy) inScope(im Image) bool {
+	for _, l := range p.Labels {
+		if !hasLabel(im.Labels, l) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasLabel matches "key=value" or "key" against labels.
+func hasLabel(labels map[string]string, sel string) bool {
+	k, v, withValue := strings.Cut(sel, "=")
+	got, ok := labels[k]
+	return ok && (!withValue || got == v)
+}

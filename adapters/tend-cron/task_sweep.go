@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/tendkit/tend/cleanup"
+	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/internal/units"
+)
+
+// sweepTask runs a cleanup.Sweeper built from the config's sweep section.
+type sweepTask struct {
+	schedule string
+	sweeper  *cleanup.Sweeper
+}
+
+// newSweepTask turns cfg.Sweep into a cleanup.Sweeper; ok is false when
+// the config has no sweep section.
+func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
+	if cfg == nil || cfg.Sweep == nil {
+		return nil, false, nil
+	}
+	sc := cfg.Sweep
+	s := &cleanup.Sweeper{MaxDeletions: sc.MaxDeletions, Log: log}
+	for _, p := range sc.Protect {
+		s.Protect = append(s.Protect, string(p))
+	}
+	for _, r := range sc.Rules {
+		rule := cleanup.Rule{
+			Root: string(r.Path), Layout: cleanup.Layout(r.Layout), OlderThan: r.OlderThan.D(),
+			Age: cleanup.AgeBasis(r.Age), Include: r.Include, Exclude: r.Exclude, Within: r.Within,
+			MissingOK: r.MissingOK,
+		}
+		if r.KeepUnder != nil {
+			rule.KeepUnder = r.KeepUnder.Bytes()
+		}
+		s.Rules = append(s.Rules, rule)
+	}
+	sched := sc.Schedule
+	if sched == "" {
+		sched = "@daily"
+	}
+	return &sweepTask{schedule: sched, sweeper: s}, true, nil
+}
+
+func (t *sweepTask) Name() string     { return "sweep" }
+func (t *sweepTask) Schedule() string { return t.schedule }
+
+// Run plans (dryRun) or sweeps once and summarises the report.
+func (t *sweepTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
+	rep, err := t.sweeper.Sweep(ctx, dryRun)
+	if rep == nil {
+		return taskResult{Metrics: map[string]float64{"errors": 1}}, err
+	}
+	return taskResult{Report: rep, Lines: sweepLines(rep), Metrics: map[string]float64{
+		"bytes_freed":   float64(rep.Bytes),
+		"files_deleted": float64(rep.Deleted),
+		"errors":        float64(len(rep.Errors)),
+	}}, err
+}
+
+// sweepLines is the human summary: one line per root, the skips, notes and
+// every path that could not be touched, with the reason.
+func sweepLines(rep *cleanup.Report) []string {
+	verb := "deleted"
+	if rep.DryRun {
+		verb = "would delete"
+	}
+	lines := []string{fmt.Sprintf("sweep: %s %d entries, %s (scanned %d)", verb, rep.Deleted, units.Size(rep.Bytes).Human(), rep.Scanned)}
+	for _, r := range rep.Roots {
+		switch {
+		case r.Missing:
+			lines = append(lines, fmt.Sprintf("  %s: missing, skipped", r.Root))
+		default:
+			l := fmt.Sprintf("  %s: %s %d, %s (age by %s)", r.Root, verb, r.Deleted, units.Size(r.Bytes).Human(), r.Age)
+			if r.Note != "" {
+				l += "; " + r.Note
+			}
+			lines = append(lines, l)
+		}
+	}
+	if !rep.DryRun && rep.FreedMeasured != 0 {
+		lines = append(lines, fmt.Sprintf("  free space grew by %s", units.Size(rep.FreedMeasured).Human()))
+	}
+	if len(rep.Skipped) > 0 {
+		var ks []string
+		for k, v := range rep.Skipped {
+			ks = append(ks, fmt.Sprintf("%s=%d", k, v))
+		}
+		sort.Strings(ks)
+		lines = append(lines, "  skipped: "+strings.Join(ks, " "))
+	}
+	for _, e := range rep.Errors {
+		lines = append(lines, "  error: "+e)
+	}
+	return lines
+}

@@ -1,0 +1,237 @@
+// Command sweep compares cleanup.Sweeper with `find -type f -atime +7
+// -delete` and `systemd-tmpfiles --clean` on the same generated trees (on a
+// tmpfs and on the disk), a dry-run scan with `find -type f -atime +7`
+// printing names, syscalls per file (strace -c -f) and peak RSS. It prints
+// one line per comparison, `NAME ratio=X (tend A vs peer B)`, with medians.
+//
+//	go run ./cmd/sweep [-files 60000] [-full] [-reps 3] [-fs tmpfs,disk]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tendkit/tend/cleanup"
+)
+
+func main() {
+	if len(os.Args) == 4 && os.Args[1] == "-child" {
+		child(os.Args[2], os.Args[3])
+		return
+	}
+	files := flag.Int("files", 60000, "files in the generated tree (half of them 30 days old)")
+	full := flag.Bool("full", false, "the issue's full shape: 300,000 files")
+	reps := flag.Int("reps", 3, "repetitions per measurement (medians are printed)")
+	fss := flag.String("fs", "tmpfs,disk", "file systems to run on")
+	doStrace := flag.Bool("strace", true, "count syscalls per file with strace -c -f")
+	flag.Parse()
+	if *full {
+		*files = 300000
+	}
+	for _, f := range strings.Split(*fss, ",") {
+		dir, cleanup, err := workDir(f)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sweep: %s: %v (skipped)\n", f, err)
+			continue
+		}
+		run(f, dir, *files, *reps)
+		if *doStrace && f == "tmpfs" {
+			syscallsPerFile(dir, min(*files, 20000))
+		}
+		cleanup()
+	}
+}
+
+// workDir returns a fresh directory on the named file system.
+func workDir(kind string) (string, func(), error) {
+	switch kind {
+	case "tmpfs":
+		dir, err := os.MkdirTemp("", "tend-bench-tmpfs-")
+		if err != nil {
+			return "", nil, err
+		}
+		if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4g", "tmpfs", dir).Run(); err != nil {
+			os.Remove(dir)
+			dir, err = os.MkdirTemp("/dev/shm", "tend-bench-")
+			return dir, func() { os.RemoveAll(dir) }, err
+		}
+		return dir, func() { exec.Command("umount", dir).Run(); os.Remove(dir) }, nil
+	case "disk":
+		dir, err := os.MkdirTemp("/var/tmp", "tend-bench-")
+		return dir, func() { os.RemoveAll(dir) }, err
+	}
+	return "", nil, fmt.Errorf("unknown file system %q (tmpfs or disk)", kind)
+}
+
+// generate builds the tree: files/3 directories three levels deep, files
+// spread over them, half 30 days old, and files/10 symlinks (half old).
+func generate(root string, files int) {
+	ndirs := max(files/3, 1)
+	dirs := make([]string, ndirs)
+	for i := range dirs {
+		dirs[i] = filepath.Join(root, fmt.Sprintf("t%d", i%20), fmt.Sprintf("m%d", (i/20)%50), fmt.Sprintf("l%d", i))
+		must(os.MkdirAll(dirs[i], 0o755))
+	}
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	data := make([]byte, 1024)
+	for i := range files {
+		p := filepath.Join(dirs[i%ndirs], fmt.Sprintf("f%d", i))
+		must(os.WriteFile(p, data[:i%1024], 0o644))
+		if i%2 == 0 {
+			must(os.Chtimes(p, old, old))
+		}
+	}
+	for i := range files / 10 {
+		p := filepath.Join(dirs[(i*7)%ndirs], fmt.Sprintf("s%d", i))
+		must(os.Symlink(fmt.Sprintf("f%d", i), p))
+		if i%2 == 0 {
+			ts := []syscall.Timespec{syscall.NsecToTimespec(old.UnixNano()), syscall.NsecToTimespec(old.UnixNano())}
+			_ = utimesNoFollow(p, ts)
+		}
+	}
+}
+
+// child runs tend in its own process: "sweep" deletes, "plan" prints the
+// names a sweep would delete.
+func child(mode, root string) {
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}}
+	rep, err := s.Sweep(context.Background(), mode == "plan")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if mode == "plan" {
+		w := bufio.NewWriterSize(os.Stdout, 1<<16)
+		for _, it := range rep.Items() {
+			w.WriteString(it.Path)
+			w.WriteByte('\n')
+		}
+		w.Flush()
+	}
+}
+
+type result struct {
+	wall time.Duration
+	rss  int64 // KiB
+}
+
+func timeCmd(name string, args ...string) result {
+	cmd := exec.Command(name, args...)
+	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	defer devnull.Close()
+	cmd.Stdout, cmd.Stderr = devnull, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "sweep: %s %v: %v\n", name, args, err)
+	}
+	r := result{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		r.rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	}
+	return r
+}
+
+func median(rs []result) result {
+	slices.SortFunc(rs, func(a, b result) int { return int(a.wall - b.wall) })
+	return rs[len(rs)/2]
+}
+
+func run(fsName, dir string, files, reps int) {
+	self, _ := os.Executable()
+	tmpfiles, tmpErr := exec.LookPath("systemd-tmpfiles")
+	type peer struct {
+		name string
+		run  func(root string) result
+	}
+	peers := []peer{
+		{"tend", func(root string) result { return timeCmd(self, "-child", "sweep", root) }},
+		{"find", func(root string) result { return timeCmd("find", root, "-type", "f", "-atime", "+7", "-delete") }},
+	}
+	if tmpErr == nil {
+		peers = append(peers, peer{"systemd-tmpfiles", func(root string) result {
+			conf := root + ".conf"
+			must(os.WriteFile(conf, []byte("d "+root+" - - - aA:7d\n"), 0o644))
+			defer os.Remove(conf)
+			return timeCmd(tmpfiles, "--clean", conf)
+		}})
+	}
+	res := map[string][]result{}
+	for rep := range reps {
+		for _, p := range peers {
+			root := filepath.Join(dir, fmt.Sprintf("%s-%d", p.name, rep))
+			generate(root, files)
+			syncDisk()
+			res[p.name] = append(res[p.name], p.run(root))
+			os.RemoveAll(root)
+		}
+	}
+	tend := median(res["tend"])
+	fmt.Fprintf(os.Stderr, "sweep-%s: %d files, %d reps; peak RSS tend %d KiB, find %d KiB\n", fsName, files, reps, tend.rss, median(res["find"]).rss)
+	for _, p := range peers[1:] {
+		m := median(res[p.name])
+		fmt.Printf("sweep-%s-vs-%s ratio=%.2f (tend %.2fs vs peer %s %.2fs)\n", fsName, p.name, tend.wall.Seconds()/m.wall.Seconds(), tend.wall.Seconds(), p.name, m.wall.Seconds())
+	}
+	// Dry run: scan and print the names, against find printing them.
+	root := filepath.Join(dir, "scan")
+	generate(root, files)
+	timeCmd("find", root, "-type", "f", "-atime", "+7") // warm the caches for both
+	var ts, fs []result
+	for range reps {
+		ts = append(ts, timeCmd(self, "-child", "plan", root))
+		fs = append(fs, timeCmd("find", root, "-type", "f", "-atime", "+7"))
+	}
+	t, f := median(ts), median(fs)
+	fmt.Printf("scan-%s ratio=%.2f (tend %.2fs vs peer find %.2fs)\n", fsName, t.wall.Seconds()/f.wall.Seconds(), t.wall.Seconds(), f.wall.Seconds())
+	os.RemoveAll(root)
+}
+
+var straceTotal = regexp.MustCompile(`(?m)^\s*100\.00\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?total`)
+
+// syscallsPerFile counts the syscalls of one real sweep with strace -c -f.
+func syscallsPerFile(dir string, files int) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sweep: strace not found (apt-get install strace): syscall count skipped")
+		return
+	}
+	self, _ := os.Executable()
+	count := func(name string, args ...string) float64 {
+		root := filepath.Join(dir, "strace-"+name)
+		generate(root, files)
+		for i, a := range args {
+			args[i] = strings.ReplaceAll(a, "ROOT", root)
+		}
+		out, _ := exec.Command(strace, append([]string{"-c", "-f", "-o", "/dev/stdout", name}, args...)...).Output()
+		os.RemoveAll(root)
+		m := straceTotal.FindSubmatch(out)
+		if m == nil {
+			fmt.Fprintf(os.Stderr, "sweep: cannot read strace output:\n%s\n", out)
+			return 0
+		}
+		n, _ := strconv.ParseFloat(string(m[1]), 64)
+		return n / float64(files+files/10)
+	}
+	t := count(self, "-child", "sweep", "ROOT")
+	f := count("find", "ROOT", "-type", "f", "-atime", "+7", "-delete")
+	fmt.Printf("syscalls-per-entry ratio=%.2f (tend %.2f vs peer find %.2f)\n", t/f, t, f)
+}
+
+func syncDisk() { syscall.Sync() }
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+		os.Exit(1)
+	}
+}

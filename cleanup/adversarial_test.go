@@ -1,0 +1,211 @@
+package cleanup_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/tendkit/tend/cleanup"
+	"github.com/tendkit/tend/internal/testenv"
+)
+
+// TestMain lets a test re-run this binary as an unprivileged child that
+// sweeps TEND_CLEANUP_CHILD_ROOT and prints its report as JSON.
+func TestMain(m *testing.M) {
+	if root := os.Getenv("TEND_CLEANUP_CHILD_ROOT"); root != "" {
+		s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}}
+		rep, _ := s.Sweep(context.Background(), false)
+		json.NewEncoder(os.Stdout).Encode(rep)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSymlinkSwap keeps swapping a subdirectory of the root with a symlink
+// to a directory outside it while sweeping: nothing outside may go.
+func TestSymlinkSwap(t *testing.T) {
+	testenv.Short(t)
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	mk := osMaker(t)
+	var victims []string
+	for i := range 50 {
+		p := filepath.Join(outside, fmt.Sprintf("precious%d", i))
+		mk.file(p, 1, ago(30))
+		victims = append(victims, p)
+	}
+	sub, aside := filepath.Join(root, "sub"), filepath.Join(root, "aside")
+	refill := func() {
+		for i := range 50 {
+			p := filepath.Join(sub, fmt.Sprintf("f%d", i))
+			if _, err := os.Lstat(sub); err == nil {
+				os.WriteFile(p, nil, 0o644)
+				os.Chtimes(p, ago(30), ago(30))
+			}
+		}
+	}
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	refill()
+
+	var swaps atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if os.Rename(sub, aside) == nil {
+				os.Symlink(outside, sub)
+				os.Remove(sub)
+				os.Rename(aside, sub)
+				swaps.Add(1)
+			}
+		}
+	}()
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, Workers: 2}
+	deadline := time.Now().Add(3 * time.Second)
+	sweeps := 0
+	for time.Now().Before(deadline) && swaps.Load() < 5000 {
+		s.Sweep(context.Background(), false)
+		sweeps++
+		refill()
+	}
+	close(stop)
+	<-done
+	t.Logf("%d sweeps during %d swaps", sweeps, swaps.Load())
+	require.Greater(t, swaps.Load(), int64(100))
+	for _, v := range victims {
+		_, err := os.Lstat(v)
+		assert.NoError(t, err, "deleted outside the root: %s", v)
+	}
+}
+
+func TestRealBadInput(t *testing.T) {
+	base := t.TempDir()
+	mk := osMaker(t)
+	mk.file(filepath.Join(base, "file"), 1, ago(30))
+	mk.dir(filepath.Join(base, "dir"), ago(30))
+	require.NoError(t, os.Symlink(filepath.Join(base, "dir"), filepath.Join(base, "link")))
+	for name, want := range map[string]string{"missing": "no such file", "file": "not a directory", "link": "is a symlink"} {
+		s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: filepath.Join(base, name), OlderThan: time.Hour}}}
+		_, err := s.Sweep(context.Background(), false)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), want, name)
+		assert.Contains(t, err.Error(), filepath.Join(base, name), "the error names the root")
+	}
+	_, err := os.Stat(filepath.Join(base, "file"))
+	assert.NoError(t, err)
+}
+
+// TestDeepTree sweeps a tree deeper than PATH_MAX allows to name.
+func TestDeepTree(t *testing.T) {
+	root := t.TempDir()
+	const depth = 1500 // "dd/" * 1500 is 4500 bytes, past PATH_MAX
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	require.NoError(t, err)
+	old := unix.NsecToTimespec(ago(30).UnixNano())
+	var fds []int
+	for range depth {
+		require.NoError(t, unix.Mkdirat(fd, "dd", 0o755))
+		nfd, err := unix.Openat(fd, "dd", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		require.NoError(t, err)
+		fds = append(fds, fd)
+		fd = nfd
+	}
+	ffd, err := unix.Openat(fd, "bottom", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	unix.Close(ffd)
+	require.NoError(t, unix.UtimesNanoAt(fd, "bottom", []unix.Timespec{old, old}, 0))
+	for i := len(fds) - 1; i >= 0; i-- {
+		require.NoError(t, unix.UtimesNanoAt(fds[i], "dd", []unix.Timespec{old, old}, 0))
+		unix.Close(fds[i])
+	}
+	unix.Close(fd)
+
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, MaxDepth: 100}
+	rep, err := s.Sweep(context.Background(), false)
+	require.Error(t, err, "a MaxDepth of 100 stops the walk with an error")
+	assert.Contains(t, err.Error(), "deeper than 100")
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipTooDeep])
+
+	s.MaxDepth = 0
+	rep, err = s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, depth+1, rep.Deleted, "the bottom file and every directory")
+	items := rep.Items()
+	assert.Equal(t, "bottom", filepath.Base(items[0].Path))
+	assert.Greater(t, len(items[0].Path), 4096)
+	ents, err := os.ReadDir(root)
+	require.NoError(t, err)
+	assert.Empty(t, ents)
+}
+
+// TestUnreadableSubdirUnprivileged sweeps, as an unprivileged user, a tree
+// with a directory it may not read: it is reported with its path and the
+// reason, and everything else is swept.
+func TestUnreadableSubdirUnprivileged(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	mk := osMaker(t)
+	mk.file(filepath.Join(root, "a", "old"), 1, ago(30))
+	mk.file(filepath.Join(root, "secret", "old"), 1, ago(30))
+	mk.file(filepath.Join(root, "z", "old"), 1, ago(30))
+	var cmd *exec.Cmd
+	if os.Geteuid() == 0 {
+		// Root reads everything: sweep as nobody in a child process.
+		for p := base; p != "/"; p = filepath.Dir(p) {
+			if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
+				require.NoError(t, os.Chmod(p, st.Mode().Perm()|0o011))
+			}
+		}
+		require.NoError(t, filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+			if err == nil {
+				err = os.Lchown(p, 65534, 65534)
+			}
+			return err
+		}))
+		require.NoError(t, os.Chown(filepath.Join(root, "secret"), 0, 0))
+		self, err := os.ReadFile(os.Args[0])
+		require.NoError(t, err)
+		bin := filepath.Join(base, "cleanup.test")
+		require.NoError(t, os.WriteFile(bin, self, 0o755))
+		cmd = exec.Command(bin, "-test.run=^$")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	} else {
+		cmd = exec.Command(os.Args[0], "-test.run=^$")
+	}
+	require.NoError(t, os.Chmod(filepath.Join(root, "secret"), 0o000))
+	t.Cleanup(func() { os.Chmod(filepath.Join(root, "secret"), 0o755) })
+	cmd.Env = append(os.Environ(), "TEND_CLEANUP_CHILD_ROOT="+root)
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", out)
+	var rep struct {
+		Items  []cleanup.Item
+		Errors []string
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	require.Len(t, rep.Errors, 1, "%s", out)
+	assert.Contains(t, rep.Errors[0], filepath.Join(root, "secret"))
+	assert.Contains(t, rep.Errors[0], "permission denied")
+	var got []string
+	for _, it := range rep.Items {
+		got = append(got, strings.TrimPrefix(it.Path, root+"/"))
+	}
+	assert.Equal(t, []string{"a/old", "z/old"}, got)
+}

@@ -1,0 +1,109 @@
+package cleanup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+// FS opens the roots a Sweeper walks. It is the only way the Sweeper touches
+// a file system: everything below a root is reached through a Dir, by entry
+// name, relative to an open directory, so a path is never resolved again
+// after it was checked. The real implementation is OS(); cleanuptest.FS is
+// an in-memory double that passes the same conformance test.
+type FS interface {
+	// OpenRoot opens the directory at path without following a symlink in
+	// its last component. It fails with syscall.ENOTDIR when path is not a
+	// directory (a symlink included).
+	OpenRoot(path string) (Dir, error)
+	// Lstat describes the entry at path without following a symlink in
+	// its last component (symlinks in its parents are followed).
+	Lstat(path string) (Info, error)
+}
+
+// Dir is an open directory. No method follows a symlink.
+type Dir interface {
+	// ReadDir returns the names in the directory, without "." and "..", in
+	// no particular order. It is called at most once per open Dir.
+	ReadDir() ([]string, error)
+	// Lstat describes the entry name (a symlink itself, never its target).
+	Lstat(name string) (Info, error)
+	// OpenDir opens the subdirectory name. It fails with syscall.ENOTDIR
+	// when name is not a directory; a symlink to a directory included.
+	OpenDir(name string) (Dir, error)
+	// Remove removes the entry name: an empty directory when dir is true
+	// (syscall.ENOTEMPTY otherwise), any other entry when dir is false
+	// (syscall.EISDIR for a directory).
+	Remove(name string, dir bool) error
+	// ReadFile returns up to max bytes of the regular file name (a symlink
+	// is not followed: it fails).
+	ReadFile(name string, max int) ([]byte, error)
+	// Readlink returns the target of the symlink name.
+	Readlink(name string) (string, error)
+	// Stat describes the open directory itself.
+	Stat() (Info, error)
+	// Close releases the directory.
+	Close() error
+}
+
+// FreeSpacer is implemented by a Dir that can tell how many bytes are free
+// to unprivileged users on its file system (statfs f_bavail).
+type FreeSpacer interface {
+	FreeBytes() (int64, error)
+}
+
+// Type is the kind of a file system entry.
+type Type uint8
+
+// Entry types. Sockets, FIFOs and devices are TypeOther and never deleted.
+const (
+	TypeFile Type = iota
+	TypeDir
+	TypeSymlink
+	TypeOther
+)
+
+var typeNames = [...]string{"file", "dir", "symlink", "other"}
+
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "unknown"
+}
+
+// MarshalText prints the type's name.
+func (t Type) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText parses a type's name.
+func (t *Type) UnmarshalText(b []byte) error {
+	for i, n := range typeNames {
+		if n == string(b) {
+			*t = Type(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown entry type %q", b)
+}
+
+// Info describes one entry, as lstat(2) reports it.
+type Info struct {
+	Type  Type
+	Size  int64 // bytes, for files
+	Dev   uint64
+	Ino   uint64
+	Nlink uint64
+	Atime time.Time
+	Mtime time.Time
+	Ctime time.Time
+}
+
+// errNotDir reports whether err says an entry is not a real directory.
+func errNotDir(err error) bool {
+	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+}
+
+// errGone reports whether err says an entry vanished.
+func errGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,175 @@
+package cleanup
+
+import (
+	"errors"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// OS returns the real file system: directories are opened with
+// openat(O_NOFOLLOW|O_DIRECTORY|O_NOATIME), entries are examined with
+// fstatat(AT_SYMLINK_NOFOLLOW) and removed with unlinkat, always relative to
+// the directory's file descriptor.
+func OS() FS { return osFS{} }
+
+type osFS struct{}
+
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+func openDirAt(fd int, name string) (int, error) {
+	for {
+		// O_NOATIME keeps our own reading from refreshing directory atimes;
+		// only the owner (or CAP_FOWNER) may use it, so retry without.
+		nfd, err := unix.Openat(fd, name, dirFlags|unix.O_NOATIME, 0)
+		if err == unix.EPERM {
+			nfd, err = unix.Openat(fd, name, dirFlags, 0)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ELOOP {
+			err = unix.ENOTDIR
+		}
+		return nfd, err
+	}
+}
+
+func (osFS) OpenRoot(path string) (Dir, error) {
+	fd, err := openDirAt(unix.AT_FDCWD, path)
+	if err != nil {
+		return nil, err
+	}
+	return &osDir{fd: fd}, nil
+}
+
+func (osFS) Lstat(path string) (Info, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return Info{}, err
+	}
+	return infoOf(&st), nil
+}
+
+type osDir struct{ fd int }
+
+func (d *osDir) ReadDir() ([]string, error) {
+	buf := make([]byte, 32<<10)
+	var names []string
+	for {
+		n, err := unix.Getdents(d.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+func (d *osDir) Lstat(name string) (Info, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Info{}, err
+	}
+	return infoOf(&st), nil
+}
+
+func (d *osDir) OpenDir(name string) (Dir, error) {
+	fd, err := openDirAt(d.fd, name)
+	if err != nil {
+		return nil, err
+	}
+	return &osDir{fd: fd}, nil
+}
+
+func (d *osDir) Remove(name string, dir bool) error {
+	flags := 0
+	if dir {
+		flags = unix.AT_REMOVEDIR
+	}
+	return unix.Unlinkat(d.fd, name, flags)
+}
+
+func (d *osDir) ReadFile(name string, max int) ([]byte, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, unix.EINVAL
+	}
+	buf := make([]byte, max)
+	n, err := unix.Read(fd, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+func (d *osDir) Readlink(name string) (string, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlinkat(d.fd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+func (d *osDir) Stat() (Info, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(d.fd, &st); err != nil {
+		return Info{}, err
+	}
+	return infoOf(&st), nil
+}
+
+func (d *osDir) Close() error {
+	if d.fd < 0 {
+		return errors.New("directory already closed")
+	}
+	err := unix.Close(d.fd)
+	d.fd = -1
+	return err
+}
+
+// FreeBytes implements FreeSpacer with fstatfs(2).
+func (d *osDir) FreeBytes() (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(d.fd, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, nil
+}
+
+func infoOf(st *unix.Stat_t) Info {
+	var t Type
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		t = TypeFile
+	case unix.S_IFDIR:
+		t = TypeDir
+	case unix.S_IFLNK:
+		t = TypeSymlink
+	default:
+		t = TypeOther
+	}
+	return Info{
+		Type: t, Size: st.Size, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
+		Atime: time.Unix(st.Atim.Unix()), Mtime: time.Unix(st.Mtim.Unix()), Ctime: time.Unix(st.Ctim.Unix()),
+	}
+}

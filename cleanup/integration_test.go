@@ -1,0 +1,213 @@
+package cleanup_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/tendkit/tend/cleanup"
+	"github.com/tendkit/tend/internal/testenv"
+)
+
+func ago(d float64) time.Time { return time.Now().Add(-time.Duration(d * float64(24*time.Hour))) }
+
+// tree lists every entry under root, relative to it (symlinks not followed).
+func tree(t *testing.T, root string) map[string]bool {
+	out := map[string]bool{}
+	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != root {
+			rel, _ := filepath.Rel(root, p)
+			out[rel] = true
+		}
+		return nil
+	}))
+	return out
+}
+
+func gone(before, after map[string]bool) []string {
+	var out []string
+	for p := range before {
+		if !after[p] {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func setTimes(t *testing.T, p string, tm time.Time) {
+	ts := []unix.Timespec{unix.NsecToTimespec(tm.UnixNano()), unix.NsecToTimespec(tm.UnixNano())}
+	require.NoError(t, unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW))
+}
+
+// genTree builds the same pseudo-random tree for every seed: nested
+// directories, files of various ages (none in the 7..8 day window where
+// find's whole-day rounding differs, except "edge"), old and new symlinks,
+// a FIFO, and the files a test holds open or locked.
+func genTree(t *testing.T, root string) {
+	rng := rand.New(rand.NewSource(7))
+	ages := []float64{0.5, 1, 3, 6, 9, 30, 400}
+	mk := osMaker(t)
+	var dirs []string
+	for i := range 40 {
+		d := root
+		for j := 0; j <= rng.Intn(3); j++ {
+			d = filepath.Join(d, fmt.Sprintf("d%d", rng.Intn(6)))
+		}
+		dirs = append(dirs, d)
+		for k := range 1 + rng.Intn(4) {
+			mk.file(filepath.Join(d, fmt.Sprintf("f%d-%d", i, k)), int64(rng.Intn(5000)), ago(ages[rng.Intn(len(ages))]))
+		}
+	}
+	mk.file(filepath.Join(root, "edge"), 10, ago(7.5))
+	mk.file(filepath.Join(root, "held_open"), 10, ago(30))
+	mk.file(filepath.Join(root, "held_lock"), 10, ago(30))
+	mk.file(filepath.Join(root, "name\nwith newline \xff\xfe"), 10, ago(30))
+	mk.symlink("/etc/passwd", filepath.Join(root, "oldlink"), ago(30))
+	mk.symlink("d0", filepath.Join(root, "newlink"), ago(0))
+	mk.fifo(filepath.Join(root, "fifo"), ago(30))
+	// Directories: old, except one kept fresh; deepest first so setting a
+	// child's times does not refresh its parent.
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, d := range dirs {
+		for p := d; p != root; p = filepath.Dir(p) {
+			setTimes(t, p, ago(20))
+		}
+	}
+	mk.dir(filepath.Join(root, "freshdir"), ago(0)) // names starting with "d" are directories
+	setTimes(t, root, ago(20))
+}
+
+// holdOpen starts `sleep` with path as its stdin; holdLock runs
+// `flock path sleep`; both are killed when the test ends.
+func holdOpen(t *testing.T, path string) {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	cmd := exec.Command(testenv.LookPath(t, "sleep", "coreutils"), "120")
+	cmd.Stdin = f
+	require.NoError(t, cmd.Start())
+	f.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+func holdLock(t *testing.T, path string) {
+	cmd := exec.Command(testenv.LookPath(t, "flock", "util-linux"), path, "sleep", "120")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	fd, err := unix.Open(path, unix.O_RDONLY, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	for i := 0; ; i++ {
+		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == unix.EWOULDBLOCK {
+			return // the child holds it
+		}
+		unix.Flock(fd, unix.LOCK_UN)
+		require.Less(t, i, 500, "flock child never took the lock")
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDifferentialFindAndTmpfiles sweeps three copies of one tree with
+// tend, `find -type f -atime +7 -delete` and `systemd-tmpfiles --clean`
+// and checks that they delete the same entries except for the designed
+// differences, which are listed and asserted.
+func TestDifferentialFindAndTmpfiles(t *testing.T) {
+	find := testenv.LookPath(t, "find", "findutils")
+	tmpfiles := testenv.LookPath(t, "systemd-tmpfiles", "systemd")
+	base := t.TempDir()
+	roots := map[string]string{}
+	before := map[string]map[string]bool{}
+	for _, n := range []string{"tend", "find", "tmpfiles"} {
+		roots[n] = filepath.Join(base, n)
+		genTree(t, roots[n])
+		before[n] = tree(t, roots[n])
+	}
+	require.Equal(t, before["tend"], before["find"])
+	// Only tend's copy is held: holding changes nothing for the peers.
+	holdOpen(t, filepath.Join(roots["tend"], "held_open"))
+	holdLock(t, filepath.Join(roots["tend"], "held_lock"))
+
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour}}}
+	rep, err := s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipOpen])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipLocked])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipSpecial])
+
+	out, err := exec.Command(find, roots["find"], "-type", "f", "-atime", "+7", "-delete").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	conf := filepath.Join(base, "tend-test.conf")
+	require.NoError(t, os.WriteFile(conf, []byte("d "+roots["tmpfiles"]+" - - - aA:7d\n"), 0o644))
+	out, err = exec.Command(tmpfiles, "--clean", conf).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	del := map[string][]string{}
+	for n, r := range roots {
+		del[n] = gone(before[n], tree(t, r))
+	}
+	isFile := func(rel string) bool {
+		return !strings.HasPrefix(filepath.Base(rel), "d") && !strings.Contains(rel, "link") && rel != "fifo"
+	}
+	var tendFiles []string
+	for _, p := range del["tend"] {
+		if isFile(p) {
+			tendFiles = append(tendFiles, p)
+		}
+	}
+	require.NotEmpty(t, del["find"])
+	// find (files only) vs tend's files: find rounds ages down to whole
+	// days (+7 means at least 8 days: "edge", 7.5 days, stays) and deletes
+	// files held open or locked.
+	assert.Equal(t, difference(del["find"], []string{"held_open", "held_lock"}), difference(tendFiles, []string{"edge"}))
+	assert.Contains(t, del["tend"], "oldlink", "tend removes an old symlink itself; find -type f leaves it")
+	assert.NotContains(t, del["find"], "oldlink")
+	// tmpfiles vs tend, everything: tmpfiles deletes held files (it only
+	// honours locks on directories) and old FIFOs; tend skips both.
+	var tmpfilesDiff []string
+	for _, p := range []string{"held_open", "held_lock", "fifo"} {
+		if contains(del["tmpfiles"], p) {
+			tmpfilesDiff = append(tmpfilesDiff, p)
+		}
+	}
+	assert.Equal(t, []string{"held_open", "held_lock", "fifo"}, tmpfilesDiff)
+	assert.Equal(t, difference(del["tmpfiles"], tmpfilesDiff), del["tend"])
+	t.Logf("deleted: tend %d, find %d, tmpfiles %d; tmpfiles-only: %v", len(del["tend"]), len(del["find"]), len(del["tmpfiles"]), tmpfilesDiff)
+	for _, p := range []string{"held_open", "held_lock", "fifo", "newlink", "freshdir"} {
+		assert.NotContains(t, del["tend"], p)
+	}
+	assert.Contains(t, del["tend"], "name\nwith newline \xff\xfe")
+}
+
+func difference(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}

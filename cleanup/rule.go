@@ -1,0 +1,207 @@
+package cleanup
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Layout says how a root is organised.
+type Layout string
+
+// Layouts.
+const (
+	// LayoutPlain sweeps files one by one by age (the default).
+	LayoutPlain Layout = "plain"
+	// LayoutHuggingFace treats the root as a Hugging Face hub cache
+	// (models--ORG--NAME/{blobs,snapshots,refs}) and deletes whole revisions.
+	LayoutHuggingFace Layout = "huggingface"
+)
+
+// AgeBasis says which timestamp gives an entry its age.
+type AgeBasis string
+
+// Age bases.
+const (
+	// AgeAtime ages entries by their last access (the default).
+	AgeAtime AgeBasis = "atime"
+	// AgeMtime ages entries by their last modification.
+	AgeMtime AgeBasis = "mtime"
+	// AgeNewest ages entries by the newest of atime, mtime and ctime, as
+	// systemd-tmpfiles does (ctime is ignored for directories).
+	AgeNewest AgeBasis = "newest"
+)
+
+// Rule is one root and the policy applied under it.
+//
+// An entry is deleted when it is older than OlderThan by the Age timestamp,
+// is a file, a symlink (the link itself, never its target) or a directory
+// that is empty once its contents are gone, and no filter keeps it:
+//
+//   - Exclude and Include hold globs (path.Match syntax). A glob without "/"
+//     matches an entry's base name at any depth ("*.lock"); a glob with a
+//     leading "/" is anchored to the root ("/hub" is ROOT/hub only); any
+//     other glob with "/" matches the path relative to the root
+//     ("hub/*/blobs"). An excluded entry is kept and an excluded directory
+//     is not entered. When Include is set only entries matching it, or
+//     inside a directory matching it, are deleted.
+//   - Within, when set, limits deletion to the contents of directories with
+//     one of those base names (".ipynb_checkpoints") anywhere under Root;
+//     the directories themselves stay. Only such a rule may have the home
+//     directory itself as its root.
+//
+// A zero OlderThan means "no age limit", which is allowed only together
+// with KeepUnder (a pure size budget); a negative one is an error.
+// KeepUnder, when positive, is a size budget: after the age rule, the least
+// recently used files (by Age) are deleted until the files under Root add
+// up to at most KeepUnder bytes. A missing Root is an error unless
+// MissingOK, which makes it a note in the report.
+type Rule struct {
+	Root      string        `json:"root"`
+	Layout    Layout        `json:"layout,omitempty"`
+	OlderThan time.Duration `json:"older_than,omitempty"`
+	Age       AgeBasis      `json:"age,omitempty"`
+	KeepUnder int64         `json:"keep_under,omitempty"`
+	Include   []string      `json:"include,omitempty"`
+	Exclude   []string      `json:"exclude,omitempty"`
+	Within    []string      `json:"within,omitempty"`
+	MissingOK bool          `json:"missing_ok,omitempty"`
+}
+
+// ErrDangerousRoot is returned (wrapped) for a root that must never be swept:
+// "/", a system directory such as /usr or /etc, /home, or the home
+// directory itself (unless the rule has Within).
+var ErrDangerousRoot = errors.New("dangerous root")
+
+// ErrBadRule is returned (wrapped) for a rule that makes no sense: a
+// relative root, a negative threshold, no threshold and no budget, a bad
+// glob, an unknown layout or age basis.
+var ErrBadRule = errors.New("bad rule")
+
+var dangerousRoots = map[string]bool{
+	"/": true, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true,
+	"/lib": true, "/lib32": true, "/lib64": true, "/libx32": true, "/media": true, "/mnt": true,
+	"/opt": true, "/proc": true, "/root": true, "/run": true, "/sbin": true, "/srv": true,
+	"/sys": true, "/usr": true, "/var": true, "/snap": true, "/nix": true,
+	"/usr/bin": true, "/usr/lib": true, "/usr/lib64": true, "/usr/local": true, "/usr/sbin": true,
+	"/usr/share": true, "/usr/include": true, "/usr/src": true, "/usr/local/bin": true,
+	"/usr/local/lib": true, "/var/lib": true, "/var/log": true, "/var/spool": true, "/var/mail": true,
+	"/var/cache": true, "/var/run": true, "/workspace": true, "/data": true,
+}
+
+// checkRoot refuses dangerous roots; resolved is the root with symlinks in
+// its parents resolved ("" when unknown).
+func checkRoot(r Rule, home, resolved string) error {
+	for _, p := range []string{r.Root, resolved} {
+		if p == "" {
+			continue
+		}
+		if dangerousRoots[p] {
+			return fmt.Errorf("sweep %s: %w: a system directory", r.Root, ErrDangerousRoot)
+		}
+		if home != "" && home != "/" {
+			if p == home && len(r.Within) == 0 {
+				return fmt.Errorf("sweep %s: %w: the home directory itself (only a rule with within may use it)", r.Root, ErrDangerousRoot)
+			}
+			if p != home && strings.HasPrefix(home, p+"/") {
+				return fmt.Errorf("sweep %s: %w: it holds the home directory %s", r.Root, ErrDangerousRoot, home)
+			}
+		}
+	}
+	return nil
+}
+
+func (r Rule) check() error {
+	if r.Root == "" || !filepath.IsAbs(r.Root) {
+		return fmt.Errorf("sweep %q: %w: the root must be an absolute path", r.Root, ErrBadRule)
+	}
+	if r.OlderThan < 0 {
+		return fmt.Errorf("sweep %s: %w: older_than %v is negative", r.Root, ErrBadRule, r.OlderThan)
+	}
+	if r.KeepUnder < 0 {
+		return fmt.Errorf("sweep %s: %w: keep_under %d is negative", r.Root, ErrBadRule, r.KeepUnder)
+	}
+	if r.OlderThan == 0 && r.KeepUnder == 0 {
+		return fmt.Errorf("sweep %s: %w: older_than is 0 and there is no keep_under budget (write older_than: 1s to delete everything)", r.Root, ErrBadRule)
+	}
+	switch r.Layout {
+	case "", LayoutPlain, LayoutHuggingFace:
+	default:
+		return fmt.Errorf("sweep %s: %w: layout %q is not plain or huggingface", r.Root, ErrBadRule, r.Layout)
+	}
+	switch r.Age {
+	case "", AgeAtime, AgeMtime, AgeNewest:
+	default:
+		return fmt.Errorf("sweep %s: %w: age %q is not atime, mtime or newest", r.Root, ErrBadRule, r.Age)
+	}
+	for _, g := range append(append([]string{}, r.Include...), r.Exclude...) {
+		if _, err := path.Match(strings.TrimPrefix(g, "/"), ""); err != nil || g == "" {
+			return fmt.Errorf("sweep %s: %w: bad glob %q", r.Root, ErrBadRule, g)
+		}
+	}
+	return nil
+}
+
+// ageOf returns the timestamp that ages info under basis.
+func ageOf(basis AgeBasis, info Info) time.Time {
+	switch basis {
+	case AgeMtime:
+		return info.Mtime
+	case AgeNewest:
+		t := info.Atime
+		if info.Mtime.After(t) {
+			t = info.Mtime
+		}
+		if info.Type != TypeDir && info.Ctime.After(t) {
+			t = info.Ctime
+		}
+		return t
+	default:
+		return info.Atime
+	}
+}
+
+// globs is a compiled list of include or exclude patterns.
+type globs struct {
+	base []string // no "/": match the base name
+	rel  []string // match the path relative to the root
+}
+
+func compileGlobs(pats []string) globs {
+	var g globs
+	for _, p := range pats {
+		switch {
+		case strings.HasPrefix(p, "/"):
+			g.rel = append(g.rel, strings.TrimPrefix(p, "/"))
+		case strings.Contains(p, "/"):
+			g.rel = append(g.rel, p)
+		default:
+			g.base = append(g.base, p)
+		}
+	}
+	return g
+}
+
+func (g globs) empty() bool { return len(g.base) == 0 && len(g.rel) == 0 }
+
+// match reports whether the entry name in the directory dir (relative to
+// the root) matches; the relative path is built only when a pattern needs it.
+func (g globs) match(name, dir string) bool {
+	for _, p := range g.base {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	if len(g.rel) > 0 {
+		r := join(dir, name)
+		for _, p := range g.rel {
+			if ok, _ := path.Match(p, r); ok {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,384 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// Sweeper deletes what is no longer used under cache and temp roots, safely
+// enough to run as root over a world-writable /tmp.
+//
+// Each Rule names a root and a policy (see Rule): entries older than a
+// threshold by atime (default), mtime or the newest timestamp are deleted;
+// include/exclude globs and Within narrow what is eligible; Protect paths
+// are never touched; directories left empty (and old themselves) are
+// removed bottom-up, never the root; KeepUnder deletes least recently used
+// files until the root fits a size budget; a Hugging Face hub root deletes
+// whole revisions (see LayoutHuggingFace). MaxDeletions caps one run.
+//
+// Safety: every directory is opened relative to its parent's descriptor
+// with O_NOFOLLOW|O_DIRECTORY, every entry is examined with fstatat and
+// removed with unlinkat by name in that directory, so swapping a directory
+// for a symlink while a sweep runs cannot lead it outside the root. Symlinks
+// are never followed: an old symlink is removed itself. Mount points are not
+// crossed; sockets, FIFOs and devices are skipped; files any process holds
+// open or mapped (one scan of /proc per run) or holds a lock on are kept,
+// and a locked directory is not entered, as systemd-tmpfiles does.
+// Dangerous roots ("/", /usr, /etc, /home, the home directory itself, ...)
+// are refused with ErrDangerousRoot. When an atime rule's root sits on a
+// noatime mount (read from /proc/self/mountinfo), the rule falls back to the
+// newest timestamp and the report says so.
+//
+// Plan is read-only and returns the exact ordered list a real run would
+// delete, with bytes; Apply carries a plan out, checking each entry again
+// (same inode, not used since) right before removing it, and returns a
+// Report in the same shape; Sweep is Plan then Apply. Every deletion is
+// logged at Info. Problems with single entries (permission denied, ...)
+// are collected with the path and reason and the sweep goes on. A cancelled
+// context stops the run between deletions and returns the partial report.
+type Sweeper struct {
+	Rules []Rule
+	// Protect lists absolute paths never touched, even under a root.
+	Protect []string
+	// MaxDeletions caps deletions per run; 0 means no limit.
+	MaxDeletions int
+	// FS is the file system; nil means OS().
+	FS FS
+	// Proc is the proc file system to read open files, locks and mounts
+	// from; "" means "/proc". Tests of a fake FS point it at an empty dir.
+	Proc string
+	// Home is the home directory, a dangerous root; "" means $HOME.
+	Home string
+	// Workers is how many goroutines delete at once; 0 means 4.
+	Workers int
+	// MaxDepth bounds how deep directories are entered (one descriptor is
+	// held per level); 0 means 4096.
+	MaxDepth int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives one Info record per deletion and warnings; nil discards.
+	Log *slog.Logger
+}
+
+func (s *Sweeper) fs() FS {
+	if s.FS == nil {
+		return OS()
+	}
+	return s.FS
+}
+
+func (s *Sweeper) workers() int {
+	if s.Workers <= 0 {
+		return 4
+	}
+	return s.Workers
+}
+
+func (s *Sweeper) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Sweeper) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return s.Log
+}
+
+func (s *Sweeper) proc() string {
+	if s.Proc == "" {
+		return "/proc"
+	}
+	return s.Proc
+}
+
+func (s *Sweeper) home() string {
+	if s.Home != "" {
+		return filepath.Clean(s.Home)
+	}
+	h, _ := os.UserHomeDir()
+	if h == "" {
+		return ""
+	}
+	return filepath.Clean(h)
+}
+
+// Sweep plans and, unless dryRun, applies the plan. When no rule needs the
+// whole plan first (no KeepUnder, no Hugging Face layout), a real sweep
+// deletes each entry as the walk decides, in the plan's order, right after
+// examining it, so each file costs one fstatat and one unlinkat.
+func (s *Sweeper) Sweep(ctx context.Context, dryRun bool) (*Report, error) {
+	live := !dryRun
+	for _, r := range s.Rules {
+		if r.KeepUnder > 0 || r.Layout == LayoutHuggingFace {
+			live = false
+		}
+	}
+	if live {
+		rep, err := s.plan(ctx, true)
+		rep.DryRun = false
+		s.measureFree(rep)
+		rep.Finished = s.now()
+		return rep, err
+	}
+	plan, err := s.Plan(ctx)
+	if dryRun || ctx.Err() != nil {
+		return plan, err
+	}
+	rep, aerr := s.Apply(ctx, plan)
+	if err != nil {
+		// Keep the plan's errors (missing roots, unreadable directories).
+		me := multierror.Append(err, aerr)
+		rep.Errors = errStrings(me)
+		return rep, me.ErrorOrNil()
+	}
+	return rep, aerr
+}
+
+// Plan walks every rule's root read-only and returns the exact list of
+// deletions a real run would make, in order, with bytes (Report.DryRun is
+// true). Roots that cannot be swept are errors (wrapped ErrDangerousRoot,
+// ErrBadRule, or the file system's error) and the other roots still are.
+func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.plan(ctx, false) }
+
+// plan walks the roots; live deletes as it goes.
+func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
+	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}}}
+	p.now = p.rep.Started
+	p.maxDepth = s.MaxDepth
+	if p.maxDepth <= 0 {
+		p.maxDepth = 4096
+	}
+	if h, err := readHeld(s.proc()); err != nil {
+		p.warn(err.Error())
+		p.held = h
+	} else {
+		p.held = h
+	}
+	if ms, err := readMounts(filepath.Join(s.proc(), "self/mountinfo")); err == nil {
+		p.mounts = ms
+	}
+	for _, pr := range s.Protect {
+		if !filepath.IsAbs(pr) {
+			p.errs = multierror.Append(p.errs, fmt.Errorf("protect %q: %w: not an absolute path", pr, ErrBadRule))
+			continue
+		}
+		p.protect = append(p.protect, filepath.Clean(pr))
+	}
+	for i, r := range s.Rules {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := p.root(int32(i), r); err != nil {
+			p.errs = multierror.Append(p.errs, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		p.errs = multierror.Append(p.errs, fmt.Errorf("sweep cancelled: %w", err))
+	}
+	p.rep.Finished = s.now()
+	p.rep.Errors = errStrings(p.errs)
+	return p.rep, p.errs.ErrorOrNil()
+}
+
+func errStrings(me *multierror.Error) []string {
+	if me == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range me.Errors {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// planner is the state of one Plan call.
+type planner struct {
+	s        *Sweeper
+	live     bool // delete as the walk decides
+	log      *slog.Logger
+	ctx      context.Context
+	rep      *Report
+	now      time.Time
+	held     *held
+	mounts   []mount
+	protect  []string
+	maxDepth int
+	errs     *multierror.Error
+}
+
+func (p *planner) warn(msg string) {
+	p.rep.Notes = append(p.rep.Notes, msg)
+	p.s.log().Warn(msg)
+}
+
+func (p *planner) capped() bool {
+	return p.s.MaxDeletions > 0 && len(p.rep.items) >= p.s.MaxDeletions
+}
+
+// fork returns a planner for one subtree of root ri (directory di), with a
+// report of its own whose directory 0 stands for di.
+func (p *planner) fork(ri, di int32) *planner {
+	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
+		protect: p.protect, maxDepth: p.maxDepth}
+	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots))}
+	c.rep.Roots[ri] = RootReport{Root: p.rep.Roots[ri].Root, Age: p.rep.Roots[ri].Age}
+	c.rep.dirs = []dirRec{p.rep.dirs[di]}
+	return c
+}
+
+// join appends a forked planner's work, in order.
+func (p *planner) join(c *planner, di int32) {
+	base := int32(len(p.rep.dirs))
+	remap := func(x int32) int32 {
+		if x == 0 {
+			return di
+		}
+		return base + x - 1
+	}
+	for _, d := range c.rep.dirs[1:] {
+		d.parent = remap(d.parent)
+		p.rep.dirs = append(p.rep.dirs, d)
+	}
+	for _, it := range c.rep.items {
+		it.dir = remap(it.dir)
+		p.rep.items = append(p.rep.items, it)
+	}
+	p.rep.Scanned += c.rep.Scanned
+	p.rep.Deleted += c.rep.Deleted
+	p.rep.Bytes += c.rep.Bytes
+	for i, r := range c.rep.Roots {
+		p.rep.Roots[i].Scanned += r.Scanned
+		p.rep.Roots[i].Deleted += r.Deleted
+		p.rep.Roots[i].Bytes += r.Bytes
+	}
+	for k, v := range c.rep.Skipped {
+		p.rep.Skipped[k] += v
+	}
+	if c.errs != nil {
+		p.errs = multierror.Append(p.errs, c.errs.Errors...)
+	}
+}
+
+// remove deletes it from d at once (live sweeps); it reports whether it went.
+func (p *planner) remove(d Dir, it item) bool {
+	err := d.Remove(it.name, it.typ == TypeDir)
+	switch {
+	case err == nil:
+		p.emit(it)
+		logDeleted(p.ctx, p.log, p.rep, &p.rep.items[len(p.rep.items)-1])
+		return true
+	case errGone(err):
+	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
+		p.rep.skip(SkipNotEmpty)
+	default:
+		p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: remove %s: %w", p.rep.Roots[p.rep.dirs[it.dir].root].Root, p.rep.itemPath(&it), err))
+	}
+	return false
+}
+
+// emit adds a deletion to the plan.
+func (p *planner) emit(it item) {
+	p.rep.items = append(p.rep.items, it)
+	p.rep.Deleted++
+	p.rep.Bytes += it.size
+	rr := &p.rep.Roots[p.rep.dirs[it.dir].root]
+	rr.Deleted++
+	rr.Bytes += it.size
+}
+
+// root plans one rule.
+func (p *planner) root(ri int32, r Rule) error {
+	if r.Root != "" && filepath.IsAbs(r.Root) {
+		r.Root = filepath.Clean(r.Root)
+	}
+	p.rep.Roots = append(p.rep.Roots, RootReport{Root: r.Root, Age: basisOr(r.Age), FreeBefore: -1, FreeAfter: -1})
+	rr := &p.rep.Roots[ri]
+	if err := r.check(); err != nil {
+		return err
+	}
+	if err := checkRoot(r, p.s.home(), ""); err != nil {
+		return err
+	}
+	st, err := p.s.fs().Lstat(r.Root)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && r.MissingOK:
+		rr.Missing, rr.Note = true, "root does not exist"
+		return nil
+	case err != nil:
+		return fmt.Errorf("sweep %s: %w", r.Root, err)
+	case st.Type == TypeSymlink:
+		return fmt.Errorf("sweep %s: the root is a symlink: name its target instead", r.Root)
+	case st.Type != TypeDir:
+		return fmt.Errorf("sweep %s: the root is not a directory", r.Root)
+	}
+	resolved := r.Root
+	if p.s.FS == nil {
+		resolved, _ = filepath.EvalSymlinks(r.Root)
+	}
+	if err := checkRoot(r, p.s.home(), resolved); err != nil {
+		return err
+	}
+	for _, pr := range p.protect {
+		if under(r.Root, pr) || (resolved != "" && under(resolved, pr)) {
+			rr.Note = "root is protected by " + pr
+			p.rep.skip(SkipProtected)
+			return nil
+		}
+	}
+	if resolved == "" {
+		resolved = r.Root
+	}
+	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeAtime && hasOption(m.options, "noatime") {
+		rr.Age = AgeNewest
+		rr.Note = fmt.Sprintf("%s is mounted noatime: ageing by the newest of atime, mtime and ctime instead", m.point)
+		p.warn(fmt.Sprintf("sweep %s: %s", r.Root, rr.Note))
+	}
+	d, err := p.s.fs().OpenRoot(r.Root)
+	if err != nil {
+		return fmt.Errorf("sweep %s: open root: %w", r.Root, err)
+	}
+	info, err := d.Stat()
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("sweep %s: stat root: %w", r.Root, err)
+	}
+	rr.dev = info.Dev
+	if fsp, ok := d.(FreeSpacer); ok {
+		if n, err := fsp.FreeBytes(); err == nil {
+			rr.FreeBefore = n
+		}
+	}
+	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
+	di := int32(len(p.rep.dirs) - 1)
+	if r.Layout == LayoutHuggingFace {
+		return p.hub(ri, r, rr.Age, d, di)
+	}
+	w := newWalk(p, ri, r, rr.Age, resolved)
+	return w.run(d, di, info)
+}
+
+func basisOr(b AgeBasis) AgeBasis {
+	if b == "" {
+		return AgeAtime
+	}
+	return b
+}
+
+// sortNames sorts directory entries by byte order.
+func sortNames(names []string) { slices.Sort(names) }
+
+func errAppend(me *multierror.Error, err error) *multierror.Error { return multierror.Append(me, err) }

@@ -1,0 +1,335 @@
+package cleanup
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// walk plans one plain root: a depth-first walk with an explicit stack (no
+// recursion), one open descriptor per level.
+type walk struct {
+	p        *planner
+	ri       int32
+	r        Rule
+	basis    AgeBasis
+	cutoff   int64 // UnixNano: entries aged before this are old (0: none)
+	include  globs
+	exclude  globs
+	within   map[string]bool
+	protect  map[string]bool // root-relative
+	mounts   map[string]bool // root-relative mount points
+	rootDev  uint64
+	budget   []item // keep_under candidates
+	allBytes int64  // bytes of every file under the root
+}
+
+type frame struct {
+	d         Dir
+	idx       int32
+	rel       string // relative to the root ("" for the root)
+	info      Info
+	subdirs   []subdir
+	next      int
+	remaining int  // entries that stay
+	eligible  bool // the directory itself may be removed
+	included  bool
+	inWithin  bool
+}
+
+type subdir struct {
+	name string
+	info Info
+	incl bool
+}
+
+func newWalk(p *planner, ri int32, r Rule, basis AgeBasis, resolved string) *walk {
+	w := &walk{p: p, ri: ri, r: r, basis: basis, include: compileGlobs(r.Include), exclude: compileGlobs(r.Exclude),
+		within: map[string]bool{}, protect: map[string]bool{}, mounts: mountsUnder(p.mounts, resolved)}
+	if r.OlderThan > 0 {
+		w.cutoff = p.now.Add(-r.OlderThan).UnixNano()
+	}
+	for _, n := range r.Within {
+		w.within[n] = true
+	}
+	for _, pr := range p.protect {
+		for _, root := range []string{r.Root, resolved} {
+			if pr != root && under(pr, root) {
+				w.protect[strings.TrimPrefix(strings.TrimPrefix(pr, root), "/")] = true
+			}
+		}
+	}
+	return w
+}
+
+func (w *walk) old(info Info) (int64, bool) {
+	t := ageOf(w.basis, info).UnixNano()
+	return t, w.cutoff != 0 && t < w.cutoff
+}
+
+func join(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
+}
+
+func (w *walk) run(root Dir, di int32, info Info) error {
+	w.rootDev = info.Dev
+	rootName := filepath.Base(w.r.Root)
+	top := &frame{d: root, idx: di, info: info, included: w.include.empty(), inWithin: len(w.within) == 0 || w.within[rootName]}
+	w.list(top)
+	if w.p.s.MaxDeletions == 0 && w.r.KeepUnder == 0 && w.p.s.workers() > 1 && len(top.subdirs) > 1 {
+		w.parallel(top)
+	} else {
+		w.loop([]*frame{top})
+	}
+	root.Close()
+	w.spendBudget()
+	return nil
+}
+
+// loop walks depth first from the frames on stack until it is empty; the
+// bottom frame's directory is left open.
+func (w *walk) loop(stack []*frame) {
+	for len(stack) > 0 {
+		f := stack[len(stack)-1]
+		if f.next < len(f.subdirs) && w.p.ctx.Err() == nil {
+			sd := f.subdirs[f.next]
+			f.next++
+			if nf := w.enter(f, sd, len(stack)); nf != nil {
+				stack = append(stack, nf)
+				w.list(nf)
+			}
+			continue
+		}
+		// Post-order: the directory's contents are done.
+		stack = stack[:len(stack)-1]
+		if len(stack) == 0 {
+			break
+		}
+		f.d.Close()
+		w.leave(stack[len(stack)-1], f)
+	}
+}
+
+// enter opens the subdirectory sd of f, checked to be the one examined.
+func (w *walk) enter(f *frame, sd subdir, depth int) *frame {
+	if depth >= w.p.maxDepth {
+		w.p.rep.skip(SkipTooDeep)
+		w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: %s: nested deeper than %d levels: not entered", w.r.Root, join(f.rel, sd.name), w.p.maxDepth))
+		f.remaining++
+		return nil
+	}
+	d, err := f.d.OpenDir(sd.name)
+	if err != nil {
+		f.remaining++
+		if !errGone(err) {
+			w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: open %s: %w", w.r.Root, w.p.rep.dirPath(f.idx)+"/"+sd.name, err))
+		}
+		return nil
+	}
+	// The directory opened must be the one examined: a swap between
+	// fstatat and openat is caught here.
+	got, err := d.Stat()
+	if err != nil || got.Ino != sd.info.Ino || got.Dev != sd.info.Dev {
+		d.Close()
+		w.p.rep.skip(SkipChanged)
+		f.remaining++
+		return nil
+	}
+	w.p.rep.dirs = append(w.p.rep.dirs, dirRec{parent: f.idx, root: w.ri, name: sd.name, dev: got.Dev, ino: got.Ino})
+	return &frame{d: d, idx: int32(len(w.p.rep.dirs) - 1), rel: join(f.rel, sd.name), info: sd.info,
+		included: sd.incl, inWithin: f.inWithin || w.within[sd.name], eligible: sd.incl && f.inWithin}
+}
+
+// leave decides, once f's contents are done, whether f itself goes.
+func (w *walk) leave(parent, f *frame) {
+	t, old := w.old(f.info)
+	if f.remaining != 0 || !f.eligible || !old || w.p.ctx.Err() != nil || f.next != len(f.subdirs) {
+		parent.remaining++
+		return
+	}
+	if w.p.capped() {
+		w.p.rep.skip(SkipCap)
+		parent.remaining++
+		return
+	}
+	it := item{dir: parent.idx, typ: TypeDir, why: ReasonEmpty, name: w.p.rep.dirs[f.idx].name, ino: f.info.Ino, used: t}
+	if w.p.live {
+		if !w.p.remove(parent.d, it) {
+			parent.remaining++
+		}
+		return
+	}
+	w.p.emit(it)
+}
+
+// parallel walks the subtrees under top with Workers goroutines, each
+// into its own part of the report, and joins the parts in the order a
+// single walk would have produced.
+func (w *walk) parallel(top *frame) {
+	subs := top.subdirs
+	top.subdirs, top.next = nil, 0
+	parts := make([]*planner, len(subs))
+	frames := make([]*frame, len(subs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(w.p.s.workers(), len(subs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				cp := w.p.fork(w.ri, top.idx)
+				cw := *w
+				cw.p = cp
+				fr := &frame{d: top.d, idx: 0, info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
+				cw.loop([]*frame{fr})
+				parts[k], frames[k] = cp, fr
+			}
+		}()
+	}
+	for k := range subs {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	for k, cp := range parts {
+		w.p.join(cp, top.idx)
+		top.remaining += frames[k].remaining
+	}
+}
+
+// list examines every entry of f's directory, plans its files and symlinks
+// and queues its subdirectories.
+func (w *walk) list(f *frame) {
+	names, err := f.d.ReadDir()
+	if err != nil {
+		w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: read %s: %w", w.r.Root, w.p.rep.dirPath(f.idx), err))
+		f.remaining += len(names) + 1
+	}
+	slices.Sort(names)
+	rr := &w.p.rep.Roots[w.ri]
+	for i, name := range names {
+		if w.p.live && i%64 == 0 && w.p.ctx.Err() != nil {
+			f.remaining += len(names) - i // stop between deletions
+			return
+		}
+		info, err := f.d.Lstat(name)
+		if err != nil {
+			if !errGone(err) {
+				f.remaining++
+				w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: stat %s: %w", w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name, err))
+			}
+			continue
+		}
+		w.p.rep.Scanned++
+		rr.Scanned++
+		if info.Type == TypeFile {
+			w.allBytes += info.Size
+		}
+		switch {
+		case w.exclude.match(name, f.rel):
+			w.p.rep.skip(SkipExcluded)
+			f.remaining++
+			continue
+		case len(w.protect) > 0 && w.protect[join(f.rel, name)]:
+			w.p.rep.skip(SkipProtected)
+			f.remaining++
+			continue
+		}
+		incl := f.included || w.include.match(name, f.rel)
+		eligible := incl && f.inWithin
+		switch info.Type {
+		case TypeDir:
+			switch {
+			case info.Dev != w.rootDev || len(w.mounts) > 0 && w.mounts[join(f.rel, name)]:
+				w.p.rep.skip(SkipMount)
+				f.remaining++
+			case w.p.held.isLocked(info):
+				w.p.rep.skip(SkipLocked)
+				f.remaining++
+			default:
+				f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl})
+			}
+		case TypeOther:
+			w.p.rep.skip(SkipSpecial)
+			f.remaining++
+		case TypeSymlink:
+			if t, old := w.old(info); eligible && old {
+				if w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}) {
+					continue
+				}
+			} else {
+				w.p.rep.skip(SkipSymlink)
+			}
+			f.remaining++
+		case TypeFile:
+			f.remaining++
+			switch {
+			case !eligible:
+				continue
+			case w.p.held.isLocked(info):
+				w.p.rep.skip(SkipLocked)
+				continue
+			case w.p.held.isOpen(info):
+				w.p.rep.skip(SkipOpen)
+				continue
+			}
+			t, old := w.old(info)
+			it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
+			if old {
+				if w.take(f, it) {
+					f.remaining--
+				}
+			} else if w.r.KeepUnder > 0 {
+				w.budget = append(w.budget, it)
+			}
+		}
+	}
+}
+
+// take plans it unless the run's cap is reached.
+func (w *walk) take(f *frame, it item) bool {
+	if w.p.capped() {
+		w.p.rep.skip(SkipCap)
+		return false
+	}
+	if w.p.live {
+		return w.p.remove(f.d, it)
+	}
+	w.p.emit(it)
+	return true
+}
+
+// spendBudget plans least recently used files until the root fits KeepUnder.
+func (w *walk) spendBudget() {
+	if w.r.KeepUnder <= 0 {
+		return
+	}
+	left := w.allBytes - w.p.rep.Roots[w.ri].Bytes
+	slices.SortStableFunc(w.budget, func(a, b item) int {
+		switch {
+		case a.used < b.used:
+			return -1
+		case a.used > b.used:
+			return 1
+		}
+		return 0
+	})
+	for _, it := range w.budget {
+		if left <= w.r.KeepUnder {
+			break
+		}
+		if w.p.capped() {
+			w.p.rep.skip(SkipCap)
+			continue
+		}
+		it.why = ReasonBudget
+		w.p.emit(it)
+		left -= it.size
+	}
+	w.budget = nil
+}

@@ -1,0 +1,184 @@
+// Command rotate compares tend's rotate.Writer with a plain *os.File and
+// lumberjack (throughput and worst single Write, rotations included, with
+// and without compression), and the Rotator's compressors with the
+// standard library's gzip. It prints one line per comparison:
+//
+//	NAME ratio=X (tend A vs peer B)
+package main
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/tendkit/tend/rotate"
+)
+
+func main() {
+	total := flag.Int64("size", 512, "MiB written per Writer run (2048 for the issue's 2 GiB)")
+	fileMiB := flag.Int64("file", 100, "MiB per log file before rotation")
+	reps := flag.Int("reps", 3, "repetitions (medians are printed)")
+	compMiB := flag.Int("compress", 100, "MiB of log compressed per compressor run")
+	dir := flag.String("dir", "", "where to write (default: a temp dir under $TMPDIR)")
+	flag.Parse()
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "tend-bench-rotate")
+		check(err)
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	lines := makeLines(4096)
+	fmt.Fprintf(os.Stderr, "writing %d MiB of 1 KiB lines per run, %d MiB files, %d reps, in %s\n", *total, *fileMiB, *reps, *dir)
+
+	type result struct{ mbps, worst []float64 }
+	run := func(name string, mk func(path string) io.WriteCloser) result {
+		var r result
+		for i := range *reps {
+			sub := filepath.Join(*dir, fmt.Sprintf("%s-%d", name, i))
+			check(os.MkdirAll(sub, 0o755))
+			w := mk(filepath.Join(sub, "app.log"))
+			n := *total << 20
+			var worst time.Duration
+			start := time.Now()
+			for j := int64(0); j < n/1024; j++ {
+				t0 := time.Now()
+				if _, err := w.Write(lines[j%int64(len(lines))]); err != nil {
+					check(err)
+				}
+				if d := time.Since(t0); d > worst {
+					worst = d
+				}
+			}
+			elapsed := time.Since(start)
+			check(w.Close())
+			r.mbps = append(r.mbps, float64(n)/1e6/elapsed.Seconds())
+			r.worst = append(r.worst, float64(worst.Microseconds())/1000)
+			fmt.Fprintf(os.Stderr, "  %-22s rep %d: %6.0f MB/s, worst write %8.2f ms\n", name, i, r.mbps[i], r.worst[i])
+			os.RemoveAll(sub)
+		}
+		return r
+	}
+	fsize := *fileMiB << 20
+	plain := run("os.File", func(p string) io.WriteCloser {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		check(err)
+		return f
+	})
+	tend := run("tend", func(p string) io.WriteCloser { return &rotate.Writer{Filename: p, MaxSize: fsize} })
+	lj := run("lumberjack", func(p string) io.WriteCloser {
+		return &lumberjack.Logger{Filename: p, MaxSize: int(*fileMiB)}
+	})
+	tendZ := run("tend+gzip", func(p string) io.WriteCloser {
+		return &rotate.Writer{Filename: p, MaxSize: fsize, Compress: rotate.Gzip}
+	})
+	ljZ := run("lumberjack+gzip", func(p string) io.WriteCloser {
+		return &lumberjack.Logger{Filename: p, MaxSize: int(*fileMiB), Compress: true}
+	})
+	line("writer-throughput", median(tend.mbps), "MB/s", "os.File", median(plain.mbps))
+	line("writer-throughput-lumberjack", median(tend.mbps), "MB/s", "lumberjack", median(lj.mbps))
+	line("writer-worst-write", median(tend.worst), "ms", "lumberjack", median(lj.worst))
+	line("writer-worst-write-vs-file", median(tend.worst), "ms", "os.File", median(plain.worst))
+	line("writer-worst-write-compress", median(tendZ.worst), "ms", "lumberjack", median(ljZ.worst))
+	line("writer-throughput-compress", median(tendZ.mbps), "MB/s", "lumberjack", median(ljZ.mbps))
+
+	// Compression speed and ratio on realistic log text.
+	var src bytes.Buffer
+	for src.Len() < *compMiB<<20 {
+		src.Write(lines[rand.IntN(len(lines))])
+	}
+	data := src.Bytes()
+	comp := func(name string, mk func(io.Writer) io.WriteCloser) (mbps, ratio float64) {
+		var speeds []float64
+		var out bytes.Buffer
+		for range *reps {
+			out.Reset()
+			t0 := time.Now()
+			w := mk(&out)
+			_, err := w.Write(data)
+			check(err)
+			check(w.Close())
+			speeds = append(speeds, float64(len(data))/1e6/time.Since(t0).Seconds())
+		}
+		mbps, ratio = median(speeds), float64(len(data))/float64(out.Len())
+		fmt.Fprintf(os.Stderr, "  %-22s %6.0f MB/s, ratio %.2f\n", name, mbps, ratio)
+		return
+	}
+	std, stdRatio := comp("stdlib-gzip -6", func(w io.Writer) io.WriteCloser { return stdgzip.NewWriter(w) })
+	kg, kgRatio := comp("klauspost gzip", func(w io.Writer) io.WriteCloser { return kgzip.NewWriter(w) })
+	zs, zsRatio := comp("klauspost zstd 1 thread", func(w io.Writer) io.WriteCloser {
+		e, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+		check(err)
+		return e
+	})
+	line("compress-gzip", kg, "MB/s", "stdlib-gzip", std)
+	line("compress-zstd", zs, "MB/s", "stdlib-gzip", std)
+	fmt.Fprintf(os.Stderr, "compression ratio: stdlib gzip -6 %.2f, klauspost gzip %.2f (%+.1f%%), zstd %.2f (%+.1f%%)\n",
+		stdRatio, kgRatio, 100*(kgRatio/stdRatio-1), zsRatio, 100*(zsRatio/stdRatio-1))
+}
+
+// line prints one comparison; ratio is tend's figure over the peer's.
+func line(name string, tend float64, unit, peer string, peerV float64) {
+	f := "%.0f"
+	if unit == "ms" {
+		f = "%.2f"
+	}
+	fmt.Printf("%s ratio=%.2f (tend "+f+"%s vs peer %s "+f+"%s)\n", name, tend/peerV, tend, unit, peer, peerV, unit)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// makeLines builds n realistic 1 KiB log lines (timestamps, levels, paths,
+// ids, words), each ending in a newline.
+func makeLines(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields(`request response kernel session notebook user alice bob carol
+		GET POST PUT DELETE /api/kernels /api/sessions /api/contents /lab/tree status ok
+		started finished loss accuracy epoch step batch lr grad_norm cuda memory allocated
+		reserved device cuda:0 cuda:1 checkpoint saved loading dataset tokenizer shard
+		worker rank world_size nccl timeout retry warning deprecated torch.compile graph`)
+	levels := []string{"INFO", "INFO", "INFO", "DEBUG", "WARNING", "ERROR"}
+	t := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	out := make([][]byte, n)
+	for i := range out {
+		t = t.Add(time.Duration(rng.IntN(50)) * time.Millisecond)
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s [%s] pid=%d req=%016x ", t.Format("2006-01-02T15:04:05.000Z"), levels[rng.IntN(len(levels))],
+			words[rng.IntN(len(words))], 1000+rng.IntN(50), rng.Uint64())
+		for b.Len() < 1023 {
+			switch rng.IntN(5) {
+			case 0:
+				fmt.Fprintf(&b, "%s=%.4f ", words[rng.IntN(len(words))], rng.Float64()*10)
+			case 1:
+				fmt.Fprintf(&b, "%d ", rng.IntN(100000))
+			default:
+				b.WriteString(words[rng.IntN(len(words))] + " ")
+			}
+		}
+		s := b.String()[:1023] + "\n"
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rotate bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,168 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/hashicorp/go-multierror"
+	"golang.org/x/sys/unix"
+)
+
+// apply carries out fr.Actions in order, recording each step's outcome. A
+// failed shift, rename, copy or drop stops the file's remaining steps (so
+// nothing is renamed over or dropped that was not saved); failed deletes,
+// compressions and signals are recorded and the rest goes on.
+func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo) error {
+	var errs *multierror.Error
+	log := r.logger()
+	var live *os.File // copytruncate: the live log, read-write
+	defer func() {
+		if live != nil {
+			live.Close()
+		}
+	}()
+	var cut int64
+	var rotated os.FileInfo // rename: the rotated inode, under its backup name
+	stop := false
+	for i := range fr.Actions {
+		a := &fr.Actions[i]
+		if stop {
+			a.Error = "skipped: an earlier step failed"
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			a.Error = err.Error()
+			errs = multierror.Append(errs, err)
+			stop = true
+			continue
+		}
+		var err error
+		switch a.Op {
+		case OpDelete:
+			err = os.Remove(a.Path)
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+		case OpShift:
+			err = renameNoReplace(a.Path, a.To)
+			stop = err != nil
+		case OpRename:
+			if err = renameNoReplace(a.Path, a.To); err == nil {
+				rotated, _ = os.Lstat(a.To)
+			}
+			stop = err != nil
+		case OpCreate:
+			a.Detail, err = createLive(a.Path, rule.Create, st)
+		case OpSignal:
+			a.Detail, err = signalWriter(r.proc(), rule.Signal, rotated)
+			if err != nil {
+				log.Warn("writer not signalled", "log", fr.Path, "err", err)
+			}
+		case OpCopy:
+			live, err = openLive(a.Path, st)
+			if err == nil {
+				var start int64
+				start, cut, err = copyLive(live, a.To, rule.codec())
+				a.Bytes = cut - start
+			}
+			stop = err != nil
+		case OpDrop:
+			writers := r.proc().openers(st)
+			a.Bytes = cut
+			a.Detail, err = dropCopied(live, cut, writers, log)
+			if err == nil {
+				a.Detail = fmt.Sprintf("%s; %d writer(s)", a.Detail, countWritable(writers))
+			}
+		case OpCompress:
+			a.Bytes, err = compressFile(a.Path, a.To, Compression(a.Detail))
+			if errors.Is(err, os.ErrExist) {
+				// A run killed after the rename of the compressed file but
+				// before removing the plain one: the compressed one is whole.
+				err = os.Remove(a.Path)
+				a.Detail += ", already compressed: removed the plain copy"
+			}
+		}
+		if err != nil {
+			a.Error = err.Error()
+			errs = multierror.Append(errs, fmt.Errorf("%s %s: %w", a.Op, a.Path, err))
+		} else {
+			log.Debug("rotate step", "op", a.Op, "path", a.Path, "to", a.To, "detail", a.Detail)
+		}
+	}
+	return errs.ErrorOrNil()
+}
+
+// openLive opens the live log read-write for copytruncate, checking it is
+// the inode that was locked and planned.
+func openLive(path string, st os.FileInfo) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	fst, err := f.Stat()
+	if err == nil && st != nil && !sameFile(fst, st) {
+		err = fmt.Errorf("%s was replaced during the rotation", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// createLive makes the new, empty live log after a rename: O_EXCL (a writer
+// that already reopened it wins), with c's mode and owner, or the rotated
+// file's where c leaves them unset.
+func createLive(path string, c *Create, old os.FileInfo) (string, error) {
+	mode := old.Mode().Perm()
+	uid, gid := -1, -1
+	if s, ok := old.Sys().(*syscall.Stat_t); ok {
+		uid, gid = int(s.Uid), int(s.Gid)
+	}
+	if c.Mode != 0 {
+		mode = c.Mode.Perm()
+	}
+	if c.UID >= 0 {
+		uid = c.UID
+	}
+	if c.GID >= 0 {
+		gid = c.GID
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, mode)
+	if errors.Is(err, os.ErrExist) {
+		return "already recreated by the writer", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if err := f.Chmod(mode); err != nil { // not subject to the umask
+		return "", err
+	}
+	if err := f.Chown(uid, gid); err != nil {
+		return "", fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+	}
+	return fmt.Sprintf("mode %#o, uid %d, gid %d", mode, uid, gid), nil
+}
+
+func countWritable(ws []opener) int {
+	n := 0
+	for _, w := range ws {
+		if w.Writable() {
+			n++
+		}
+	}
+	return n
+}
+
+// statBlocks returns the 512-byte blocks allocated to a file.
+func statBlocks(st os.FileInfo) (int64, bool) {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return s.Blocks, true
+}

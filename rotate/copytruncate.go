@@ -1,0 +1,145 @@
+package rotate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// dataStart returns the offset of the first byte of data in f: past the
+// hole (and the zeroed partial block) a punch-hole drop leaves in front.
+func dataStart(f *os.File, size int64) int64 {
+	off, err := unix.Seek(int(f.Fd()), 0, unix.SEEK_DATA)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			return size // all hole
+		}
+		off = 0
+	}
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		i := 0
+		for i < n && buf[i] == 0 {
+			i++
+		}
+		off += int64(i)
+		if i < n || err != nil {
+			break
+		}
+	}
+	return off
+}
+
+// lineEnd returns the offset just past the last newline in [start, end) of
+// f, or end when there is none (one partial line is taken whole).
+func lineEnd(f *os.File, start, end int64) int64 {
+	buf := make([]byte, 64<<10)
+	for hi := end; hi > start; {
+		lo := max(start, hi-int64(len(buf)))
+		n, _ := f.ReadAt(buf[:hi-lo], lo)
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return lo + int64(i) + 1
+		}
+		hi = lo
+	}
+	return end
+}
+
+// copyLive copies the whole lines of the live log f (past any leading hole)
+// to dst, compressed with codec, atomically. It returns the copied range.
+func copyLive(f *os.File, dst string, codec Compression) (start, cut int64, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size := st.Size()
+	start = dataStart(f, size)
+	cut = lineEnd(f, start, size)
+	err = atomicWrite(dst, st.Mode().Perm(), func(w io.Writer) error {
+		enc, err := newEncoder(codec, w)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(enc, io.NewSectionReader(f, start, cut-start)); err != nil {
+			return err
+		}
+		return enc.Close()
+	})
+	if err != nil {
+		return start, cut, err
+	}
+	copyOwner(dst, st)
+	return start, cut, nil
+}
+
+// dropCopied removes [0, cut) from the live log f without losing what its
+// writers add meanwhile. With only O_APPEND writers (or none) it collapses
+// the block-aligned part (the file shrinks, appends land at the new end)
+// and punches the rest; with a writer that writes at its own offset it
+// punches a hole over the whole range (the file keeps its apparent size,
+// the writer its offset, the disk space is freed). File systems without
+// either get a truncate, logrotate's lossy copytruncate, with a warning.
+func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger) (string, error) {
+	if cut <= 0 {
+		return "nothing to drop", nil
+	}
+	fd := int(f.Fd())
+	appendOnly := true
+	for _, w := range writers {
+		if w.Writable() && !w.Append() {
+			appendOnly = false
+		}
+	}
+	if appendOnly {
+		var sfs unix.Statfs_t
+		blk := int64(4096)
+		if unix.Fstatfs(fd, &sfs) == nil && sfs.Bsize > 0 {
+			blk = int64(sfs.Bsize)
+		}
+		aligned := cut / blk * blk
+		if aligned > 0 {
+			err := unix.Fallocate(fd, unix.FALLOC_FL_COLLAPSE_RANGE, 0, aligned)
+			if err == nil {
+				rest := cut - aligned
+				if rest == 0 {
+					return fmt.Sprintf("collapse-range %d bytes", aligned), nil
+				}
+				if err := punch(fd, rest); err != nil {
+					return "", fmt.Errorf("collapsed %d bytes, then punch-hole of %d more: %w (they are in the backup and still in the live log)", aligned, rest, err)
+				}
+				return fmt.Sprintf("collapse-range %d bytes + punch-hole %d", aligned, rest), nil
+			}
+			if !unsupported(err) && !errors.Is(err, unix.EINVAL) {
+				return "", fmt.Errorf("collapse-range: %w", err)
+			}
+			log.Debug("collapse-range not possible here, punching a hole instead", "path", f.Name(), "err", err)
+		}
+	}
+	err := punch(fd, cut)
+	if err == nil {
+		return fmt.Sprintf("punch-hole %d bytes", cut), nil
+	}
+	if !unsupported(err) {
+		return "", fmt.Errorf("punch-hole: %w", err)
+	}
+	log.Warn("file system supports neither collapse-range nor punch-hole: truncating, lines written during the copy may be lost", "path", f.Name(), "err", err)
+	if err := f.Truncate(0); err != nil {
+		return "", fmt.Errorf("truncate: %w", err)
+	}
+	return "truncate (lossy fallback: no fallocate support)", nil
+}
+
+func punch(fd int, n int64) error {
+	return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
+}
+
+func unsupported(err error) bool {
+	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS)
+}

@@ -1,0 +1,75 @@
+package rotate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// renameNoReplace renames from to to, failing with an error that matches
+// os.ErrExist when to exists, so no rotation ever overwrites a backup.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// File systems without RENAME_NOREPLACE: check, then rename.
+		if _, serr := os.Lstat(to); serr == nil {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: os.ErrExist}
+		}
+		return os.Rename(from, to)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+// copyOwner gives path the owner of st, ignoring failures (not root).
+func copyOwner(path string, st os.FileInfo) {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		_ = os.Lchown(path, int(s.Uid), int(s.Gid))
+	}
+}
+
+// sameFile reports whether two stats name one inode.
+func sameFile(a, b os.FileInfo) bool { return os.SameFile(a, b) }
+
+// lockFile takes an exclusive flock on f without waiting.
+func lockFile(f *os.File) error {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return ErrLocked
+	}
+	return err
+}
+
+// ErrLocked means another run holds the lock of a log or state file.
+var ErrLocked = errors.New("locked by another rotation run")
+
+// openLocked opens path, locks it and checks that the locked inode is still
+// the one at path (a concurrent run may have renamed it away meanwhile).
+func openLocked(path string) (*os.File, os.FileInfo, error) {
+	for range 3 {
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := lockFile(f); err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		fst, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		lst, err := os.Lstat(path)
+		if err == nil && sameFile(fst, lst) {
+			return f, fst, nil
+		}
+		f.Close()
+	}
+	return nil, nil, fmt.Errorf("lock %s: the file keeps changing under the lock", path)
+}

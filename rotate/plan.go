@@ -1,0 +1,176 @@
+package rotate
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tendkit/tend/internal/units"
+)
+
+// decide says whether a log of effective size size, last rotated at last
+// (known = the state had an entry), is due for rotation at now.
+func decide(r Rule, size int64, last time.Time, known bool, now time.Time, force bool) (bool, string) {
+	switch {
+	case size == 0 && !r.IfEmpty:
+		return false, "empty (if_empty is false)"
+	case force:
+		return true, "forced"
+	case r.Size == 0 && r.Every == 0:
+		return true, "no size or every set: every run rotates"
+	case r.Size > 0 && size >= r.Size:
+		return true, fmt.Sprintf("size %s >= %s", units.Size(size).Human(), units.Size(r.Size).Human())
+	}
+	if r.Every > 0 {
+		if !known {
+			return false, "first seen: the every clock starts now"
+		}
+		if due, why := timeDue(r.Every, last, now); due {
+			return true, why
+		}
+	}
+	if r.Size > 0 {
+		return false, fmt.Sprintf("not due (size %s < %s)", units.Size(size).Human(), units.Size(r.Size).Human())
+	}
+	return false, "not due (last rotated " + last.Local().Format(time.DateTime) + ")"
+}
+
+// timeDue applies the every trigger. Whole days compare local calendar
+// dates (logrotate's daily: the first run after midnight rotates); other
+// periods compare elapsed time. A clock that went back more than a day
+// also rotates, as logrotate does.
+func timeDue(every time.Duration, last, now time.Time) (bool, string) {
+	const day = 24 * time.Hour
+	why := "every " + units.FormatDuration(every) + ": last rotated " + last.Local().Format(time.DateTime)
+	if last.Sub(now) > day+time.Hour {
+		return true, "clock went back: last rotated " + last.Local().Format(time.DateTime)
+	}
+	if every%day == 0 {
+		ly, lm, ld := last.Local().Date()
+		ny, nm, nd := now.Local().Date()
+		l := time.Date(ly, lm, ld, 12, 0, 0, 0, time.UTC)
+		n := time.Date(ny, nm, nd, 12, 0, 0, 0, time.UTC)
+		return n.Sub(l) >= every, why
+	}
+	return now.Sub(last) >= every, why
+}
+
+// planRotation lists the steps that rotate the live log at path, given its
+// current backups (newest first). exists tells whether a name is taken.
+func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, exists func(string) bool) ([]Action, error) {
+	codec := r.codec()
+	method := r.method()
+	var acts []Action
+	var first string
+	var kept []backup // existing backups that stay, newest first
+	compressNow := codec != NoCompression && !r.DelayCompress
+
+	if r.DateExt {
+		first = datedName(path, now, false, "")
+		if takenAny(first, exists) {
+			first = datedName(path, now, true, "")
+			if takenAny(first, exists) {
+				return nil, fmt.Errorf("backup name %s is taken", first)
+			}
+		}
+		for i, b := range bks {
+			if r.Keep == 0 || i >= r.Keep-1 || aged(r, b, now) {
+				acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
+				continue
+			}
+			kept = append(kept, b)
+		}
+	} else {
+		first = numberedName(path, 1, "")
+		for _, b := range bks {
+			if r.Keep == 0 || b.index >= r.Keep || aged(r, b, now) {
+				acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
+				continue
+			}
+			kept = append(kept, b)
+		}
+		for i := len(kept) - 1; i >= 0; i-- {
+			to := numberedName(path, kept[i].index+1, kept[i].ext)
+			acts = append(acts, Action{Op: OpShift, Path: kept[i].path, To: to})
+			kept[i].path, kept[i].index = to, kept[i].index+1
+		}
+	}
+
+	switch method {
+	case Rename:
+		acts = append(acts, Action{Op: OpRename, Path: path, To: first, Bytes: size})
+		if r.Create != nil {
+			acts = append(acts, Action{Op: OpCreate, Path: path, Detail: createDetail(r.Create)})
+		}
+		if r.Signal != nil {
+			acts = append(acts, Action{Op: OpSignal, Path: r.Signal.Pidfile, Detail: signalName(r.Signal)})
+		}
+	case CopyTruncate:
+		to := first
+		if compressNow {
+			to += codec.Ext()
+		}
+		acts = append(acts, Action{Op: OpCopy, Path: path, To: to, Bytes: size, Detail: string(codec)},
+			Action{Op: OpDrop, Path: path, Bytes: size})
+	}
+
+	if codec != NoCompression {
+		for _, b := range kept {
+			if b.ext == "" {
+				acts = append(acts, Action{Op: OpCompress, Path: b.path, To: b.path + codec.Ext(), Bytes: b.size, Detail: string(codec)})
+			}
+		}
+		if compressNow && method == Rename {
+			acts = append(acts, Action{Op: OpCompress, Path: first, To: first + codec.Ext(), Bytes: size, Detail: string(codec)})
+		}
+	}
+	if r.Keep == 0 {
+		last := first
+		if compressNow {
+			last += codec.Ext()
+		}
+		acts = append(acts, Action{Op: OpDelete, Path: last, Bytes: size, Detail: "keep is 0"})
+	}
+	return acts, nil
+}
+
+// planRetention lists the max_age deletions of a log that is not rotated.
+func planRetention(r Rule, bks []backup, now time.Time) []Action {
+	var acts []Action
+	for _, b := range bks {
+		if aged(r, b, now) {
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
+		}
+	}
+	return acts
+}
+
+func aged(r Rule, b backup, now time.Time) bool {
+	return r.MaxAge > 0 && now.Sub(b.mtime) > r.MaxAge
+}
+
+func deleteWhy(r Rule, b backup, now time.Time) string {
+	if aged(r, b, now) {
+		return "older than max_age " + units.FormatDuration(r.MaxAge)
+	}
+	return fmt.Sprintf("beyond keep %d", r.Keep)
+}
+
+func takenAny(name string, exists func(string) bool) bool {
+	if exists(name) {
+		return true
+	}
+	for _, e := range codecExts {
+		if exists(name + e) {
+			return true
+		}
+	}
+	return false
+}
+
+func createDetail(c *Create) string {
+	mode := "mode of the old file"
+	if c.Mode != 0 {
+		mode = fmt.Sprintf("mode %#o", c.Mode.Perm())
+	}
+	return fmt.Sprintf("%s, uid %d, gid %d", mode, c.UID, c.GID)
+}

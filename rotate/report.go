@@ -1,0 +1,139 @@
+package rotate
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Op names one step of a rotation.
+type Op string
+
+// The steps a rotation is made of, in the order they run.
+const (
+	OpDelete   Op = "delete"   // a backup past keep or max_age
+	OpShift    Op = "shift"    // log.1 -> log.2 ...
+	OpRename   Op = "rename"   // the live log -> its first backup
+	OpCreate   Op = "create"   // a new empty live log
+	OpSignal   Op = "signal"   // tell the writer to reopen
+	OpCopy     Op = "copy"     // copytruncate: copy the live log to its backup
+	OpDrop     Op = "drop"     // copytruncate: drop the copied range
+	OpCompress Op = "compress" // a backup -> backup.gz / .zst
+)
+
+// Action is one step of a rotation: planned in a dry run, done (or failed,
+// with Error set) in a real run.
+type Action struct {
+	Op   Op     `json:"op"`
+	Path string `json:"path"`
+	To   string `json:"to,omitempty"`
+	// Bytes is the data involved: the size of a deleted or compressed
+	// backup, the bytes copied and dropped.
+	Bytes int64 `json:"bytes,omitempty"`
+	// Detail says how: the drop strategy, the signal and pid ...
+	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// FileReport is what happened (or would happen) to one live log.
+type FileReport struct {
+	Path string `json:"path"`
+	// Rotate says whether the log is (or was) rotated; Reason says why or
+	// why not ("size 120MiB >= 100MiB", "not due", "empty").
+	Rotate  bool     `json:"rotate"`
+	Reason  string   `json:"reason"`
+	Method  Method   `json:"method,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+	// Error is set when the log could not be looked at or rotated.
+	Error string `json:"error,omitempty"`
+}
+
+// Report is a Rotator's plan (DryRun) or the account of a real run, in the
+// same shape.
+type Report struct {
+	DryRun bool         `json:"dry_run"`
+	Files  []FileReport `json:"files"`
+}
+
+// Rotations counts the logs rotated (or planned to be).
+func (r *Report) Rotations() int {
+	n := 0
+	for _, f := range r.Files {
+		if f.Rotate && f.Error == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// BytesCompressed sums the uncompressed bytes of compressed backups.
+func (r *Report) BytesCompressed() int64 { return r.sum(OpCompress, true) }
+
+// Deleted counts the backups deleted.
+func (r *Report) Deleted() int { return int(r.sum(OpDelete, false)) }
+
+// Errors counts the logs and steps that failed.
+func (r *Report) Errors() int {
+	n := 0
+	for _, f := range r.Files {
+		if f.Error != "" {
+			n++
+		}
+		for _, a := range f.Actions {
+			if a.Error != "" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (r *Report) sum(op Op, bytes bool) int64 {
+	var n int64
+	for _, f := range r.Files {
+		for _, a := range f.Actions {
+			if a.Op != op || a.Error != "" {
+				continue
+			}
+			if bytes {
+				n += a.Bytes
+			} else {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Lines renders the report for people, one line per log and step.
+func (r *Report) Lines() []string {
+	var out []string
+	verb := ""
+	if r.DryRun {
+		verb = "would "
+	}
+	for _, f := range r.Files {
+		switch {
+		case f.Error != "":
+			out = append(out, fmt.Sprintf("%s: error: %s", f.Path, f.Error))
+		case f.Rotate:
+			out = append(out, fmt.Sprintf("%s: %srotate (%s, %s)", f.Path, verb, f.Reason, f.Method))
+		default:
+			out = append(out, fmt.Sprintf("%s: kept (%s)", f.Path, f.Reason))
+		}
+		for _, a := range f.Actions {
+			var b strings.Builder
+			fmt.Fprintf(&b, "  %s%s %s", verb, a.Op, a.Path)
+			if a.To != "" {
+				fmt.Fprintf(&b, " -> %s", a.To)
+			}
+			if a.Detail != "" {
+				fmt.Fprintf(&b, " (%s)", a.Detail)
+			}
+			if a.Error != "" {
+				fmt.Fprintf(&b, ": error: %s", a.Error)
+			}
+			out = append(out, b.String())
+		}
+	}
+	return out
+}

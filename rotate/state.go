@@ -1,0 +1,163 @@
+package rotate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stateVersion is written in every state file.
+const stateVersion = 1
+
+// State is the content of the state file: when each log was last rotated.
+type State struct {
+	Version int                  `json:"version"`
+	Files   map[string]FileState `json:"files"`
+}
+
+// FileState is what the state file records for one live log.
+type FileState struct {
+	LastRotated time.Time `json:"last_rotated"`
+}
+
+// parseState decodes a state file. It never fails: a corrupt file yields
+// an empty state and an error describing the damage, so rotation goes on.
+func parseState(b []byte) (State, error) {
+	st := State{Version: stateVersion, Files: map[string]FileState{}}
+	if len(b) == 0 {
+		return st, nil
+	}
+	var got State
+	if err := json.Unmarshal(b, &got); err != nil {
+		return st, fmt.Errorf("corrupt: %w", err)
+	}
+	if got.Version != stateVersion {
+		return st, fmt.Errorf("unknown version %d (want %d)", got.Version, stateVersion)
+	}
+	for k, v := range got.Files {
+		if k != "" && !v.LastRotated.IsZero() {
+			st.Files[k] = v
+		}
+	}
+	return st, nil
+}
+
+// stateStore reads and writes the state file under an exclusive lock held
+// for the whole run (path+".lock"), so two runs sharing a state file never
+// work at the same time.
+type stateStore struct {
+	path  string
+	lock  *os.File
+	state State
+}
+
+// openState locks and loads the state at path ("" = in memory only). It
+// waits for another run's lock until ctx is done.
+func openState(ctx context.Context, path string, log *slog.Logger) (*stateStore, error) {
+	s := &stateStore{path: path, state: State{Version: stateVersion, Files: map[string]FileState{}}}
+	if path == "" {
+		return s, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: lock: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			lf.Close()
+			return nil, fmt.Errorf("state %s: waiting for another run's lock: %w", path, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("state %s: lock: %w", path, err)
+	}
+	s.lock = lf
+	// Temp files of a run killed mid-write are garbage.
+	if old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tend-tmp*")); len(old) > 0 {
+		for _, o := range old {
+			_ = os.Remove(o)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.Warn("state file unreadable, rebuilding it", "path", path, "err", err)
+	}
+	st, perr := parseState(b)
+	if perr != nil {
+		log.Warn("state file damaged, rebuilding it from the backups on disk", "path", path, "err", perr)
+	}
+	s.state = st
+	return s, nil
+}
+
+// lastRotated returns when path was last rotated, and whether it is known.
+func (s *stateStore) lastRotated(path string) (time.Time, bool) {
+	fs, ok := s.state.Files[path]
+	return fs.LastRotated, ok
+}
+
+// set records a rotation (or a first sighting) and saves the file.
+func (s *stateStore) set(path string, t time.Time) error {
+	s.state.Files[path] = FileState{LastRotated: t.UTC().Truncate(time.Second)}
+	return s.save()
+}
+
+// save writes the state atomically: temp file, fsync, rename, fsync dir.
+func (s *stateStore) save() error {
+	if s.path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(s.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".tend-tmp*")
+	if err != nil {
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// close releases the lock.
+func (s *stateStore) close() {
+	if s.lock != nil {
+		s.lock.Close()
+	}
+}

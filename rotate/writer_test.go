@@ -1,0 +1,162 @@
+package rotate
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// readWriterLogs returns every line of the Writer's backups and live file.
+func readWriterLogs(t *testing.T, w *Writer) []string {
+	t.Helper()
+	var all []string
+	names := []string{w.Filename}
+	for _, b := range w.writerBackups() {
+		names = append(names, b.path)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		require.NoError(t, err)
+		b = decompress(t, n, b)
+		all = append(all, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+	}
+	return all
+}
+
+func TestWriterEightGoroutinesLoseNothing(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var rots []Rotation
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 64 << 10, Compress: Zstd,
+		OnRotate: func(r Rotation) { mu.Lock(); rots = append(rots, r); mu.Unlock() }}
+	const perG = 20000
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range perG {
+				_, err := fmt.Fprintf(w, "g%d line %d\n", g, i)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, w.Close())
+	lines := readWriterLogs(t, w)
+	seen := map[string]int{}
+	for _, l := range lines {
+		seen[l]++
+	}
+	for g := range 8 {
+		for i := range perG {
+			if n := seen[fmt.Sprintf("g%d line %d", g, i)]; n != 1 {
+				t.Fatalf("g%d line %d appears %d times", g, i, n)
+			}
+		}
+	}
+	assert.Len(t, lines, 8*perG)
+	assert.Greater(t, len(rots), 10, "rotations")
+	for _, r := range rots {
+		assert.True(t, strings.HasSuffix(r.Backup, ".zst"), r.Backup)
+		assert.FileExists(t, r.Backup)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		assert.NotContains(t, e.Name(), "tend-tmp", "no temporary files left after Close")
+		if e.Name() != "app.log" {
+			assert.True(t, strings.HasSuffix(e.Name(), ".zst"), "every backup compressed by Close: %s", e.Name())
+		}
+	}
+	_, err := w.Write([]byte("late\n"))
+	assert.ErrorIs(t, err, os.ErrClosed)
+}
+
+func TestWriterTimeTriggerAndCollisionFreeNames(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), Every: time.Hour, Now: clk.Now}
+	write := func(s string) { _, err := w.Write([]byte(s + "\n")); require.NoError(t, err) }
+	write("a")
+	clk.Add(59 * time.Minute)
+	write("b")
+	assert.Empty(t, w.writerBackups(), "not yet an hour")
+	clk.Add(time.Minute)
+	write("c")
+	// Forced rotations at the same instant get -1, -2 names.
+	require.NoError(t, w.Rotate())
+	write("d")
+	require.NoError(t, w.Rotate())
+	write("e")
+	require.NoError(t, w.Close())
+	var names []string
+	for _, b := range w.writerBackups() {
+		names = append(names, filepath.Base(b.path))
+	}
+	assert.Equal(t, []string{"app-2025-03-01T11-00-00.000-2.log", "app-2025-03-01T11-00-00.000-1.log", "app-2025-03-01T11-00-00.000.log"}, names)
+	assert.Equal(t, []string{"e", "d", "c", "a", "b"}, readWriterLogs(t, w))
+}
+
+func TestWriterRetention(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 10, MaxBackups: 3, MaxTotalBytes: 25, Now: clk.Now}
+	for i := range 10 {
+		clk.Add(time.Second)
+		_, err := fmt.Fprintf(w, "line %03d\n", i) // 9 bytes: one per file
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	got := readWriterLogs(t, w)
+	assert.Equal(t, []string{"line 009", "line 008", "line 007"}, got, "live file + 2 backups: the third would pass 25 bytes")
+
+	w2 := &Writer{Filename: w.Filename, MaxSize: 10, MaxAge: 1500 * time.Millisecond, Now: clk.Now}
+	clk.Add(time.Second)
+	require.NoError(t, w2.Rotate())
+	require.NoError(t, w2.Close())
+	assert.Len(t, w2.writerBackups(), 2, "backups older than MaxAge deleted")
+}
+
+func TestWriterAppendsNeverTruncates(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	require.NoError(t, os.WriteFile(path, []byte("before\n"), 0o600))
+	w := &Writer{Filename: path, Mode: 0o640, MaxSize: 100}
+	_, err := w.Write([]byte("after\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Sync())
+	b, _ := os.ReadFile(path)
+	assert.Equal(t, "before\nafter\n", string(b))
+	_, err = w.Write(bytes.Repeat([]byte("x"), 99))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), st.Mode().Perm(), "new files get Mode")
+	assert.Equal(t, int64(99), st.Size())
+}
+
+func TestWriterRefusesDirectory(t *testing.T) {
+	w := &Writer{Filename: t.TempDir()}
+	_, err := w.Write([]byte("x"))
+	assert.ErrorContains(t, err, "is a directory")
+}
+
+// fakeClock is a clock tests move by hand, safe for the Writer's goroutine.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }

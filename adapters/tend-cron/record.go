@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// taskNames are the tasks --only accepts, in the order --once runs them.
+var taskNames = []string{"sweep", "rotate", "images"}
+
+// runRecord is one run of one task as tend-cron prints it: the task's own
+// report plus when it ran, how long it took and what went wrong.
+type runRecord struct {
+	Task     string    `json:"task"`
+	DryRun   bool      `json:"dry_run"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"duration_seconds"`
+	// OK is true when the run finished without an error.
+	OK bool `json:"ok"`
+	// Canceled is true when a signal stopped the run at a safe point; Report
+	// then holds the partial work.
+	Canceled bool `json:"canceled,omitempty"`
+	// Errors lists every problem, one per item (a path it could not touch).
+	Errors  []string           `json:"errors,omitempty"`
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+	Report  any                `json:"report,omitempty"`
+	// Lines is the task's human summary.
+	Lines []string `json:"-"`
+}
+
+// runTask runs t once and records the outcome; a panic in the task becomes
+// an error, so that one bad run cannot take the container's PID 1 down.
+func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (rec runRecord) {
+	rec = runRecord{Task: t.Name(), DryRun: dryRun, Started: now()}
+	var (
+		res taskResult
+		err error
+	)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%s: panic: %v\n%s", t.Name(), p, debug.Stack())
+			}
+		}()
+		res, err = t.Run(ctx, dryRun)
+	}()
+	rec.Duration = now().Sub(rec.Started).Seconds()
+	rec.Report, rec.Lines, rec.Metrics = res.Report, res.Lines, res.Metrics
+	rec.OK = err == nil
+	rec.Canceled = err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() != nil
+	for _, e := range flatten(err) {
+		rec.Errors = append(rec.Errors, e.Error())
+	}
+	return rec
+}
+
+// flatten lists the independent errors inside err (a go-multierror, an
+// errors.Join), or err alone.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	// A multierror wrapped by a task ("sweep: %w") still lists its items:
+	// each item names its own path.
+	var me *multierror.Error
+	if errors.As(err, &me) && len(me.Errors) > 0 {
+		var out []error
+		for _, e := range me.Errors {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// status is the outcome of a run in a few words.
+func (r runRecord) status() string {
+	n := len(r.Errors)
+	switch {
+	case r.Canceled:
+		return "stopped"
+	case !r.OK && len(r.Lines) == 0:
+		return "failed"
+	case !r.OK && r.DryRun:
+		return fmt.Sprintf("planned with %d %s", n, plural(n, "error", "errors"))
+	case !r.OK:
+		return fmt.Sprintf("done with %d %s", n, plural(n, "error", "errors"))
+	case r.DryRun:
+		return "planned"
+	}
+	return "done"
+}
+
+// writeHuman prints the record as a header line, the task's summary lines
+// and one line per error.
+func (r runRecord) writeHuman(w io.Writer) {
+	head := fmt.Sprintf("%s: %s in %s", r.Task, r.status(), roundDuration(r.Duration))
+	switch {
+	case r.DryRun:
+		head += " (dry run: nothing changed)"
+	case r.Canceled:
+		head += " (stopped at a safe point; partial work below)"
+	}
+	fmt.Fprintln(w, head)
+	shown := map[string]bool{}
+	for _, l := range r.Lines {
+		// The header already names the task.
+		l = strings.TrimPrefix(l, r.Task+": ")
+		shown[strings.TrimSpace(l)] = true
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+	for _, e := range r.Errors {
+		if !shown["error: "+e] { // a task may list its errors in Lines too
+			fmt.Fprintf(w, "  error: %s\n", e)
+		}
+	}
+}
+
+// log writes the record to the logger: one record for the outcome, one
+// per summary line and one per error.
+func (r runRecord) log(log *slog.Logger) {
+	attrs := []any{"task", r.Task, "duration", roundDuration(r.Duration).String(), "dry_run", r.DryRun}
+	switch {
+	case r.Canceled:
+		log.Warn(r.Task+" stopped at a safe point", attrs...)
+	case !r.OK:
+		log.Error(r.Task+" failed", append(attrs, "errors", len(r.Errors))...)
+	default:
+		log.Info(r.Task+" "+r.status(), attrs...)
+	}
+	for _, l := range r.Lines {
+		log.Info(strings.TrimSpace(strings.TrimPrefix(l, r.Task+": ")), "task", r.Task)
+	}
+	for _, e := range r.Errors {
+		log.Warn(e, "task", r.Task)
+	}
+}
+
+func roundDuration(sec float64) time.Duration {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// records collects the scheduler's runs.
+type records struct {
+	mu   sync.Mutex
+	list []runRecord
+}
+
+func (r *records) add(rec runRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, rec)
+}
+
+func (r *records) get() []runRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]runRecord(nil), r.list...)
+}
+
+func mustJobs(t *testing.T, tasks ...task) []job {
+	t.Helper()
+	jobs, err := newJobs(tasks)
+	require.NoError(t, err)
+	return jobs
+}
+
+// startScheduler runs s in the bubble and returns a stop function that
+// cancels it and waits for Run to return.
+func startScheduler(s *scheduler, jobs []job, reload chan []job) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, jobs, reload); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+func offsets(start time.Time, times []time.Time) []time.Duration {
+	var out []time.Duration
+	for _, t := range times {
+		out = append(out, t.Sub(start))
+	}
+	return out
+}
+
+func TestSchedulerRunsOnSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now() // midnight in the bubble
+		every := &fakeTask{name: "sweep", schedule: "@every 1m"}
+		cron := &fakeTask{name: "rotate", schedule: "*/5 * * * *"}
+		var recs records
+		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add}
+		stop := startScheduler(s, mustJobs(t, every, cron), nil)
+		time.Sleep(10*time.Minute + 30*time.Second)
+		stop()
+		assert.Equal(t, []time.Duration{1 * time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute, 5 * time.Minute,
+			6 * time.Minute, 7 * time.Minute, 8 * time.Minute, 9 * time.Minute, 10 * time.Minute}, offsets(start, every.runs))
+		assert.Equal(t, []time.Duration{5 * time.Minute, 10 * time.Minute}, offsets(start.Truncate(time.Hour), cron.runs))
+		assert.Len(t, recs.get(), 12)
+	})
+}
+
+// A run longer than the interval never overlaps the next: the next run is
+// counted from its end.
+func TestSchedulerNeverOverlapsATask(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		slow := &fakeTask{name: "sweep", schedule: "@every 1m", run: func(ctx context.Context, _ bool) (taskResult, error) {
+			select {
+			case <-time.After(150 * time.Second):
+			case <-ctx.Done():
+			}
+			return taskResult{}, ctx.Err()
+		}}
+		s := &scheduler{log: slog.New(slog.DiscardHandler)}
+		stop := startScheduler(s, mustJobs(t, slow), nil)
+		time.Sleep(10 * time.Minute)
+		stop()
+		assert.False(t, slow.overlap)
+		// 1m, then 1m after each 2m30s run ends: 1m, 4m30s, 8m.
+		assert.Equal(t, []time.Duration{60 * time.Second, 270 * time.Second, 480 * time.Second}, offsets(start, slow.runs))
+	})
+}
+
+func TestSchedulerJitterAndRunAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		task := &fakeTask{name: "sweep", schedule: "@every 1h"}
+		var asked []time.Duration
+		s := &scheduler{
+			log: slog.New(slog.DiscardHandler), jitter: 10 * time.Minute, runAtStart: true,
+			randN: func(n time.Duration) time.Duration { asked = append(asked, n); return 7 * time.Minute },
+		}
+		stop := startScheduler(s, mustJobs(t, task), nil)
+		time.Sleep(3 * time.Hour)
+		stop()
+		// At start (no jitter), then each hour after the last run plus 7m.
+		assert.Equal(t, []time.Duration{0, 67 * time.Minute, 134 * time.Minute}, offsets(start, task.runs))
+		assert.Equal(t, 10*time.Minute, asked[0])
+	})
+}
+
+// Stopping the scheduler stops the run in progress at a safe point and
+// waits for it; its record says it was stopped.
+func TestSchedulerStopCancelsRunInProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		task := &fakeTask{name: "sweep", schedule: "@every 1m", run: func(ctx context.Context, _ bool) (taskResult, error) {
+			<-ctx.Done()
+			return taskResult{Lines: []string{"deleted 3 files"}}, ctx.Err()
+		}}
+		var recs records
+		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add}
+		stop := startScheduler(s, mustJobs(t, task), nil)
+		time.Sleep(90 * time.Second)
+		stop()
+		got := recs.get()
+		require.Len(t, got, 1)
+		assert.True(t, got[0].Canceled)
+		assert.Equal(t, []string{"deleted 3 files"}, got[0].Lines)
+	})
+}
+
+// A reload replaces the schedules at once; a run of the old config still
+// in progress finishes and a new run of the same task waits for it.
+func TestSchedulerReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		long := &fakeTask{name: "sweep", schedule: "@every 1m", run: func(ctx context.Context, _ bool) (taskResult, error) {
+			time.Sleep(270 * time.Second)
+			return taskResult{}, nil
+		}}
+		hourly := &fakeTask{name: "rotate", schedule: "@every 1h"}
+		var recs records
+		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add}
+		reload := make(chan []job)
+		stop := startScheduler(s, mustJobs(t, long, hourly), reload)
+		time.Sleep(2 * time.Minute) // long runs from 1m to 5m30s
+		fast := &fakeTask{name: "sweep", schedule: "@every 2m"}
+		reload <- mustJobs(t, fast)
+		time.Sleep(9 * time.Minute) // now 11m
+		stop()
+		assert.Len(t, long.runs, 1, "the old schedule stopped")
+		assert.Empty(t, hourly.runs, "rotate left the config")
+		// fast fires at 4m (skipped: long still runs), 6m, 8m, 10m.
+		assert.Equal(t, []time.Duration{6 * time.Minute, 8 * time.Minute, 10 * time.Minute}, offsets(start, fast.runs))
+		assert.False(t, long.overlap || fast.overlap)
+		assert.Len(t, recs.get(), 4)
+	})
+}
+
+func TestNewJobsDefaultsAndErrors(t *testing.T) {
+	jobs, err := newJobs([]task{&fakeTask{name: "rotate"}})
+	require.NoError(t, err)
+	assert.Equal(t, "@hourly", jobs[0].spec)
+	_, err = newJobs([]task{&fakeTask{name: "sweep", schedule: "61 * * * *"}})
+	assert.ErrorContains(t, err, `sweep.schedule: bad schedule "61 * * * *"`)
+}

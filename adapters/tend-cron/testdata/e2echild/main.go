@@ -1,0 +1,146 @@
+// Command e2echild is the long-running child of tend-cron's end-to-end test
+// (e2e_test.go), built static into a FROM scratch image. Subcommands:
+//
+//	run          fill /cache with old and fresh files, write numbered lines
+//	             fast to /var/log/app/append.log (O_APPEND, for copytruncate)
+//	             and /var/log/app/reopen.log (reopened on SIGHUP, for rename),
+//	             leave orphans for PID 1 to reap, and on SIGTERM print how many
+//	             lines it wrote and exit with $EXIT_ON_TERM (default 0)
+//	exit N       exit with status N at once
+//	ls DIR       print the names in DIR, one per line
+//	zombies      print the number of zombie processes
+//	orphan       start a short-lived grandchild and exit without waiting
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: e2echild run|exit N|ls DIR|zombies|orphan")
+	}
+	switch os.Args[1] {
+	case "run":
+		run()
+	case "exit":
+		n, _ := strconv.Atoi(os.Args[2])
+		os.Exit(n)
+	case "ls":
+		ents, err := os.ReadDir(os.Args[2])
+		if err != nil {
+			fail(err.Error())
+		}
+		for _, e := range ents {
+			fmt.Println(e.Name())
+		}
+	case "zombies":
+		fmt.Println(zombies())
+	case "orphan":
+		// The grandchild outlives this process, is reparented to PID 1 and
+		// becomes a zombie there unless PID 1 reaps it.
+		cmd := exec.Command("/e2echild", "exit", "0")
+		if err := cmd.Start(); err != nil {
+			fail(err.Error())
+		}
+		fmt.Println(cmd.Process.Pid)
+	default:
+		fail("unknown subcommand " + os.Args[1])
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "e2echild:", msg)
+	os.Exit(2)
+}
+
+func run() {
+	const dir = "/var/log/app"
+	must(os.MkdirAll(dir, 0o755))
+	must(os.MkdirAll("/cache/old", 0o755))
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	for i := range 50 {
+		p := filepath.Join("/cache/old", fmt.Sprintf("old-%02d.bin", i))
+		must(os.WriteFile(p, make([]byte, 4096), 0o644))
+		must(os.Chtimes(p, old, old))
+	}
+	for i := range 5 {
+		must(os.WriteFile(filepath.Join("/cache", fmt.Sprintf("fresh-%d.bin", i)), make([]byte, 4096), 0o644))
+	}
+	must(os.WriteFile("/run-child.pid", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644))
+
+	open := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		must(err)
+		return f
+	}
+	appendLog, reopenLog := open("append.log"), open("reopen.log")
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
+	fmt.Println("ready")
+	orphans := time.NewTicker(500 * time.Millisecond)
+	n := 0
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reopenLog.Close()
+				reopenLog = open("reopen.log")
+				fmt.Println("reopened reopen.log")
+				continue
+			}
+			fmt.Printf("wrote %d lines\n", n)
+			code, _ := strconv.Atoi(os.Getenv("EXIT_ON_TERM"))
+			os.Exit(code)
+		case <-orphans.C:
+			out, err := exec.Command("/e2echild", "orphan").Output()
+			if err == nil {
+				fmt.Printf("left orphan %s", out)
+			}
+		default:
+		}
+		for range 20 {
+			n++
+			line := []byte(fmt.Sprintf("line %09d\n", n))
+			_, err1 := appendLog.Write(line)
+			_, err2 := reopenLog.Write(line)
+			must(err1)
+			must(err2)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func zombies() int {
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) S ...: the state follows the last ')'.
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i > 0 && strings.HasPrefix(s[i+1:], " Z") {
+			n++
+		}
+	}
+	return n
+}
+
+func must(err error) {
+	if err != nil {
+		fail(err.Error())
+	}
+}

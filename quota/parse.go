@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/internal/yamlerr"
 )
 
 // Spec is a parsed spec file (see DESIGN.md, "Quota spec file"): the host
@@ -104,7 +105,7 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 		return nil, &Problem{File: name, Err: errors.New("spec is empty: it needs `users:` or `container:`")}
 	}
 	if err := yaml.Load(data, &doc); err != nil {
-		return nil, &Problem{File: name, Line: yamlLine(err), Err: yamlMessage(err)}
+		return nil, &Problem{File: name, Line: yamlerr.Line(err), Err: yamlerr.Message(err, typeNames...)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
@@ -118,10 +119,10 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 	if err := root.Load(&raw, yaml.WithKnownFields()); err != nil {
 		var le *yaml.LoadErrors
 		if !errors.As(err, &le) {
-			return nil, &Problem{File: name, Err: yamlMessage(err)}
+			return nil, &Problem{File: name, Err: yamlerr.Message(err, typeNames...)}
 		}
 		for _, e := range le.Errors {
-			p.at(e.Mark.Line, errors.New(cleanMessage(e.Message)))
+			p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
 		}
 		return nil, p.errs.ErrorOrNil()
 	}
@@ -344,23 +345,5 @@ func (p *specParser) quota(path, user string, r *rawSpec) QuotaSpec {
 	return q
 }
 
-func yamlLine(err error) int {
-	var le *yaml.LoadError
-	if errors.As(err, &le) {
-		return le.Mark.Line
-	}
-	return 0
-}
-
-func yamlMessage(err error) error {
-	var le *yaml.LoadError
-	if errors.As(err, &le) {
-		return errors.New(cleanMessage(le.Message))
-	}
-	return err
-}
-
-func cleanMessage(m string) string {
-	r := strings.NewReplacer("in type quota.rawSpec", "in a user's settings", "in type quota.rawFile", "in the spec file", "in type quota.rawHost", "in host", "!!str", "text", "!!int", "number", "!!seq", "list", "!!map", "mapping", "!!bool", "boolean", "!!float", "number")
-	return r.Replace(m)
-}
+// typeNames turns the decoder's Go type names into words a user knows.
+var typeNames = []string{"in type quota.rawSpec", "in a user's settings", "in type quota.rawFile", "in the spec file", "in type quota.rawHost", "in host"}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/tendkit/tend/internal/yamlerr"
 )
 
 //go:embed default.yaml
@@ -108,7 +110,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		if strings.Contains(err.Error(), "no documents in stream") { // only comments
 			return nil, &Error{File: name, Err: ErrEmpty}
 		}
-		return nil, &Error{File: name, Line: errLine(err), Err: cleanYAMLError(err)}
+		return nil, &Error{File: name, Line: yamlerr.Line(err), Err: yamlerr.Message(err, typeNames...)}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
@@ -131,10 +133,10 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		var le *yaml.LoadErrors
 		if errors.As(err, &le) {
 			for _, e := range le.Errors {
-				errs = multierror.Append(errs, p.at(e.Mark.Line, errors.New(cleanMessage(e.Message))))
+				errs = multierror.Append(errs, p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...))))
 			}
 		} else {
-			errs = multierror.Append(errs, &Error{File: name, Err: cleanYAMLError(err)})
+			errs = multierror.Append(errs, &Error{File: name, Err: yamlerr.Message(err, typeNames...)})
 		}
 		return nil, errs.ErrorOrNil()
 	}
@@ -226,28 +228,8 @@ func kindName(n *yaml.Node) string {
 	return "something else"
 }
 
-// errLine digs the line out of a syntax error.
-func errLine(err error) int {
-	var le *yaml.LoadError
-	if errors.As(err, &le) {
-		return le.Mark.Line
-	}
-	return 0
-}
-
-func cleanYAMLError(err error) error {
-	var le *yaml.LoadError
-	if errors.As(err, &le) {
-		return errors.New(cleanMessage(le.Message))
-	}
-	return err
-}
-
-// cleanMessage turns the decoder's Go type names into words a user knows.
-func cleanMessage(m string) string {
-	r := strings.NewReplacer("config.", "", "in type ", "in section ", "!!str", "text", "!!int", "number", "!!seq", "list", "!!map", "mapping", "!!bool", "boolean", "!!float", "number")
-	return r.Replace(m)
-}
+// typeNames turns the decoder's Go type names into words a user knows.
+var typeNames = []string{"config.", "", "in type ", "in section "}
 
 // expandPaths replaces a leading "~" in every Path field.
 func expandPaths(v reflect.Value, home string) {

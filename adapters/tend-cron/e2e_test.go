@@ -25,6 +25,11 @@ import (
 	"github.com/tendkit/tend/internal/testenv"
 )
 
+// testLabel marks the images and containers the tests make, so that any
+// left behind by a killed test run can be found:
+// docker rm -f $(docker ps -aq -f label=tend.test=tend-cron).
+const testLabel = "tend.test=tend-cron"
+
 // docker runs the docker CLI and returns its combined output.
 func docker(t *testing.T, bin string, args ...string) (string, error) {
 	t.Helper()
@@ -96,7 +101,7 @@ CMD ["/e2echild", "run"]
 
 	id := randomID(t)
 	image := "tend-test-cron-" + id
-	mustDocker(t, dockerBin, "build", "-q", "-t", image, ctxDir)
+	mustDocker(t, dockerBin, "build", "-q", "--label", testLabel, "-t", image, ctxDir)
 	t.Cleanup(func() { docker(t, dockerBin, "rmi", "-f", image) })
 
 	t.Run("child exit code and missing command", func(t *testing.T) {
@@ -105,7 +110,7 @@ CMD ["/e2echild", "run"]
 			code string
 		}{{[]string{"/e2echild", "exit", "5"}, "5"}, {[]string{"/no-such-command"}, "127"}} {
 			name := "tend-test-cron-" + randomID(t)
-			args := append([]string{"run", "--name", name, image}, tc.cmd...)
+			args := append([]string{"run", "--label", testLabel, "--name", name, image}, tc.cmd...)
 			out, _ := docker(t, dockerBin, args...)
 			code := mustDocker(t, dockerBin, "wait", name)
 			logs, _ := docker(t, dockerBin, "logs", name)
@@ -118,7 +123,7 @@ CMD ["/e2echild", "run"]
 	// The logs and the cache live on volumes (ext4 here), as they do in real
 	// containers; this engine's image root is fuse-overlayfs, which has no
 	// fallocate for lossless copytruncate.
-	mustDocker(t, dockerBin, "run", "-d", "--name", name, "-e", "EXIT_ON_TERM=7", "-v", "/var/log/app", "-v", "/cache", image)
+	mustDocker(t, dockerBin, "run", "-d", "--label", testLabel, "--name", name, "-e", "EXIT_ON_TERM=7", "-v", "/var/log/app", "-v", "/cache", image)
 	t.Cleanup(func() { docker(t, dockerBin, "rm", "-f", "-v", name) })
 
 	ls := func(dir string) []string {
@@ -160,10 +165,9 @@ CMD ["/e2echild", "run"]
 	require.Contains(t, logs, "left orphan", "the child left orphans for PID 1")
 	assert.Equal(t, "0", mustDocker(t, dockerBin, "exec", name, "/e2echild", "zombies"), "PID 1 reaps orphans")
 
-	start := time.Now()
-	mustDocker(t, dockerBin, "stop", "-t", "10", name)
-	took := time.Since(start)
-	assert.Less(t, took, 8*time.Second, "docker stop should not need the SIGKILL after the grace period")
+	// A clean stop within the grace period: had docker needed its SIGKILL,
+	// the exit code would be 137 and the child's last words missing.
+	mustDocker(t, dockerBin, "stop", "-t", "20", name)
 	assert.Equal(t, "7", mustDocker(t, dockerBin, "wait", name), "tend-cron exits with the child's status")
 	logs = mustDocker(t, dockerBin, "logs", name)
 	assert.Contains(t, logs, `msg=stopped exit=7`)
@@ -206,6 +210,7 @@ CMD ["/e2echild", "run"]
 	mustDocker(t, dockerBin, "cp", name+":/state/tend.prom", out)
 	prom, err := os.ReadFile(filepath.Join(out, "tend.prom"))
 	require.NoError(t, err)
+	parseTextfile(t, prom)
 	deleted := regexp.MustCompile(`tend_files_deleted_total\{task="sweep"\} (\d+)`).FindStringSubmatch(string(prom))
 	require.NotNil(t, deleted, "%s", prom)
 	n, _ := strconv.Atoi(deleted[1])

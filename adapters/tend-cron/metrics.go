@@ -19,6 +19,7 @@ import (
 // over the runs since tend-cron started (Prometheus handles the reset when
 // it restarts). Per task it adds tend_task_runs_total,
 // tend_task_failures_total, tend_task_errors (errors in the last run),
+// tend_task_not_permitted (paths the last run had no permission for),
 // tend_last_run_timestamp_seconds, tend_last_run_duration_seconds and
 // tend_last_success_timestamp_seconds.
 type metrics struct {
@@ -32,6 +33,7 @@ type metrics struct {
 type taskMetrics struct {
 	runs, failures float64
 	lastErrors     int
+	lastDenied     int
 	lastRun        time.Time
 	lastDuration   float64
 	lastSuccess    time.Time
@@ -54,7 +56,7 @@ func (m *metrics) add(r runRecord, end time.Time) {
 		m.tasks[r.Task] = tm
 	}
 	tm.runs++
-	tm.lastRun, tm.lastDuration, tm.lastErrors = r.Started, r.Duration, len(r.Errors)
+	tm.lastRun, tm.lastDuration, tm.lastErrors, tm.lastDenied = r.Started, r.Duration, len(r.Errors), len(r.Denied)
 	if r.OK {
 		tm.lastSuccess = end
 	} else {
@@ -132,6 +134,8 @@ func (m *metrics) render() []byte {
 		per(func(t *taskMetrics) (float64, bool) { return t.failures, true }))
 	family("tend_task_errors", "gauge", "Errors in the task's last run (0 when it succeeded).",
 		per(func(t *taskMetrics) (float64, bool) { return float64(t.lastErrors), true }))
+	family("tend_task_not_permitted", "gauge", "Paths the task's last run had no permission to touch (reported, not failures).",
+		per(func(t *taskMetrics) (float64, bool) { return float64(t.lastDenied), true }))
 	family("tend_last_run_timestamp_seconds", "gauge", "Unix time the task's last run started.",
 		per(func(t *taskMetrics) (float64, bool) { return unixSeconds(t.lastRun), true }))
 	family("tend_last_run_duration_seconds", "gauge", "How long the task's last run took.",

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +35,7 @@ func TestMetricsAccumulateAndWriteAtomically(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	m.add(runRecord{Task: "sweep", OK: true, Started: t0, Duration: 0.5, Metrics: map[string]float64{"files_deleted": 3}}, t0)
 	m.add(runRecord{Task: "sweep", OK: true, Started: t0, DryRun: true, Metrics: map[string]float64{"files_deleted": 100}}, t0)
-	m.add(runRecord{Task: "sweep", Started: t0.Add(time.Hour), Errors: []string{"a", "b"}, Metrics: map[string]float64{"files_deleted": 4}}, t0.Add(time.Hour))
+	m.add(runRecord{Task: "sweep", Started: t0.Add(time.Hour), Errors: []string{"a", "b"}, Denied: []string{"c"}, Metrics: map[string]float64{"files_deleted": 4}}, t0.Add(time.Hour))
 	require.NoError(t, m.write())
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -47,6 +51,9 @@ tend_task_failures_total{task="sweep"} 1
 # HELP tend_task_errors Errors in the task's last run (0 when it succeeded).
 # TYPE tend_task_errors gauge
 tend_task_errors{task="sweep"} 2
+# HELP tend_task_not_permitted Paths the task's last run had no permission to touch (reported, not failures).
+# TYPE tend_task_not_permitted gauge
+tend_task_not_permitted{task="sweep"} 1
 # HELP tend_last_run_timestamp_seconds Unix time the task's last run started.
 # TYPE tend_last_run_timestamp_seconds gauge
 tend_last_run_timestamp_seconds{task="sweep"} 1.7000036e+09
@@ -57,6 +64,8 @@ tend_last_run_duration_seconds{task="sweep"} 0
 # TYPE tend_last_success_timestamp_seconds gauge
 tend_last_success_timestamp_seconds{task="sweep"} 1.7e+09
 `, string(data))
+	series := parseTextfile(t, data)
+	assert.Equal(t, 7.0, series[`tend_files_deleted_total{task="sweep"}`])
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file left")
@@ -64,4 +73,106 @@ tend_last_success_timestamp_seconds{task="sweep"} 1.7e+09
 	// A directory that cannot be written is an error naming the file.
 	bad := newMetrics(filepath.Join(dir, "missing", "tend.prom"))
 	assert.ErrorContains(t, bad.write(), "write metrics "+filepath.Join(dir, "missing", "tend.prom"))
+}
+
+// The Prometheus text exposition format, as node_exporter's textfile
+// collector reads it.
+var (
+	promHelp   = regexp.MustCompile(`^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$`)
+	promType   = regexp.MustCompile(`^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$`)
+	promSample = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*,?)?\})? (\S+)( -?\d+)?$`)
+)
+
+// parseTextfile checks data against the text format (see promText) and
+// returns each series with its value.
+func parseTextfile(t *testing.T, data []byte) map[string]float64 {
+	t.Helper()
+	series, err := promText(data)
+	require.NoError(t, err, "%s", data)
+	return series
+}
+
+// promText reads data line by line as the text format and returns each
+// series ("name{labels}") with its value. It fails on any line the format
+// does not allow, a sample before its family's TYPE, a family split in
+// two, a HELP or TYPE given twice, a repeated series, a counter not named
+// *_total, a value that is not a float, or a missing final newline.
+func promText(data []byte) (map[string]float64, error) {
+	text := string(data)
+	if !strings.HasSuffix(text, "\n") {
+		return nil, fmt.Errorf("no final newline")
+	}
+	series := map[string]float64{}
+	types := map[string]string{}
+	helps := map[string]bool{}
+	ended := map[string]bool{} // families whose samples are over
+	current := ""
+	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		bad := func(why string) error { return fmt.Errorf("line %d %q: %s", i+1, line, why) }
+		if m := promHelp.FindStringSubmatch(line); m != nil {
+			if helps[m[1]] {
+				return nil, bad("HELP twice")
+			}
+			helps[m[1]] = true
+			continue
+		}
+		if m := promType.FindStringSubmatch(line); m != nil {
+			if types[m[1]] != "" {
+				return nil, bad("TYPE twice")
+			}
+			if m[2] == "counter" && !strings.HasSuffix(m[1], "_total") {
+				return nil, bad("counter not named *_total")
+			}
+			types[m[1]] = m[2]
+			continue
+		}
+		m := promSample.FindStringSubmatch(line)
+		if m == nil {
+			return nil, bad("not a HELP, TYPE or sample line")
+		}
+		name := m[1]
+		if types[name] == "" {
+			return nil, bad("sample before its TYPE")
+		}
+		if name != current {
+			if ended[name] {
+				return nil, bad("family split in two")
+			}
+			ended[current] = true
+			current = name
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			return nil, bad("value is not a float")
+		}
+		if _, dup := series[name+m[2]]; dup {
+			return nil, bad("series twice")
+		}
+		series[name+m[2]] = v
+	}
+	return series, nil
+}
+
+func TestPromTextRejects(t *testing.T) {
+	ok := "# HELP tend_x_total X.\n# TYPE tend_x_total counter\ntend_x_total{task=\"a\"} 1\ntend_x_total{task=\"b\"} 2.5e+09\n"
+	series, err := promText([]byte(ok))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]float64{`tend_x_total{task="a"}`: 1, `tend_x_total{task="b"}`: 2.5e9}, series)
+	for _, bad := range []string{
+		"tend_x 1\n", // no TYPE
+		"# TYPE tend_x gauge\ntend_x{task=sweep} 1\n",              // unquoted label value
+		"# TYPE tend_x gauge\ntend_x{task=\"a\"} one\n",            // not a number
+		"# TYPE tend_x gauge\ntend_x 1",                            // no final newline
+		"# TYPE tend_x counter\ntend_x 1\n",                        // counter without _total
+		"# TYPE tend-x gauge\ntend-x 1\n",                          // bad name
+		"# TYPE tend_x gauge\ntend_x 1\ntend_x 2\n",                // series twice
+		"# TYPE a gauge\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n", // family split
+		"# TYPE a gauge\n# TYPE a gauge\na 1\n",                    // TYPE twice
+		"# TYPE a gauge\na  1\n",                                   // two spaces
+		"# TYPE a gauge\n\na 1\n",                                  // empty line
+		"# TYPE a gauge\na{x=\"1\"\"} 1\n",                         // bad quoting
+	} {
+		_, err := promText([]byte(bad))
+		assert.Error(t, err, "%q", bad)
+	}
 }

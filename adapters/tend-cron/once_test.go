@@ -76,14 +76,15 @@ func TestOnceOnlyAndDryRun(t *testing.T) {
 	assert.Contains(t, stdout.String(), "  would delete 2 files (3 KiB)")
 }
 
-// A task that could not touch some paths fails the run (exit 1) and every
-// path is printed with its reason, after the work it did do.
+// A task that met errors fails the run (exit 1) and every error is printed
+// after the work it did do; paths it had no permission for are listed with
+// their reason but do not fail the run on their own.
 func TestOnceFailedTaskListsEachError(t *testing.T) {
 	sweep := &fakeTask{name: "sweep", run: func(context.Context, bool) (taskResult, error) {
 		var errs *multierror.Error
 		errs = multierror.Append(errs,
-			fmt.Errorf("sweep /root/.cache: %w", os.ErrPermission),
-			fmt.Errorf("sweep /tmp/x: %w", os.ErrPermission))
+			fmt.Errorf("sweep /root/.cache: open x: %w", &os.PathError{Op: "open", Path: "x", Err: syscall.EACCES}),
+			fmt.Errorf("sweep /tmp/x: %w", syscall.EIO))
 		return taskResult{Lines: []string{"deleted 1 file (1 B)"}}, fmt.Errorf("sweep: %w", errs.ErrorOrNil())
 	}}
 	rotate := &fakeTask{name: "rotate"}
@@ -91,9 +92,27 @@ func TestOnceFailedTaskListsEachError(t *testing.T) {
 	code := c.run(context.Background(), []string{"--once", "--config", "testdata/fake.yaml"})
 	assert.Equal(t, 1, code)
 	assert.Equal(t, 1, rotate.runCount(), "a failed task does not stop the others")
-	assert.Contains(t, stdout.String(), "sweep: done with 2 errors in ")
-	assert.Contains(t, stdout.String(), "\n  deleted 1 file (1 B)\n  error: sweep /root/.cache: permission denied\n  error: sweep /tmp/x: permission denied\n")
+	assert.Contains(t, stdout.String(), "sweep: done with 1 error in ")
+	assert.Contains(t, stdout.String(), ", 1 path not permitted\n  deleted 1 file (1 B)\n  error: sweep /tmp/x: input/output error\n"+
+		"  not permitted: sweep /root/.cache: open x: open x: permission denied\n")
 	assert.Contains(t, stdout.String(), "1 of 2 tasks failed")
+}
+
+func TestOnceNotPermittedIsReportedNotFailed(t *testing.T) {
+	sweep := &fakeTask{name: "sweep", run: func(context.Context, bool) (taskResult, error) {
+		var errs *multierror.Error
+		errs = multierror.Append(errs,
+			fmt.Errorf("sweep /tmp: open /tmp/a: %w", os.ErrPermission),
+			fmt.Errorf("sweep /tmp: remove /tmp/b: %w", syscall.EPERM))
+		return taskResult{Lines: []string{"deleted 3 files (3 B)", "  error: sweep /tmp: open /tmp/a: permission denied"}}, errs.ErrorOrNil()
+	}}
+	c, stdout, _ := testCommand(t, sweep)
+	c.Now = func() time.Time { return time.Unix(1700000000, 0) }
+	code := c.run(context.Background(), []string{"--once", "--config", "testdata/fake.yaml"})
+	assert.Equal(t, 0, code, stdout.String())
+	assert.Equal(t, "sweep: done in 0s, 2 paths not permitted\n  deleted 3 files (3 B)\n"+
+		"  not permitted: sweep /tmp: open /tmp/a: permission denied\n"+
+		"  not permitted: sweep /tmp: remove /tmp/b: operation not permitted\n", stdout.String())
 }
 
 func TestOnceJSON(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -28,8 +29,13 @@ type runRecord struct {
 	// Canceled is true when a signal stopped the run at a safe point; Report
 	// then holds the partial work.
 	Canceled bool `json:"canceled,omitempty"`
-	// Errors lists every problem, one per item (a path it could not touch).
-	Errors  []string           `json:"errors,omitempty"`
+	// Errors lists every problem that failed the run, one per item.
+	Errors []string `json:"errors,omitempty"`
+	// Denied lists the paths the run had no permission to touch, with the
+	// reason. They are reported, not failures: a non-root tend-cron works
+	// on what its user owns, and a shared /tmp always holds other users'
+	// files.
+	Denied  []string           `json:"denied,omitempty"`
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	Report  any                `json:"report,omitempty"`
 	// Lines is the task's human summary.
@@ -54,11 +60,15 @@ func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (re
 	}()
 	rec.Duration = now().Sub(rec.Started).Seconds()
 	rec.Report, rec.Lines, rec.Metrics = res.Report, res.Lines, res.Metrics
-	rec.OK = err == nil
 	rec.Canceled = err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() != nil
 	for _, e := range flatten(err) {
-		rec.Errors = append(rec.Errors, e.Error())
+		if errors.Is(e, fs.ErrPermission) && !rec.Canceled {
+			rec.Denied = append(rec.Denied, e.Error())
+		} else {
+			rec.Errors = append(rec.Errors, e.Error())
+		}
 	}
+	rec.OK = err == nil || (!rec.Canceled && len(rec.Errors) == 0)
 	return rec
 }
 
@@ -100,7 +110,8 @@ func (r runRecord) status() string {
 		return fmt.Sprintf("planned with %d %s", n, plural(n, "error", "errors"))
 	case !r.OK:
 		return fmt.Sprintf("done with %d %s", n, plural(n, "error", "errors"))
-	case r.DryRun:
+	}
+	if r.DryRun {
 		return "planned"
 	}
 	return "done"
@@ -110,6 +121,9 @@ func (r runRecord) status() string {
 // and one line per error.
 func (r runRecord) writeHuman(w io.Writer) {
 	head := fmt.Sprintf("%s: %s in %s", r.Task, r.status(), roundDuration(r.Duration))
+	if d := len(r.Denied); d > 0 {
+		head += fmt.Sprintf(", %d %s not permitted", d, plural(d, "path", "paths"))
+	}
 	switch {
 	case r.DryRun:
 		head += " (dry run: nothing changed)"
@@ -117,10 +131,17 @@ func (r runRecord) writeHuman(w io.Writer) {
 		head += " (stopped at a safe point; partial work below)"
 	}
 	fmt.Fprintln(w, head)
+	denied := map[string]bool{}
+	for _, d := range r.Denied {
+		denied["error: "+d] = true
+	}
 	shown := map[string]bool{}
 	for _, l := range r.Lines {
-		// The header already names the task.
+		// The header already names the task; denied paths follow below.
 		l = strings.TrimPrefix(l, r.Task+": ")
+		if denied[strings.TrimSpace(l)] {
+			continue
+		}
 		shown[strings.TrimSpace(l)] = true
 		fmt.Fprintf(w, "  %s\n", l)
 	}
@@ -129,12 +150,18 @@ func (r runRecord) writeHuman(w io.Writer) {
 			fmt.Fprintf(w, "  error: %s\n", e)
 		}
 	}
+	for _, d := range r.Denied {
+		fmt.Fprintf(w, "  not permitted: %s\n", d)
+	}
 }
 
 // log writes the record to the logger: one record for the outcome, one
 // per summary line and one per error.
 func (r runRecord) log(log *slog.Logger) {
 	attrs := []any{"task", r.Task, "duration", roundDuration(r.Duration).String(), "dry_run", r.DryRun}
+	if len(r.Denied) > 0 {
+		attrs = append(attrs, "not_permitted", len(r.Denied))
+	}
 	switch {
 	case r.Canceled:
 		log.Warn(r.Task+" stopped at a safe point", attrs...)
@@ -143,11 +170,21 @@ func (r runRecord) log(log *slog.Logger) {
 	default:
 		log.Info(r.Task+" "+r.status(), attrs...)
 	}
+	denied := map[string]bool{}
+	for _, d := range r.Denied {
+		denied["error: "+d] = true
+	}
 	for _, l := range r.Lines {
-		log.Info(strings.TrimSpace(strings.TrimPrefix(l, r.Task+": ")), "task", r.Task)
+		l = strings.TrimSpace(strings.TrimPrefix(l, r.Task+": "))
+		if !denied[l] {
+			log.Info(l, "task", r.Task)
+		}
 	}
 	for _, e := range r.Errors {
 		log.Warn(e, "task", r.Task)
+	}
+	for _, d := range r.Denied {
+		log.Warn("not permitted: "+d, "task", r.Task)
 	}
 }
 

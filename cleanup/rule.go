@@ -99,6 +99,11 @@ func checkRoot(r Rule, home, resolved string) error {
 		if p == "" {
 			continue
 		}
+		if home != "" && home != "/" && p == home && len(r.Within) > 0 {
+			// $HOME itself, for checkpoint-style rules, even when it is
+			// /root: only the contents of the Within directories go.
+			continue
+		}
 		if dangerousRoots[p] {
 			return fmt.Errorf("sweep %s: %w: a system directory", r.Root, ErrDangerousRoot)
 		}

@@ -214,3 +214,22 @@ func TestNoatimeFallsBackToNewest(t *testing.T) {
 	require.Len(t, plan.Notes, 1)
 	assert.Contains(t, plan.Notes[0], "noatime")
 }
+
+// TestHomeIsRoot: when $HOME is /root (containers run as root), a rule
+// with within may sweep it (only checkpoint contents); without, it stays a
+// dangerous root.
+func TestHomeIsRoot(t *testing.T) {
+	f := cleanuptest.New()
+	f.WriteFile("/root/nb/.ipynb_checkpoints/a-checkpoint.ipynb", 5, daysAgo(10))
+	f.WriteFile("/root/nb/model.pt", 5, daysAgo(100))
+	s := fakeSweeper(t, f, cleanup.Rule{Root: "/root", Within: []string{".ipynb_checkpoints"}, OlderThan: 7 * 24 * time.Hour})
+	s.Home = "/root"
+	plan, err := s.Plan(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/root/nb/.ipynb_checkpoints/a-checkpoint.ipynb"}, paths(plan.Items()))
+
+	s.Rules[0].Within = nil
+	_, err = s.Plan(context.Background())
+	require.ErrorIs(t, err, cleanup.ErrDangerousRoot)
+	assert.Contains(t, err.Error(), "/root")
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/tendkit/tend/cleanup"
@@ -96,6 +97,34 @@ func sweepLines(rep *cleanup.Report) []string {
 	}
 	for _, e := range rep.Errors {
 		lines = append(lines, "  error: "+e)
+	}
+	if rep.DryRun {
+		lines = append(lines, sweepPlanLines(rep.Items(), maxSweepPlanLines)...)
+	}
+	return lines
+}
+
+// maxSweepPlanLines bounds the plan printed by a human-readable dry run; --json
+// carries every item.
+const maxSweepPlanLines = 200
+
+// sweepPlanLines lists a dry run's plan in order, one entry per line; names that
+// are not printable (a newline, invalid UTF-8) are quoted.
+func sweepPlanLines(items []cleanup.Item, max int) []string {
+	if len(items) == 0 {
+		return nil
+	}
+	lines := []string{"  plan (in order):"}
+	for i, it := range items {
+		if i == max {
+			lines = append(lines, fmt.Sprintf("    ... and %d more (--json lists them all)", len(items)-max))
+			break
+		}
+		p := it.Path
+		if q := strconv.Quote(p); q[1:len(q)-1] != p {
+			p = q
+		}
+		lines = append(lines, fmt.Sprintf("    %s %s (%s, %s, used %s)", it.Type, p, units.Size(it.Bytes).Human(), it.Reason, it.Used.UTC().Format("2006-01-02")))
 	}
 	return lines
 }

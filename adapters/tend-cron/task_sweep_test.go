@@ -53,6 +53,7 @@ sweep:
 	assert.Equal(t, filepath.Join(cache, "hub/old.pt"), plan.Items()[0].Path)
 	assert.Contains(t, strings.Join(res.Lines, "\n"), "would delete 1 entries")
 	assert.Contains(t, strings.Join(res.Lines, "\n"), "missing, skipped")
+	assert.Contains(t, res.Lines, "    file "+filepath.Join(cache, "hub/old.pt")+" (5B, age, used "+old.UTC().Format("2006-01-02")+")", "a dry run prints the plan")
 	assert.FileExists(t, filepath.Join(cache, "hub/old.pt"))
 
 	res, err = tk.Run(context.Background(), false)

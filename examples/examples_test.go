@@ -12,7 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,6 +217,105 @@ func TestPodManifest(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestPodCommandsRun runs each command of the Pod with the real tend-cron
+// and tend-health, on examples/tend.yaml in place of the mounted
+// /etc/tend/tend.yaml: a misspelt flag or a bad profile is a usage error
+// (exit 2) and fails the test. The probes may find the host unhealthy (no
+// GPU here), never misused; the initContainer runs as a dry run (it would
+// sweep this machine's /tmp otherwise) and the sidecar until SIGTERM.
+func TestPodCommandsRun(t *testing.T) {
+	testenv.Short(t)
+	data, err := os.ReadFile("k8s/pod.yaml")
+	require.NoError(t, err)
+	var p pod
+	require.NoError(t, yaml.Load(data, &p, yaml.WithKnownFields()))
+	bin := t.TempDir()
+	goBuild(t, "./adapters/tend-cron", filepath.Join(bin, "tend-cron"))
+	goBuild(t, "./adapters/tend-health", filepath.Join(bin, "tend-health"))
+	// A home outside /tmp: tend refuses to sweep a root holding $HOME.
+	home, err := os.MkdirTemp("/var/tmp", "tend-examples-home-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(home) })
+	local := func(argv []string) *exec.Cmd {
+		args := slices.Clone(argv[1:])
+		for i, a := range args {
+			if a == "/etc/tend/tend.yaml" {
+				args[i] = "tend.yaml"
+			}
+		}
+		cmd := exec.Command(filepath.Join(bin, argv[0]), args...)
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+		return cmd
+	}
+	var jupyter container
+	for _, c := range p.Spec.Containers {
+		if c.Name == "jupyter" {
+			jupyter = c
+		}
+	}
+	for profile, pr := range map[string]*probe{"startup": jupyter.StartupProbe, "readiness": jupyter.ReadinessProbe, "liveness": jupyter.LivenessProbe} {
+		require.NotNil(t, pr, profile)
+		out, err := local(pr.Exec.Command).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		assert.Contains(t, []int{0, 1}, code, "%s probe %v: %s", profile, pr.Exec.Command, out)
+		assert.Regexp(t, `(?m)^(healthy|unhealthy)\b.*\(`+profile+` `, string(out), "%s probe: the profile ran", profile)
+	}
+
+	init := p.Spec.InitContainers[0]
+	out, err := local(append(init.Command, "--dry-run")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "tend-cron dry run of tend.yaml")
+	assert.Contains(t, string(out), filepath.Join(home, ".cache/huggingface/hub")+": missing, skipped")
+
+	for _, c := range p.Spec.Containers {
+		if c.Name != "tend-cron" {
+			continue
+		}
+		metrics := t.TempDir()
+		argv := slices.Clone(c.Command)
+		for i, a := range argv {
+			if a == "/metrics/tend.prom" {
+				argv[i] = filepath.Join(metrics, "tend.prom")
+			}
+		}
+		cmd := local(argv)
+		for _, e := range c.Env {
+			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+		}
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(stderr.String(), `msg=scheduled task=rotate`) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, cmd.Wait(), "the sidecar exits 0 on SIGTERM: %s", stderr.String())
+		assert.Contains(t, stderr.String(), `msg=scheduled task=sweep schedule="30 3 * * *"`)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writer goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // TestDockerfile builds the Dockerfile's "prebuilt" target on a base made
 // here from busybox-static (no registry needed), with tend-cron and
 // tend-health built on the host, then runs the image: the entrypoint wraps
@@ -242,7 +344,7 @@ func TestDockerfile(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "etc", "group"), []byte("root:x:0:\n"), 0o644))
 	tarCmd := exec.Command("tar", "-C", rootfs, "-c", ".")
-	importCmd := exec.Command(dockerBin, "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", base)
+	importCmd := exec.Command(dockerBin, "import", "--change", "ENV PATH=/usr/local/bin:/bin", "--change", "LABEL tend.test=examples", "-", base)
 	importCmd.Stdin, err = tarCmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, tarCmd.Start())
@@ -262,7 +364,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	goBuild(t, "./adapters/tend-cron", filepath.Join(ctxDir, "bin", "tend-cron"))
 	goBuild(t, "./adapters/tend-health", filepath.Join(ctxDir, "bin", "tend-health"))
-	out2 := mustDocker(t, dockerBin, "build", "-q", "-f", filepath.Join(ctxDir, "examples", "Dockerfile"),
+	out2 := mustDocker(t, dockerBin, "build", "-q", "--label", "tend.test=examples", "-f", filepath.Join(ctxDir, "examples", "Dockerfile"),
 		"--target", "prebuilt", "--build-arg", "BASE_IMAGE="+base, "--build-arg", "PIP_INSTALL=", "-t", image, ctxDir)
 	t.Cleanup(func() { docker(t, dockerBin, "rmi", "-f", image) })
 	require.NotEmpty(t, out2)
@@ -275,7 +377,7 @@ func TestDockerfile(t *testing.T) {
 
 	// The entrypoint wraps any command and exits with its status.
 	name := "tend-test-examples-" + randomID(t)
-	docker(t, dockerBin, "run", "--name", name, image, "sh", "-c", "id -u; exit 3")
+	docker(t, dockerBin, "run", "--label", "tend.test=examples", "--name", name, image, "sh", "-c", "id -u; exit 3")
 	t.Cleanup(func() { docker(t, dockerBin, "rm", "-f", name) })
 	assert.Equal(t, "3", mustDocker(t, dockerBin, "wait", name))
 	logs := mustDocker(t, dockerBin, "logs", name)
@@ -283,11 +385,24 @@ func TestDockerfile(t *testing.T) {
 	assert.Contains(t, logs, `msg=stopped exit=3`)
 
 	// tend-cron reads the image's config as that user; tend-health runs.
-	plan, err := docker(t, dockerBin, "run", "--rm", "--entrypoint", "tend-cron", image,
+	plan, err := docker(t, dockerBin, "run", "--rm", "--label", "tend.test=examples", "--entrypoint", "tend-cron", image,
 		"--config", "/etc/tend/tend.yaml", "--once", "--dry-run")
 	assert.Contains(t, plan, "tend-cron dry run of /etc/tend/tend.yaml", "%v", err)
 	assert.Contains(t, plan, "/home/jupyter/.cache/huggingface/hub: missing, skipped")
 	assert.Contains(t, mustDocker(t, dockerBin, "run", "--rm", "--entrypoint", "tend-health", image, "--version"), "tend-health")
+
+	// The HEALTHCHECK command runs in the image: healthy or not (this base
+	// has no GPU, torch or Jupyter), never a usage or config error.
+	health := append([]string{"run", "--rm", "--label", "tend.test=examples", "--entrypoint", "tend-health", image},
+		"--config", "/etc/tend/tend.yaml", "--profile", "liveness")
+	out, err = exec.Command(dockerBin, health...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	assert.Contains(t, []int{0, 1}, code, "%s", out)
+	assert.Regexp(t, `(?m)^(healthy|unhealthy)\b.*\(liveness `, string(out))
+	assert.Contains(t, string(out), "disk /dev/shm", "the image's config was read (the default has no /dev/shm check)")
 }
 
 func docker(t *testing.T, bin string, args ...string) (string, error) {

@@ -1,10 +1,12 @@
 package rotate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,4 +74,33 @@ func openLocked(path string) (*os.File, os.FileInfo, error) {
 		f.Close()
 	}
 	return nil, nil, fmt.Errorf("lock %s: the file keeps changing under the lock", path)
+}
+
+// lockDir takes an exclusive flock on the directory dir, waiting (until ctx
+// is done) for another run that holds it. A run holds its log's directory
+// while it rotates the log: backups are renamed, compressed and deleted
+// there, and the temporary files of a run in progress must not look like
+// leftovers to another run with a different state file.
+func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lock directory: %w", err)
+	}
+	for {
+		err = unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			d.Close()
+			return nil, fmt.Errorf("lock directory %s: waiting for another run: %w", dir, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("lock directory %s: %w", dir, err)
+	}
+	return func() { d.Close() }, nil
 }

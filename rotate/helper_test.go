@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	case "rotator":
 		helperRotator(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_STATE"))
 		os.Exit(0)
+	case "rival":
+		helperRival(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_STATE"), Method(os.Getenv("HELPER_METHOD")), os.Getenv("HELPER_PIDFILE"))
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -122,12 +125,45 @@ func startWriter(t *testing.T, path string, appendMode bool) (pid int, stop func
 	}
 }
 
-// helperRotator rotates path (copytruncate, gzip) in a loop until killed.
+// helperRotator rotates path (rename, gzip) in a loop until killed.
 func helperRotator(path, state string) {
 	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: Gzip, Method: Rename}}}
 	fmt.Println("ready")
 	for {
 		r.Rotate(context.Background())
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// helperRival rotates path with its own state file, as a second tend-cron
+// would, until SIGTERM; then it prints "rotations N errors M" and the
+// first error.
+func helperRival(path, state string, m Method, pidfile string) {
+	rule := Rule{Path: path, Size: 128 << 10, Keep: 100000, Compress: Gzip, Method: m}
+	if m == Rename {
+		rule.Signal = &Signal{Pidfile: pidfile}
+		rule.Create = &Create{UID: -1, GID: -1}
+	}
+	r := &Rotator{State: state, Rules: []Rule{rule}}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	fmt.Println("ready")
+	rotations, errs, first := 0, 0, ""
+	for {
+		select {
+		case <-stop:
+			fmt.Printf("rotations %d errors %d\n%s\n", rotations, errs, first)
+			return
+		default:
+		}
+		rep, err := r.Rotate(context.Background())
+		rotations += rep.Rotations()
+		if err != nil {
+			if errs == 0 {
+				first = strings.ReplaceAll(err.Error(), "\n", " ")
+			}
+			errs++
+		}
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -46,8 +46,10 @@ import (
 // to truncating (logrotate's lossy behaviour), with a logged warning.
 //
 // Two runs never rotate the same file: a run holds an flock on
-// State+".lock" while it works, and each log file is flocked while it is
-// rotated. Symbolic links, directories and other non-regular files are
+// State+".lock" while it works, and, while it rotates a log, flocks on the
+// log's directory (runs with different state files take turns) and on the
+// log itself (a log another program holds an flock on is skipped with
+// ErrLocked). Symbolic links, directories and other non-regular files are
 // refused. Plan returns the steps a run would take, in the same Report
 // shape Rotate fills in.
 type Rotator struct {
@@ -199,6 +201,13 @@ func (r *Rotator) file(ctx context.Context, path string, rule Rule, store *state
 	}
 	var f *os.File
 	st := lst
+	if !dry {
+		unlock, err := lockDir(ctx, filepath.Dir(path))
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
 	if dry {
 		f, err = os.Open(path)
 	} else {

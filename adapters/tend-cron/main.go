@@ -8,7 +8,9 @@
 //
 // Without --config it uses the embedded default config (sweep the usual ML
 // caches under $HOME and /tmp older than 7 days). --once runs each task
-// once, prints a summary and exits 1 when a task failed. Without --once it
+// once, prints a summary and exits 1 when a task failed. Paths the user
+// has no permission to touch (other users' files in /tmp, for a non-root
+// tend-cron) are listed with the reason but do not fail a run. Without --once it
 // runs the tasks on their schedules (cron expressions or @every/@daily...),
 // never overlapping a task with itself, until SIGTERM or SIGINT, which stop
 // the task in progress at a safe point; SIGHUP reloads the config, keeping
@@ -114,7 +116,9 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		fmt.Fprintf(out, "Runs tend's sweep, rotate and images tasks once (--once), on their schedules,\n")
 		fmt.Fprintf(out, "or on their schedules while running CMD as a container entrypoint: signals\n")
 		fmt.Fprintf(out, "are forwarded to CMD, zombies reaped as PID 1, and CMD's exit status returned.\n")
-		fmt.Fprintf(out, "SIGHUP reloads the config. Exit: 0 ok, 1 a task failed, 2 bad usage or config.\n\nFlags:\n")
+		fmt.Fprintf(out, "SIGHUP reloads the config. Paths the user may not touch are listed as \"not permitted\",\n")
+		fmt.Fprintf(out, "not failures. Exit: 0 ok, 1 a task failed, 2 bad usage or config; with CMD, CMD's status\n")
+		fmt.Fprintf(out, "(127 not found, 126 not executable, 128+N killed by signal N).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if stop, code := cli.Parse(fs, args, c.stdout, c.stderr); stop {

@@ -3,7 +3,8 @@
 // `find -type d -empty -delete` and `logrotate` (size, copytruncate,
 // compress), on the same generated cache tree and log, process start-up
 // included. It also reports the idle resident memory of tend-cron as an
-// entrypoint wrapper next to that of cron (the daemon the seeds start).
+// entrypoint wrapper next to that of cron (the daemon the seeds start), or
+// busybox crond where Debian's cron is not installed.
 // One line per comparison, `NAME ratio=X (tend A vs peer B)`, with medians.
 //
 //	go run ./cmd/cron [-files 20000] [-log 64MiB] [-reps 3]
@@ -73,13 +74,43 @@ rotate:
 	fmt.Fprintf(os.Stderr, "cron: %d files, %d MiB log, %d reps: tend %v, peer %v\n", *files, *logMiB, *reps, tend, peer)
 	fmt.Printf("cron-once ratio=%.2f (tend %s vs peer %s)\n", t.Seconds()/p.Seconds(), t.Round(time.Millisecond), p.Round(time.Millisecond))
 
-	if cron, err := exec.LookPath("cron"); err == nil {
-		tr := idleRSS(bin, "--config", writeIdleConfig(work), "--", "sleep", "30")
-		cr := idleRSS(cron, "-f")
-		fmt.Printf("cron-idle-rss ratio=%.2f (tend %d KiB vs peer %d KiB)\n", float64(tr)/float64(cr), tr, cr)
-	} else {
-		fmt.Fprintln(os.Stderr, "cron: cron not installed, idle memory not compared")
+	// Idle memory of the resident scheduler: tend-cron wrapping a child
+	// against the cron daemon the seeds start (Debian's cron, or busybox
+	// crond where that is what is installed), each with nothing due.
+	peerCron, peerName := cronDaemon(work)
+	if peerCron == nil {
+		fmt.Fprintln(os.Stderr, "cron: neither cron nor busybox installed, idle memory not compared")
+		return
 	}
+	var tr, cr []int
+	for range *reps {
+		tr = append(tr, idleRSS(bin, "--config", writeIdleConfig(work), "--", "sleep", "30"))
+		cr = append(cr, idleRSS(peerCron...))
+	}
+	t2, p2 := medianInt(tr), medianInt(cr)
+	fmt.Fprintf(os.Stderr, "cron: idle RSS KiB: tend %v, %s %v\n", tr, peerName, cr)
+	fmt.Printf("cron-idle-rss ratio=%.2f (tend %d KiB vs peer %s %d KiB)\n", float64(t2)/float64(p2), t2, peerName, p2)
+}
+
+// cronDaemon returns the command line of a foreground cron daemon with an
+// empty crontab directory, and its name.
+func cronDaemon(work string) ([]string, string) {
+	if cron, err := exec.LookPath("cron"); err == nil {
+		return []string{cron, "-f"}, "cron"
+	}
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return nil, ""
+	}
+	tabs := filepath.Join(work, "crontabs")
+	check(os.MkdirAll(tabs, 0o755))
+	return []string{bb, "crond", "-f", "-c", tabs}, "busybox-crond"
+}
+
+func medianInt(v []int) int {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // once builds fresh data, runs the command cmd returns and times it.

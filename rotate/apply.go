@@ -72,7 +72,7 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 		case OpDrop:
 			writers := r.proc().openers(st)
 			a.Bytes = cut
-			a.Detail, err = dropCopied(live, cut, writers, log)
+			a.Detail, err = dropCopied(live, cut, writers, log, unix.Fallocate)
 			if err == nil {
 				a.Detail = fmt.Sprintf("%s; %d writer(s)", a.Detail, countWritable(writers))
 			}

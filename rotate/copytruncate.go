@@ -86,7 +86,8 @@ func copyLive(f *os.File, dst string, codec Compression) (start, cut int64, err 
 // punches a hole over the whole range (the file keeps its apparent size,
 // the writer its offset, the disk space is freed). File systems without
 // either get a truncate, logrotate's lossy copytruncate, with a warning.
-func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger) (string, error) {
+// falloc is unix.Fallocate but in tests of the fallbacks.
+func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger, falloc fallocFunc) (string, error) {
 	if cut <= 0 {
 		return "nothing to drop", nil
 	}
@@ -105,13 +106,13 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger) (stri
 		}
 		aligned := cut / blk * blk
 		if aligned > 0 {
-			err := unix.Fallocate(fd, unix.FALLOC_FL_COLLAPSE_RANGE, 0, aligned)
+			err := falloc(fd, unix.FALLOC_FL_COLLAPSE_RANGE, 0, aligned)
 			if err == nil {
 				rest := cut - aligned
 				if rest == 0 {
 					return fmt.Sprintf("collapse-range %d bytes", aligned), nil
 				}
-				if err := punch(fd, rest); err != nil {
+				if err := punch(falloc, fd, rest); err != nil {
 					return "", fmt.Errorf("collapsed %d bytes, then punch-hole of %d more: %w (they are in the backup and still in the live log)", aligned, rest, err)
 				}
 				return fmt.Sprintf("collapse-range %d bytes + punch-hole %d", aligned, rest), nil
@@ -119,10 +120,10 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger) (stri
 			if !unsupported(err) && !errors.Is(err, unix.EINVAL) {
 				return "", fmt.Errorf("collapse-range: %w", err)
 			}
-			log.Debug("collapse-range not possible here, punching a hole instead", "path", f.Name(), "err", err)
+			log.Info("collapse-range not supported here, punching a hole instead (no loss; the live log keeps its apparent size)", "path", f.Name(), "err", err)
 		}
 	}
-	err := punch(fd, cut)
+	err := punch(falloc, fd, cut)
 	if err == nil {
 		return fmt.Sprintf("punch-hole %d bytes", cut), nil
 	}
@@ -136,8 +137,11 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger) (stri
 	return "truncate (lossy fallback: no fallocate support)", nil
 }
 
-func punch(fd int, n int64) error {
-	return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
+// fallocFunc is the signature of unix.Fallocate.
+type fallocFunc func(fd int, mode uint32, off, n int64) error
+
+func punch(falloc fallocFunc, fd int, n int64) error {
+	return falloc(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
 }
 
 func unsupported(err error) bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -160,3 +161,26 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestWriterCloseLeavesNoGoroutine rotates many Writers (each starting its
+// background goroutine) and closes them: none of their goroutines remain.
+func TestWriterCloseLeavesNoGoroutine(t *testing.T) {
+	dir := t.TempDir()
+	before := runtime.NumGoroutine()
+	for i := range 20 {
+		w := &Writer{Filename: filepath.Join(dir, fmt.Sprintf("w%d.log", i)), MaxSize: 100, Compress: Gzip}
+		for range 5 {
+			_, err := w.Write(bytes.Repeat([]byte("x"), 60))
+			require.NoError(t, err)
+		}
+		require.NoError(t, w.Close())
+		require.NoError(t, w.Close(), "a second Close is harmless")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left after Close")
+	gz, _ := filepath.Glob(filepath.Join(dir, "*.gz"))
+	assert.Len(t, gz, 20*4, "Close waited for every compression")
+}

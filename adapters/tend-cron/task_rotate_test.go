@@ -3,16 +3,21 @@ package main
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/internal/testenv"
 	"github.com/tendkit/tend/rotate"
 )
 
@@ -100,5 +105,99 @@ func TestRotateTaskConfigErrors(t *testing.T) {
 		require.Error(t, err, tc.yaml)
 		assert.ErrorContains(t, err, tc.field)
 		assert.ErrorContains(t, err, tc.msg)
+	}
+}
+
+// TestBinaryOnceOnlyRotate runs the built tend-cron as a user would:
+// `--once --only rotate --dry-run` prints the plan and changes nothing;
+// `--once --only rotate --json` rotates a log written by a real sh process
+// (renamed, recreated, the writer signalled through its pidfile and
+// reopening) and one with copytruncate, and reports it in JSON.
+func TestBinaryOnceOnlyRotate(t *testing.T) {
+	sh := testenv.LookPath(t, "sh", "dash")
+	dir := t.TempDir()
+	daemonLog := filepath.Join(dir, "logs", "daemon.log")
+	appLog := filepath.Join(dir, "logs", "app.log")
+	pidfile := filepath.Join(dir, "daemon.pid")
+	require.NoError(t, os.MkdirAll(filepath.Dir(daemonLog), 0o755))
+	require.NoError(t, os.WriteFile(appLog, []byte(strings.Repeat("app line\n", 300)), 0o644))
+	writer := exec.Command(sh, "-c", `exec 3>>"$LOG"; echo $$ >"$PIDFILE"
+trap 'exec 3>>"$LOG"' HUP
+while :; do echo "daemon line" >&3; sleep 0.01; done`)
+	writer.Env = append(os.Environ(), "LOG="+daemonLog, "PIDFILE="+pidfile)
+	require.NoError(t, writer.Start())
+	t.Cleanup(func() { writer.Process.Kill(); writer.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(daemonLog)
+		_, perr := os.Stat(pidfile)
+		if err == nil && st.Size() > 0 && perr == nil {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the sh writer started")
+		time.Sleep(5 * time.Millisecond)
+	}
+	conf := filepath.Join(dir, "tend.yaml")
+	writeConfig(t, conf, `rotate:
+  state: `+filepath.Join(dir, "state", "rotate.json")+`
+  files:
+    - path: `+daemonLog+`
+      keep: 3
+      compress: zstd
+      create: {mode: "0600"}
+      signal: {pidfile: `+pidfile+`}
+    - path: `+filepath.Join(dir, "logs", "app*.log")+`
+      size: 1KiB
+      method: copytruncate
+      compress: gzip
+`)
+	p := startProc(t, nil, "--config", conf, "--once", "--only", "rotate", "--dry-run")
+	require.Equal(t, 0, p.wait(t), "dry run: %s", p.stderr.String())
+	out := p.stdout.String()
+	assert.Contains(t, out, "would rotate 2 of 2 logs")
+	assert.Contains(t, out, "would rename "+daemonLog+" -> "+daemonLog+".1")
+	assert.Contains(t, out, "would signal "+pidfile+" (SIGHUP)")
+	assert.Contains(t, out, "would copy "+appLog+" -> "+appLog+".1.gz")
+	assert.NoFileExists(t, daemonLog+".1")
+	assert.NoFileExists(t, appLog+".1.gz")
+	assert.NoDirExists(t, filepath.Join(dir, "state"), "a dry run writes no state")
+
+	p = startProc(t, nil, "--config", conf, "--once", "--only", "rotate", "--json")
+	require.Equal(t, 0, p.wait(t), "stdout: %s\nstderr: %s", p.stdout.String(), p.stderr.String())
+	var doc struct {
+		OK    bool `json:"ok"`
+		Tasks []struct {
+			Task    string             `json:"task"`
+			Metrics map[string]float64 `json:"metrics"`
+			Report  rotate.Report      `json:"report"`
+		} `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(p.stdout.String()), &doc), p.stdout.String())
+	require.True(t, doc.OK)
+	require.Len(t, doc.Tasks, 1)
+	assert.Equal(t, "rotate", doc.Tasks[0].Task)
+	assert.Equal(t, 2.0, doc.Tasks[0].Metrics["rotations"])
+	var signalled string
+	for _, f := range doc.Tasks[0].Report.Files {
+		for _, a := range f.Actions {
+			if a.Op == rotate.OpSignal {
+				signalled = a.Detail
+			}
+		}
+	}
+	assert.Equal(t, "SIGHUP sent to pid "+strconv.Itoa(writer.Process.Pid), signalled)
+	assert.FileExists(t, daemonLog+".1.zst")
+	assert.FileExists(t, appLog+".1.gz")
+	assert.FileExists(t, filepath.Join(dir, "state", "rotate.json"))
+	st, err := os.Stat(daemonLog)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	// The writer reopened: its new lines go to the new file.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if st, err := os.Stat(daemonLog); err == nil && st.Size() > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the writer reopened its log after SIGHUP")
+		time.Sleep(5 * time.Millisecond)
 	}
 }

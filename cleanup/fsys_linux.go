@@ -2,6 +2,7 @@ package cleanup
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -53,8 +54,14 @@ func (osFS) Lstat(path string) (Info, error) {
 
 type osDir struct{ fd int }
 
+// direntBufs recycles getdents buffers: a sweep reads every directory once,
+// and a fresh 32 KiB buffer per directory costs more than the syscalls.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 func (d *osDir) ReadDir() ([]string, error) {
-	buf := make([]byte, 32<<10)
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
 	var names []string
 	for {
 		n, err := unix.Getdents(d.fd, buf)

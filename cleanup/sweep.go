@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -93,7 +92,7 @@ func (s *Sweeper) now() time.Time {
 
 func (s *Sweeper) log() *slog.Logger {
 	if s.Log == nil {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
+		return slog.New(slog.DiscardHandler)
 	}
 	return s.Log
 }

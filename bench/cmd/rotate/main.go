@@ -1,14 +1,18 @@
 // Command rotate compares tend's rotate.Writer with a plain *os.File and
 // lumberjack (throughput and worst single Write, rotations included, with
-// and without compression), and the Rotator's compressors with the
-// standard library's gzip. It prints one line per comparison:
+// and without compression), the Rotator's compression with the standard
+// library's gzip (speed) and the gzip program's -6 (ratio), and the lines
+// lost by copytruncate under a fast writer, logrotate's against tend's.
+// It prints one line per comparison:
 //
 //	NAME ratio=X (tend A vs peer B)
+//
+// The figures are for 2 GiB per Writer run (-size 2048); the
+// default is 512 MiB (or $TEND_BENCH_ROTATE_MIB) so that bench/run stays
+// within a few minutes. The first output line says which size was used.
 package main
 
 import (
-	"bytes"
-	stdgzip "compress/gzip"
 	"flag"
 	"fmt"
 	"io"
@@ -16,22 +20,32 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	kgzip "github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/tendkit/tend/rotate"
 )
 
 func main() {
-	total := flag.Int64("size", 512, "MiB written per Writer run (2048 for the issue's 2 GiB)")
+	if path := os.Getenv(writerEnv); path != "" {
+		rate, _ := strconv.Atoi(os.Getenv("TEND_BENCH_ROTATE_RATE"))
+		runWriter(path, max(rate, 1))
+		return
+	}
+	defSize := int64(512)
+	if v, err := strconv.ParseInt(os.Getenv("TEND_BENCH_ROTATE_MIB"), 10, 64); err == nil && v > 0 {
+		defSize = v
+	}
+	total := flag.Int64("size", defSize, "MiB written per Writer run (2048 for the issue's 2 GiB; default $TEND_BENCH_ROTATE_MIB or 512)")
 	fileMiB := flag.Int64("file", 100, "MiB per log file before rotation")
 	reps := flag.Int("reps", 3, "repetitions (medians are printed)")
 	compMiB := flag.Int("compress", 100, "MiB of log compressed per compressor run")
 	dir := flag.String("dir", "", "where to write (default: a temp dir under $TMPDIR)")
+	ctRate := flag.Int("ct-rate", 50, "MB/s of the writer in the copytruncate comparison")
+	ctRotations := flag.Int("ct-rotations", 20, "rotations in the copytruncate comparison")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "tend-bench-rotate")
@@ -40,9 +54,11 @@ func main() {
 		*dir = d
 	}
 	lines := makeLines(4096)
-	fmt.Fprintf(os.Stderr, "writing %d MiB of 1 KiB lines per run, %d MiB files, %d reps, in %s\n", *total, *fileMiB, *reps, *dir)
+	fmt.Fprintf(os.Stderr, "writing %d MiB of 1 KiB lines per run, %d MiB files, %d reps (medians), in %s\n", *total, *fileMiB, *reps, *dir)
+	fmt.Printf("# rotate: Writer figures from %d MiB per run in %d MiB files, %d reps, medians\n", *total, *fileMiB, *reps)
 
-	type result struct{ mbps, worst []float64 }
+	type result struct{ mbps, worst, worstRot []float64 }
+	fsize := *fileMiB << 20
 	run := func(name string, mk func(path string) io.WriteCloser) result {
 		var r result
 		for i := range *reps {
@@ -50,27 +66,33 @@ func main() {
 			check(os.MkdirAll(sub, 0o755))
 			w := mk(filepath.Join(sub, "app.log"))
 			n := *total << 20
-			var worst time.Duration
+			var worst, worstRot time.Duration // worstRot: the writes that cross a file boundary
+			perFile := fsize / 1024
 			start := time.Now()
 			for j := int64(0); j < n/1024; j++ {
 				t0 := time.Now()
 				if _, err := w.Write(lines[j%int64(len(lines))]); err != nil {
 					check(err)
 				}
-				if d := time.Since(t0); d > worst {
+				d := time.Since(t0)
+				if d > worst {
 					worst = d
+				}
+				if j > 0 && j%perFile == 0 && d > worstRot {
+					worstRot = d
 				}
 			}
 			elapsed := time.Since(start)
 			check(w.Close())
 			r.mbps = append(r.mbps, float64(n)/1e6/elapsed.Seconds())
 			r.worst = append(r.worst, float64(worst.Microseconds())/1000)
-			fmt.Fprintf(os.Stderr, "  %-22s rep %d: %6.0f MB/s, worst write %8.2f ms\n", name, i, r.mbps[i], r.worst[i])
+			r.worstRot = append(r.worstRot, float64(worstRot.Microseconds())/1000)
+			fmt.Fprintf(os.Stderr, "  %-22s rep %d: %6.0f MB/s, worst write %8.2f ms (worst at a file boundary %8.2f ms)\n",
+				name, i, r.mbps[i], r.worst[i], float64(worstRot.Microseconds())/1000)
 			os.RemoveAll(sub)
 		}
 		return r
 	}
-	fsize := *fileMiB << 20
 	plain := run("os.File", func(p string) io.WriteCloser {
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		check(err)
@@ -91,41 +113,12 @@ func main() {
 	line("writer-worst-write", median(tend.worst), "ms", "lumberjack", median(lj.worst))
 	line("writer-worst-write-vs-file", median(tend.worst), "ms", "os.File", median(plain.worst))
 	line("writer-worst-write-compress", median(tendZ.worst), "ms", "lumberjack", median(ljZ.worst))
+	line("writer-worst-rotating-write", median(tend.worstRot), "ms", "lumberjack", median(lj.worstRot))
+	line("writer-worst-rotating-write-compress", median(tendZ.worstRot), "ms", "lumberjack", median(ljZ.worstRot))
 	line("writer-throughput-compress", median(tendZ.mbps), "MB/s", "lumberjack", median(ljZ.mbps))
 
-	// Compression speed and ratio on realistic log text.
-	var src bytes.Buffer
-	for src.Len() < *compMiB<<20 {
-		src.Write(lines[rand.IntN(len(lines))])
-	}
-	data := src.Bytes()
-	comp := func(name string, mk func(io.Writer) io.WriteCloser) (mbps, ratio float64) {
-		var speeds []float64
-		var out bytes.Buffer
-		for range *reps {
-			out.Reset()
-			t0 := time.Now()
-			w := mk(&out)
-			_, err := w.Write(data)
-			check(err)
-			check(w.Close())
-			speeds = append(speeds, float64(len(data))/1e6/time.Since(t0).Seconds())
-		}
-		mbps, ratio = median(speeds), float64(len(data))/float64(out.Len())
-		fmt.Fprintf(os.Stderr, "  %-22s %6.0f MB/s, ratio %.2f\n", name, mbps, ratio)
-		return
-	}
-	std, stdRatio := comp("stdlib-gzip -6", func(w io.Writer) io.WriteCloser { return stdgzip.NewWriter(w) })
-	kg, kgRatio := comp("klauspost gzip", func(w io.Writer) io.WriteCloser { return kgzip.NewWriter(w) })
-	zs, zsRatio := comp("klauspost zstd 1 thread", func(w io.Writer) io.WriteCloser {
-		e, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-		check(err)
-		return e
-	})
-	line("compress-gzip", kg, "MB/s", "stdlib-gzip", std)
-	line("compress-zstd", zs, "MB/s", "stdlib-gzip", std)
-	fmt.Fprintf(os.Stderr, "compression ratio: stdlib gzip -6 %.2f, klauspost gzip %.2f (%+.1f%%), zstd %.2f (%+.1f%%)\n",
-		stdRatio, kgRatio, 100*(kgRatio/stdRatio-1), zsRatio, 100*(zsRatio/stdRatio-1))
+	compression(*dir, *compMiB, *reps)
+	copytruncateLoss(*dir, *ctRate, *ctRotations)
 }
 
 // line prints one comparison; ratio is tend's figure over the peer's.

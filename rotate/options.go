@@ -83,8 +83,10 @@ type Rule struct {
 	// IfEmpty rotates empty logs too (logrotate's ifempty); false is
 	// logrotate's notifempty.
 	IfEmpty bool `json:"if_empty,omitempty"`
-	// Create sets the mode and owner of the new file after a Rename; nil
-	// copies them from the rotated file.
+	// Create, when set, makes a new empty live log after a Rename, with
+	// Create's mode and owner (a zero Mode or an id of -1 takes the rotated
+	// file's). Nil creates none, as logrotate's nocreate: the writer makes
+	// the file when it reopens.
 	Create *Create `json:"create,omitempty"`
 	// Signal names the writer told to reopen its log after a Rename.
 	Signal *Signal `json:"signal,omitempty"`

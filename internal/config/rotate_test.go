@@ -1,0 +1,76 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRotateSectionFromDesign(t *testing.T) {
+	cfg, err := Parse("tend.yaml", []byte(`rotate:
+  schedule: "@hourly"
+  state: /var/lib/tend/rotate.json
+  files:
+    - path: /var/log/jupyter*.log
+      size: 100MiB
+      every: 24h
+      keep: 7
+      max_age: 30d
+      compress: zstd
+      delay_compress: false
+      method: rename
+      missing_ok: true
+      if_empty: false
+      create: {mode: "0644", owner: jupyter, group: jupyter}
+      signal: {pidfile: /var/run/jupyter.pid, name: HUP}
+    - path: ~/train.log
+      method: copytruncate
+      date_ext: true
+`), Options{Home: "/home/u", Env: []string{}})
+	require.NoError(t, err)
+	r := cfg.Rotate
+	require.NotNil(t, r)
+	assert.Equal(t, "@hourly", r.Schedule)
+	require.Len(t, r.Files, 2)
+	f := r.Files[0]
+	assert.Equal(t, Path("/var/log/jupyter*.log"), f.Path)
+	require.NotNil(t, f.Size)
+	assert.Equal(t, int64(100<<20), f.Size.Bytes())
+	assert.Equal(t, 24*time.Hour, f.Every.D())
+	assert.Equal(t, 30*24*time.Hour, f.MaxAge.D())
+	assert.Equal(t, 7, f.Keep)
+	assert.Equal(t, &Create{Mode: "0644", Owner: "jupyter", Group: "jupyter"}, f.Create)
+	assert.Equal(t, &Signal{Pidfile: "/var/run/jupyter.pid", Name: "HUP"}, f.Signal)
+	assert.Equal(t, Path("/home/u/train.log"), r.Files[1].Path, "~ expands")
+	assert.True(t, r.Files[1].DateExt)
+}
+
+func TestRotateSectionErrors(t *testing.T) {
+	for _, tc := range []struct{ name, item, field, msg string }{
+		{"no path", "keep: 3", "rotate.files[0].path", ""},
+		{"bad glob", "path: /var/log/[x.log", "rotate.files[0].path", "[x.log"},
+		{"negative keep", "path: /x.log\n      keep: -2", "rotate.files[0].keep", "-2"},
+		{"codec", "path: /x.log\n      compress: lz4", "rotate.files[0].compress", "lz4"},
+		{"method", "path: /x.log\n      method: move", "rotate.files[0].method", "move"},
+		{"zero size", "path: /x.log\n      size: 0", "rotate.files[0].size", "0 bytes"},
+		{"negative size", "path: /x.log\n      size: -5MiB", "rotate.files[0].size", "-5MiB"},
+		{"negative every", "path: /x.log\n      every: -1h", "rotate.files[0].every", "-1h"},
+		{"negative max_age", "path: /x.log\n      max_age: -3d", "rotate.files[0].max_age", "-3d"},
+		{"mode", "path: /x.log\n      create: {mode: \"rw-r--r--\"}", "rotate.files[0].create.mode", "rw-r--r--"},
+		{"signal name", "path: /x.log\n      signal: {pidfile: /p, name: HUPP}", "rotate.files[0].signal.name", "HUPP"},
+		{"no pidfile", "path: /x.log\n      signal: {name: HUP}", "rotate.files[0].signal.pidfile", ""},
+		{"signal with copytruncate", "path: /x.log\n      method: copytruncate\n      signal: {pidfile: /p}", "rotate.files[0].signal", "nothing to signal"},
+		{"create with copytruncate", "path: /x.log\n      method: copytruncate\n      create: {mode: \"0600\"}", "rotate.files[0].create", "rename only"},
+		{"unknown key", "path: /x.log\n      rotate: 5", "rotate", "rotate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("tend.yaml", []byte("rotate:\n  files:\n    - "+tc.item+"\n"), Options{Env: []string{}})
+			require.Error(t, err)
+			assert.ErrorContains(t, err, "tend.yaml:")
+			assert.ErrorContains(t, err, tc.field)
+			assert.ErrorContains(t, err, tc.msg)
+		})
+	}
+}

@@ -27,13 +27,17 @@ func ExampleRotator() {
 	for _, f := range rep.Files {
 		fmt.Println(filepath.Base(f.Path), f.Reason)
 		for _, a := range f.Actions {
-			fmt.Println(" ", a.Op, filepath.Base(a.Path), "->", filepath.Base(a.To))
+			if a.To != "" {
+				fmt.Println(" ", a.Op, filepath.Base(a.Path), "->", filepath.Base(a.To))
+			} else {
+				fmt.Println(" ", a.Op, filepath.Base(a.Path))
+			}
 		}
 	}
 	// Output:
 	// app.log size 2.0KiB >= 1.0KiB
 	//   rename app.log -> app.log.1
-	//   create app.log -> .
+	//   create app.log
 	//   compress app.log.1 -> app.log.1.gz
 }
 

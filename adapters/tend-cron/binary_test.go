@@ -69,10 +69,16 @@ type proc struct {
 
 func startProc(t *testing.T, attr *syscall.SysProcAttr, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, attr, nil, args...)
+}
+
+// startProcEnv starts tend-cron with the test's environment plus env.
+func startProcEnv(t *testing.T, attr *syscall.SysProcAttr, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(tendCron(t), args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	p.cmd.SysProcAttr = attr
-	p.cmd.Env = append(os.Environ(), "TEND_INTEGRATION=")
+	p.cmd.Env = append(os.Environ(), env...)
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		p.cmd.Wait()
@@ -109,8 +115,20 @@ func (p *proc) wait(t *testing.T) int {
 // waitOutput waits until stdout or stderr contains s.
 func (p *proc) waitOutput(t *testing.T, s string) {
 	t.Helper()
+	p.waitFor(t, s, func() string { return p.stdout.String() + p.stderr.String() })
+}
+
+// waitStdout waits until stdout (the child's, in entrypoint mode) contains
+// s; tend-cron's own log on stderr quotes the child's command line.
+func (p *proc) waitStdout(t *testing.T, s string) {
+	t.Helper()
+	p.waitFor(t, s, p.stdout.String)
+}
+
+func (p *proc) waitFor(t *testing.T, s string, output func() string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.stdout.String()+p.stderr.String(), s) {
+	for !strings.Contains(output(), s) {
 		select {
 		case <-p.done:
 			t.Fatalf("tend-cron exited (%d) before printing %q; stdout:\n%s\nstderr:\n%s", p.code, s, p.stdout.String(), p.stderr.String())
@@ -203,10 +221,10 @@ func TestBinaryEntrypoint(t *testing.T) {
 		script := `for s in HUP INT USR1 USR2; do trap "echo got $s" $s; done; trap 'echo got TERM; exit 7' TERM; ` +
 			`echo ready; while :; do sleep 0.05; done`
 		p := startProc(t, nil, "--config", cfg, "--", sh, "-c", script)
-		p.waitOutput(t, "ready")
+		p.waitStdout(t, "ready\n")
 		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2} {
 			p.signal(t, sig)
-			p.waitOutput(t, "got "+strings.TrimPrefix(signalName(sig), "SIG"))
+			p.waitStdout(t, "got "+strings.TrimPrefix(signalName(sig), "SIG")+"\n")
 		}
 		assert.True(t, isRunning(p), "SIGINT goes to the child, which decides: it kept running")
 		p.signal(t, syscall.SIGTERM)
@@ -324,4 +342,42 @@ func TestBinaryNonRoot(t *testing.T) {
 	assert.Equal(t, 4.0, series[`tend_files_deleted_total{task="sweep"}`], "%s", prom)
 	assert.Positive(t, series[`tend_task_not_permitted{task="sweep"}`], "%s", prom)
 	assert.Contains(t, series, `tend_last_success_timestamp_seconds{task="sweep"}`)
+}
+
+// The README's first command, `tend-cron --once --dry-run` on the embedded
+// default config, as an ordinary user: it plans the old cache files under
+// $HOME, changes nothing, lists what it may not read in a shared /tmp, and
+// exits 0.
+func TestBinaryDefaultDryRunAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start tend-cron as nobody (uid 65534)")
+	}
+	const nobody = 65534
+	// $HOME outside /tmp: the default sweeps /tmp, and tend refuses a root
+	// that holds the home directory.
+	home, err := os.MkdirTemp("/var/tmp", "tend-cron-home-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(home) })
+	cache := filepath.Join(home, ".cache", "torch", "hub")
+	makeOld(t, cache, 3)
+	fresh := filepath.Join(cache, "fresh.pt")
+	require.NoError(t, os.WriteFile(fresh, []byte("x"), 0o644))
+	require.NoError(t, filepath.WalkDir(home, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	}))
+
+	p := startProcEnv(t, &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}},
+		[]string{"HOME=" + home}, "--once", "--dry-run")
+	code := p.wait(t)
+	out := p.stdout.String()
+	assert.Equal(t, 0, code, "%s\n%s", out, p.stderr.String())
+	assert.Contains(t, out, "tend-cron dry run of <embedded default>: nothing is changed\n")
+	assert.Regexp(t, `(?m)^    `+regexp.QuoteMeta(filepath.Join(home, ".cache", "torch"))+`: would delete 3, `, out)
+	assert.Contains(t, out, "    "+filepath.Join(home, ".cache", "pip")+": missing, skipped\n")
+	assert.Regexp(t, `(?m)^    /tmp: would delete \d+`, out)
+	assert.Equal(t, 4, countFiles(t, cache), "a dry run deletes nothing")
+	assert.FileExists(t, fresh)
 }

@@ -297,7 +297,7 @@ func TestBinarySIGTERMDuringSweep(t *testing.T) {
 // fail the run.
 func TestBinaryNonRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to start tend-cron as nobody (uid 65534)")
+		testenv.Missing(t, "root, to start tend-cron as nobody (uid 65534): run the tests as root")
 	}
 	const nobody = 65534
 	dir, err := os.MkdirTemp("", "tend-cron-nonroot-")
@@ -350,7 +350,7 @@ func TestBinaryNonRoot(t *testing.T) {
 // exits 0.
 func TestBinaryDefaultDryRunAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to start tend-cron as nobody (uid 65534)")
+		testenv.Missing(t, "root, to start tend-cron as nobody (uid 65534): run the tests as root")
 	}
 	const nobody = 65534
 	// $HOME outside /tmp: the default sweeps /tmp, and tend refuses a root

@@ -211,3 +211,42 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// TestReportItemsBound: a real sweep lists at most ReportItems deletions,
+// the first ones in plan order, and counts the rest; everything still goes.
+func TestReportItemsBound(t *testing.T) {
+	base := t.TempDir()
+	mk := osMaker(t)
+	for _, r := range []string{"a", "b"} {
+		for i := range 30 {
+			mk.file(filepath.Join(base, r, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%02d", i)), 3, ago(30))
+		}
+	}
+	for _, r := range []string{"a", "b"} {
+		for i := range 3 {
+			setTimes(t, filepath.Join(base, r, fmt.Sprintf("d%d", i)), ago(30))
+		}
+	}
+	rule := cleanup.Rule{Root: filepath.Join(base, "a"), OlderThan: 7 * 24 * time.Hour}
+	plan, err := (&cleanup.Sweeper{Rules: []cleanup.Rule{rule}}).Plan(context.Background())
+	require.NoError(t, err)
+	require.Len(t, plan.Items(), 33, "30 files and 3 emptied directories")
+
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{rule}, ReportItems: 7}
+	rep, err := s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, 33, rep.Deleted)
+	assert.EqualValues(t, 90, rep.Bytes)
+	assert.Equal(t, 26, rep.ItemsOmitted)
+	assert.Equal(t, paths(plan.Items()[:7]), paths(rep.Items()), "the listed items are the first of the plan")
+	assert.Empty(t, tree(t, rule.Root))
+
+	s = &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: filepath.Join(base, "b"), OlderThan: 7 * 24 * time.Hour}}, ReportItems: -1}
+	plan, err = s.Sweep(context.Background(), true)
+	require.NoError(t, err)
+	rep, err = s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	assert.Len(t, rep.Items(), 33)
+	assert.Equal(t, plan.Items(), rep.Items(), "a dry run lists exactly what the real run deletes, in order, with bytes")
+	assert.Zero(t, rep.ItemsOmitted)
+}

@@ -99,9 +99,12 @@ type Report struct {
 	Bytes    int64        `json:"bytes"`
 	// FreedMeasured is the growth of free space summed over the file
 	// systems swept (real runs only; other writers make it approximate).
-	FreedMeasured int64          `json:"freed_measured"`
-	Skipped       map[string]int `json:"skipped"`
-	Notes         []string       `json:"notes,omitempty"`
+	FreedMeasured int64 `json:"freed_measured"`
+	// ItemsOmitted counts deletions a real sweep did not list in Items
+	// (see Sweeper.ReportItems); the log has every one.
+	ItemsOmitted int            `json:"items_omitted,omitempty"`
+	Skipped      map[string]int `json:"skipped"`
+	Notes        []string       `json:"notes,omitempty"`
 	// Errors are the problems met (also returned as a *multierror.Error).
 	Errors []string `json:"errors,omitempty"`
 
@@ -163,7 +166,7 @@ func (r *Report) itemPath(it *item) string {
 
 // Items returns the planned (dry run) or deleted items, in order.
 func (r *Report) Items() []Item {
-	out := make([]Item, 0, r.Deleted)
+	out := make([]Item, 0, len(r.items))
 	var lastDir int32 = -2
 	var lastPath string
 	for i := range r.items {

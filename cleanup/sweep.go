@@ -58,11 +58,19 @@ type Sweeper struct {
 	Proc string
 	// Home is the home directory, a dangerous root; "" means $HOME.
 	Home string
-	// Workers is how many goroutines delete at once; 0 means 4.
+	// Workers is how many goroutines walk and delete at once; 0 means 16
+	// (deleting is mostly waiting for the file system, even on 2 cores).
 	Workers int
 	// MaxDepth bounds how deep directories are entered (one descriptor is
 	// held per level); 0 means 4096.
 	MaxDepth int
+	// ReportItems bounds how many deletions a real sweep lists in its
+	// Report's Items, so that memory stays flat however much goes: the rest
+	// are counted (Report.ItemsOmitted) and logged. 0 means 10,000;
+	// negative means no limit. A dry run always lists its whole plan, and a
+	// real run that needs the whole plan first (KeepUnder, the Hugging Face
+	// layout) lists every deletion.
+	ReportItems int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Log receives one Info record per deletion and warnings; nil discards.
@@ -78,9 +86,20 @@ func (s *Sweeper) fs() FS {
 
 func (s *Sweeper) workers() int {
 	if s.Workers <= 0 {
-		return 4
+		return 16
 	}
 	return s.Workers
+}
+
+// reportItems is how many items a live sweep keeps (-1: all).
+func (s *Sweeper) reportItems() int {
+	switch {
+	case s.ReportItems == 0:
+		return 10000
+	case s.ReportItems < 0:
+		return -1
+	}
+	return s.ReportItems
 }
 
 func (s *Sweeper) now() time.Time {
@@ -155,7 +174,8 @@ func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.plan(ctx
 
 // plan walks the roots; live deletes as it goes.
 func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
-	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}}}
+	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
+		itemCap: s.reportItems()}
 	p.now = p.rep.Started
 	p.maxDepth = s.MaxDepth
 	if p.maxDepth <= 0 {
@@ -217,6 +237,11 @@ type planner struct {
 	protect  []string
 	maxDepth int
 	errs     *multierror.Error
+	// maxItemDir is the deepest directory record an item refers to; live
+	// sweeps drop the records past it once they are left.
+	maxItemDir int32
+	// itemCap bounds the items a live sweep keeps (-1: no bound).
+	itemCap int
 }
 
 func (p *planner) warn(msg string) {
@@ -225,14 +250,18 @@ func (p *planner) warn(msg string) {
 }
 
 func (p *planner) capped() bool {
-	return p.s.MaxDeletions > 0 && len(p.rep.items) >= p.s.MaxDeletions
+	return p.s.MaxDeletions > 0 && p.rep.Deleted >= p.s.MaxDeletions
 }
 
 // fork returns a planner for one subtree of root ri (directory di), with a
 // report of its own whose directory 0 stands for di.
 func (p *planner) fork(ri, di int32) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth}
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap}
+	if c.itemCap >= 0 {
+		// The fork's items are joined after the ones listed so far.
+		c.itemCap = max(0, c.itemCap-len(p.rep.items))
+	}
 	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots))}
 	c.rep.Roots[ri] = RootReport{Root: p.rep.Roots[ri].Root, Age: p.rep.Roots[ri].Age}
 	c.rep.dirs = []dirRec{p.rep.dirs[di]}
@@ -253,9 +282,15 @@ func (p *planner) join(c *planner, di int32) {
 		p.rep.dirs = append(p.rep.dirs, d)
 	}
 	for _, it := range c.rep.items {
+		if p.live && p.itemCap >= 0 && len(p.rep.items) >= p.itemCap {
+			p.rep.ItemsOmitted++
+			continue
+		}
 		it.dir = remap(it.dir)
 		p.rep.items = append(p.rep.items, it)
+		p.maxItemDir = max(p.maxItemDir, it.dir)
 	}
+	p.rep.ItemsOmitted += c.rep.ItemsOmitted
 	p.rep.Scanned += c.rep.Scanned
 	p.rep.Deleted += c.rep.Deleted
 	p.rep.Bytes += c.rep.Bytes
@@ -277,8 +312,8 @@ func (p *planner) remove(d Dir, it item) bool {
 	err := d.Remove(it.name, it.typ == TypeDir)
 	switch {
 	case err == nil:
+		logDeleted(p.ctx, p.log, p.rep, &it)
 		p.emit(it)
-		logDeleted(p.ctx, p.log, p.rep, &p.rep.items[len(p.rep.items)-1])
 		return true
 	case errGone(err):
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
@@ -289,9 +324,15 @@ func (p *planner) remove(d Dir, it item) bool {
 	return false
 }
 
-// emit adds a deletion to the plan.
+// emit adds a deletion to the plan (a live sweep past its ReportItems only
+// counts it).
 func (p *planner) emit(it item) {
-	p.rep.items = append(p.rep.items, it)
+	if p.live && p.itemCap >= 0 && len(p.rep.items) >= p.itemCap {
+		p.rep.ItemsOmitted++
+	} else {
+		p.rep.items = append(p.rep.items, it)
+		p.maxItemDir = max(p.maxItemDir, it.dir)
+	}
 	p.rep.Deleted++
 	p.rep.Bytes += it.size
 	rr := &p.rep.Roots[p.rep.dirs[it.dir].root]

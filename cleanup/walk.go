@@ -112,6 +112,16 @@ func (w *walk) loop(stack []*frame) {
 		}
 		f.d.Close()
 		w.leave(stack[len(stack)-1], f)
+		w.forget(f)
+	}
+}
+
+// forget drops the records of f's directory and everything below it once
+// a live sweep is done with them and no listed item needs their path, so
+// that memory follows the depth of the tree, not its size.
+func (w *walk) forget(f *frame) {
+	if w.p.live && int(f.idx) < len(w.p.rep.dirs) && w.p.maxItemDir < f.idx {
+		w.p.rep.dirs = w.p.rep.dirs[:f.idx]
 	}
 }
 
@@ -175,6 +185,8 @@ func (w *walk) parallel(top *frame) {
 	top.subdirs, top.next = nil, 0
 	parts := make([]*planner, len(subs))
 	frames := make([]*frame, len(subs))
+	joined := 0 // parts before this one are joined
+	var mu sync.Mutex
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(w.p.s.workers(), len(subs)) {
@@ -182,12 +194,23 @@ func (w *walk) parallel(top *frame) {
 		go func() {
 			defer wg.Done()
 			for k := range next {
+				mu.Lock()
 				cp := w.p.fork(w.ri, top.idx)
+				mu.Unlock()
 				cw := *w
 				cw.p = cp
 				fr := &frame{d: top.d, idx: 0, info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
 				cw.loop([]*frame{fr})
+				// Join the parts done so far, in order, to free them early.
+				mu.Lock()
 				parts[k], frames[k] = cp, fr
+				for joined < len(parts) && parts[joined] != nil {
+					w.p.join(parts[joined], top.idx)
+					top.remaining += frames[joined].remaining
+					parts[joined], frames[joined] = nil, nil
+					joined++
+				}
+				mu.Unlock()
 			}
 		}()
 	}
@@ -196,10 +219,6 @@ func (w *walk) parallel(top *frame) {
 	}
 	close(next)
 	wg.Wait()
-	for k, cp := range parts {
-		w.p.join(cp, top.idx)
-		top.remaining += frames[k].remaining
-	}
 }
 
 // list examines every entry of f's directory, plans its files and symlinks

@@ -4,7 +4,12 @@
 // printing names, syscalls per file (strace -c -f) and peak RSS. It prints
 // one line per comparison, `NAME ratio=X (tend A vs peer B)`, with medians.
 //
-//	go run ./cmd/sweep [-files 60000] [-full] [-reps 3] [-fs tmpfs,disk]
+// -full is the issue's shape (300,000 files in 100,000 directories plus
+// 30,000 symlinks, 3 runs each) and a peak-RSS run at 1,000,000 files; it
+// takes about a quarter of an hour on 2 cores. The default (60,000 files)
+// takes a few minutes; TEND_BENCH_SWEEP_FILES overrides -files.
+//
+//	go run ./cmd/sweep [-files 60000] [-full] [-reps 3] [-fs tmpfs,disk] [-rss-files N]
 package main
 
 import (
@@ -22,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendkit/tend/cleanup"
 )
 
@@ -30,15 +37,34 @@ func main() {
 		child(os.Args[2], os.Args[3])
 		return
 	}
+	if len(os.Args) == 4 && os.Args[1] == "-generate" {
+		n, err := strconv.Atoi(os.Args[3])
+		must(err)
+		generate(os.Args[2], n)
+		return
+	}
 	files := flag.Int("files", 60000, "files in the generated tree (half of them 30 days old)")
 	full := flag.Bool("full", false, "the issue's full shape: 300,000 files")
 	reps := flag.Int("reps", 3, "repetitions per measurement (medians are printed)")
 	fss := flag.String("fs", "tmpfs,disk", "file systems to run on")
 	doStrace := flag.Bool("strace", true, "count syscalls per file with strace -c -f")
+	rssFiles := flag.Int("rss-files", 0, "files in the tree for the peak-RSS comparison (default: 1,000,000 with -full, else -files)")
 	flag.Parse()
+	if v := os.Getenv("TEND_BENCH_SWEEP_FILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		must(err)
+		*files = n
+	}
 	if *full {
 		*files = 300000
+		if *rssFiles == 0 {
+			*rssFiles = 1000000
+		}
 	}
+	if *rssFiles == 0 {
+		*rssFiles = *files
+	}
+	fmt.Fprintf(os.Stderr, "sweep: %d files, medians of %d runs; the machine is shared, so figures are noisy\n", *files, *reps)
 	for _, f := range strings.Split(*fss, ",") {
 		dir, cleanup, err := workDir(f)
 		if err != nil {
@@ -48,6 +74,9 @@ func main() {
 		run(f, dir, *files, *reps)
 		if *doStrace && f == "tmpfs" {
 			syscallsPerFile(dir, min(*files, 20000))
+		}
+		if f == "tmpfs" {
+			peakRSS(dir, *rssFiles)
 		}
 		cleanup()
 	}
@@ -96,8 +125,8 @@ func generate(root string, files int) {
 		p := filepath.Join(dirs[(i*7)%ndirs], fmt.Sprintf("s%d", i))
 		must(os.Symlink(fmt.Sprintf("f%d", i), p))
 		if i%2 == 0 {
-			ts := []syscall.Timespec{syscall.NsecToTimespec(old.UnixNano()), syscall.NsecToTimespec(old.UnixNano())}
-			_ = utimesNoFollow(p, ts)
+			ts := []unix.Timespec{unix.NsecToTimespec(old.UnixNano()), unix.NsecToTimespec(old.UnixNano())}
+			must(unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW))
 		}
 	}
 }
@@ -185,6 +214,7 @@ func run(fsName, dir string, files, reps int) {
 	// Dry run: scan and print the names, against find printing them.
 	root := filepath.Join(dir, "scan")
 	generate(root, files)
+	syncDisk()
 	timeCmd("find", root, "-type", "f", "-atime", "+7") // warm the caches for both
 	var ts, fs []result
 	for range reps {
@@ -227,7 +257,25 @@ func syscallsPerFile(dir string, files int) {
 	fmt.Printf("syscalls-per-entry ratio=%.2f (tend %.2f vs peer find %.2f)\n", t/f, t, f)
 }
 
-func syncDisk() { syscall.Sync() }
+// peakRSS compares the peak resident memory of a real sweep with find's
+// on a tree of the given size.
+func peakRSS(dir string, files int) {
+	self, _ := os.Executable()
+	var t, f result
+	for _, name := range []string{"tend", "find"} {
+		root := filepath.Join(dir, "rss-"+name)
+		generate(root, files)
+		if name == "tend" {
+			t = timeCmd(self, "-child", "sweep", root)
+		} else {
+			f = timeCmd("find", root, "-type", "f", "-atime", "+7", "-delete")
+		}
+		os.RemoveAll(root)
+	}
+	fmt.Printf("peak-rss-%dk-files ratio=%.2f (tend %.1fMiB vs peer find %.1fMiB)\n", files/1000, float64(t.rss)/float64(f.rss), float64(t.rss)/1024, float64(f.rss)/1024)
+}
+
+func syncDisk() { unix.Sync() }
 
 func must(err error) {
 	if err != nil {

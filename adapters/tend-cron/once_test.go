@@ -30,6 +30,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad only", []string{"--once", "--only", "cleanup"}, 2, []string{`--only "cleanup": use one of sweep, rotate, images`}},
 		{"command without --", []string{"jupyter"}, 2, []string{`unexpected argument "jupyter": put the command to run after --`}},
 		{"once with command", []string{"--once", "--", "true"}, 2, []string{"cannot also run the command"}},
+		{"json without once", []string{"--json", "--", "true"}, 2, []string{"--json prints the summary of --once", "--log-format json"}},
 		{"bad jitter", []string{"--jitter", "-5m"}, 2, []string{`duration "-5m": negative`}},
 		{"bad log level", []string{"--once", "--log-level", "loud"}, 2, []string{`--log-level "loud"`}},
 		{"missing config", []string{"--once", "--config", "testdata/nope.yaml"}, 2, []string{"testdata/nope.yaml: read config:", "no such file"}},

@@ -137,7 +137,7 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		return f, true, c.usage("--once runs the tasks and exits: it cannot also run the command %q", f.argv[0])
 	case f.once && (f.jitter != 0 || f.runAtStart):
 		return f, true, c.usage("--jitter and --run-at-start are for the scheduler, not --once")
-	case !f.once && f.JSON:
+	case !f.once && f.JSON && !f.Version:
 		return f, true, c.usage("--json prints the summary of --once; the scheduler logs on stderr: use --log-format json")
 	}
 	return f, false, cli.ExitOK

@@ -123,8 +123,12 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, depth int) error {
 				k.target = strings.TrimSpace(string(b))
 			}
 		case TypeDir:
-			if info.Dev != w.rootDev || depth > 32 {
+			if info.Dev != w.rootDev {
 				p.rep.skip(SkipMount)
+				continue
+			}
+			if depth > 32 { // no hub folder nests this deep
+				p.rep.skip(SkipTooDeep)
 				continue
 			}
 			sub, err := d.OpenDir(name)

@@ -137,6 +137,27 @@ func TestDifferentialFindAndTmpfiles(t *testing.T) {
 		genTree(t, roots[n])
 		before[n] = tree(t, roots[n])
 	}
+	// A mount point inside each root, holding an old file: find (without
+	// -xdev) crosses into it, tmpfiles and tend do not.
+	mounted := os.Geteuid() == 0
+	if mounted {
+		for _, n := range []string{"tend", "find", "tmpfiles"} {
+			mnt := filepath.Join(roots[n], "mnt")
+			require.NoError(t, os.Mkdir(mnt, 0o755))
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+				t.Logf("no mount point case: mount tmpfs: %v: %s", err, out)
+				mounted = false
+				break
+			}
+			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+			osMaker(t).file(filepath.Join(mnt, "old"), 10, ago(30))
+			setTimes(t, mnt, ago(30))
+			setTimes(t, roots[n], ago(20))
+			before[n] = tree(t, roots[n])
+		}
+	} else {
+		t.Log("not root: no mount point case")
+	}
 	require.Equal(t, before["tend"], before["find"])
 	// Only tend's copy is held: holding changes nothing for the peers.
 	holdOpen(t, filepath.Join(roots["tend"], "held_open"))
@@ -148,6 +169,9 @@ func TestDifferentialFindAndTmpfiles(t *testing.T) {
 	assert.Equal(t, 1, rep.Skipped[cleanup.SkipOpen])
 	assert.Equal(t, 1, rep.Skipped[cleanup.SkipLocked])
 	assert.Equal(t, 1, rep.Skipped[cleanup.SkipSpecial])
+	if mounted {
+		assert.Equal(t, 1, rep.Skipped[cleanup.SkipMount])
+	}
 
 	out, err := exec.Command(find, roots["find"], "-type", "f", "-atime", "+7", "-delete").CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -173,7 +197,15 @@ func TestDifferentialFindAndTmpfiles(t *testing.T) {
 	// find (files only) vs tend's files: find rounds ages down to whole
 	// days (+7 means at least 8 days: "edge", 7.5 days, stays) and deletes
 	// files held open or locked.
-	assert.Equal(t, difference(del["find"], []string{"held_open", "held_lock"}), difference(tendFiles, []string{"edge"}))
+	// find also crosses the mount point and deletes the old file there.
+	findOnly := []string{"held_open", "held_lock"}
+	if mounted {
+		findOnly = append(findOnly, "mnt/old")
+		assert.Contains(t, del["find"], "mnt/old", "find without -xdev crosses mounts")
+		assert.NotContains(t, del["tmpfiles"], "mnt/old", "tmpfiles does not cross mounts")
+		assert.NotContains(t, del["tend"], "mnt/old", "tend does not cross mounts")
+	}
+	assert.Equal(t, difference(del["find"], findOnly), difference(tendFiles, []string{"edge"}))
 	assert.Contains(t, del["tend"], "oldlink", "tend removes an old symlink itself; find -type f leaves it")
 	assert.NotContains(t, del["find"], "oldlink")
 	// tmpfiles vs tend, everything: tmpfiles deletes held files (it only
@@ -249,4 +281,42 @@ func TestReportItemsBound(t *testing.T) {
 	assert.Len(t, rep.Items(), 33)
 	assert.Equal(t, plan.Items(), rep.Items(), "a dry run lists exactly what the real run deletes, in order, with bytes")
 	assert.Zero(t, rep.ItemsOmitted)
+}
+
+// TestDifferentialTmpfilesDefaultAge compares tend's "newest" age with a
+// plain `d ROOT - - - 7d` line, whose default age-by is abcmABM: atime,
+// birth, ctime and mtime for files, the same but ctime for directories.
+// On a tree whose atimes and mtimes were set back (ctime and birth time are
+// now), both keep every file and symlink (ctime is fresh); tend removes an
+// old empty directory that tmpfiles keeps for its fresh birth time, since
+// tend's "newest" reads atime, mtime and (files only) ctime, never birth.
+func TestDifferentialTmpfilesDefaultAge(t *testing.T) {
+	tmpfiles := testenv.LookPath(t, "systemd-tmpfiles", "systemd")
+	base := t.TempDir()
+	roots := map[string]string{}
+	before := map[string]map[string]bool{}
+	for _, n := range []string{"tend", "tmpfiles"} {
+		r := filepath.Join(base, n)
+		roots[n] = r
+		mk := osMaker(t)
+		mk.file(filepath.Join(r, "sub", "old"), 10, ago(30))
+		mk.file(filepath.Join(r, "new"), 10, ago(0))
+		mk.symlink("sub/old", filepath.Join(r, "oldlink"), ago(30))
+		before[n] = tree(t, r)
+		// After tree(): reading a directory refreshes its atime (relatime).
+		mk.dir(filepath.Join(r, "emptyold"), ago(30))
+		before[n]["emptyold"] = true
+		setTimes(t, filepath.Join(r, "sub"), ago(30))
+		setTimes(t, r, ago(30))
+	}
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeNewest}}}
+	_, err := s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	conf := filepath.Join(base, "tend-test.conf")
+	require.NoError(t, os.WriteFile(conf, []byte("d "+roots["tmpfiles"]+" - - - 7d\n"), 0o644))
+	out, err := exec.Command(tmpfiles, "--clean", conf).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	assert.Empty(t, gone(before["tmpfiles"], tree(t, roots["tmpfiles"])), "fresh ctime (files) and birth time (directories) keep everything")
+	assert.Equal(t, []string{"emptyold"}, gone(before["tend"], tree(t, roots["tend"])), "tend: fresh ctime keeps files and symlinks; directories age by atime and mtime")
 }

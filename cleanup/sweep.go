@@ -62,7 +62,8 @@ type Sweeper struct {
 	// (deleting is mostly waiting for the file system, even on 2 cores).
 	Workers int
 	// MaxDepth bounds how deep directories are entered (one descriptor is
-	// held per level); 0 means 4096.
+	// held per level, so the process needs that many spare descriptors);
+	// 0 means 8192.
 	MaxDepth int
 	// ReportItems bounds how many deletions a real sweep lists in its
 	// Report's Items, so that memory stays flat however much goes: the rest
@@ -179,7 +180,7 @@ func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	p.now = p.rep.Started
 	p.maxDepth = s.MaxDepth
 	if p.maxDepth <= 0 {
-		p.maxDepth = 4096
+		p.maxDepth = 8192
 	}
 	if h, err := readHeld(s.proc()); err != nil {
 		p.warn(err.Error())

@@ -212,3 +212,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 	assert.Equal(t, "85%", string(b))
 	assert.True(t, strings.HasPrefix(units.FormatDuration(0), "0"))
 }
+
+func TestUnknownHome(t *testing.T) {
+	t.Setenv("HOME", "")
+	_, err := Default(Options{Env: []string{}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `field sweep.rules[0].path: "~/.cache/torch": the home directory is unknown ($HOME is not set)`)
+}

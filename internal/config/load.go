@@ -231,7 +231,8 @@ func kindName(n *yaml.Node) string {
 // typeNames turns the decoder's Go type names into words a user knows.
 var typeNames = []string{"config.", "", "in type ", "in section "}
 
-// expandPaths replaces a leading "~" in every Path field.
+// expandPaths replaces a leading "~" in every Path field. With no home
+// directory known the paths keep their "~", and validation names them.
 func expandPaths(v reflect.Value, home string) {
 	switch v.Kind() {
 	case reflect.Pointer:
@@ -247,7 +248,7 @@ func expandPaths(v reflect.Value, home string) {
 			expandPaths(v.Index(i), home)
 		}
 	case reflect.String:
-		if v.Type() == reflect.TypeFor[Path]() && v.CanSet() {
+		if v.Type() == reflect.TypeFor[Path]() && v.CanSet() && home != "" {
 			v.SetString(ExpandHome(v.String(), home))
 		}
 	}

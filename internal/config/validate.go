@@ -57,6 +57,8 @@ func (c *checker) globs(field string, pats []string) {
 func (c *checker) required(field, v string) {
 	if strings.TrimSpace(v) == "" {
 		c.add(field, "is required (a bare ~ is YAML for null: write \"~\" for the home directory)")
+	} else if v == "~" || strings.HasPrefix(v, "~/") {
+		c.add(field, "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", v)
 	}
 }
 

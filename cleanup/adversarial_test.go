@@ -79,17 +79,19 @@ func TestSymlinkSwap(t *testing.T) {
 		}
 	}()
 	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, Workers: 2}
-	deadline := time.Now().Add(3 * time.Second)
-	sweeps := 0
+	deadline := time.Now().Add(10 * time.Second)
+	sweeps, deleted := 0, 0
 	for time.Now().Before(deadline) && swaps.Load() < 5000 {
-		s.Sweep(context.Background(), false)
+		rep, _ := s.Sweep(context.Background(), false)
+		deleted += rep.Deleted
 		sweeps++
 		refill()
 	}
 	close(stop)
 	<-done
-	t.Logf("%d sweeps during %d swaps", sweeps, swaps.Load())
-	require.Greater(t, swaps.Load(), int64(100))
+	t.Logf("%d sweeps deleted %d entries during %d swaps", sweeps, deleted, swaps.Load())
+	require.GreaterOrEqual(t, swaps.Load(), int64(1000), "thousands of swaps")
+	require.Positive(t, deleted, "the sweeps did delete inside the root")
 	for _, v := range victims {
 		_, err := os.Lstat(v)
 		assert.NoError(t, err, "deleted outside the root: %s", v)

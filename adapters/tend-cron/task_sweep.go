@@ -84,6 +84,9 @@ func sweepLines(rep *cleanup.Report) []string {
 			lines = append(lines, l)
 		}
 	}
+	if rep.ItemsOmitted > 0 {
+		lines = append(lines, fmt.Sprintf("  the report lists the first %d deletions; the log has all %d", rep.Deleted-rep.ItemsOmitted, rep.Deleted))
+	}
 	if !rep.DryRun && rep.FreedMeasured != 0 {
 		lines = append(lines, fmt.Sprintf("  free space grew by %s", units.Size(rep.FreedMeasured).Human()))
 	}

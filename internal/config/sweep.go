@@ -60,7 +60,7 @@ func (s *Sweep) validate(c *checker) {
 		if r.KeepUnder != nil && r.KeepUnder.Bytes() <= 0 {
 			c.add(f+".keep_under", "must be a positive size")
 		}
-		if p := string(r.Path); p != "" && !strings.HasPrefix(p, "/") {
+		if p := string(r.Path); p != "" && !strings.HasPrefix(p, "/") && !unexpanded(p) {
 			c.add(f+".path", "%q is not an absolute path (or ~/...)", p)
 		}
 		for j, w := range r.Within {
@@ -70,7 +70,9 @@ func (s *Sweep) validate(c *checker) {
 		}
 	}
 	for i, p := range s.Protect {
-		if !strings.HasPrefix(string(p), "/") {
+		if unexpanded(string(p)) {
+			c.add(fmt.Sprintf("sweep.protect[%d]", i), "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", p)
+		} else if !strings.HasPrefix(string(p), "/") {
 			c.add(fmt.Sprintf("sweep.protect[%d]", i), "%q is not an absolute path (or ~/...)", p)
 		}
 	}

@@ -57,10 +57,14 @@ func (c *checker) globs(field string, pats []string) {
 func (c *checker) required(field, v string) {
 	if strings.TrimSpace(v) == "" {
 		c.add(field, "is required (a bare ~ is YAML for null: write \"~\" for the home directory)")
-	} else if v == "~" || strings.HasPrefix(v, "~/") {
+	} else if unexpanded(v) {
 		c.add(field, "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", v)
 	}
 }
+
+// unexpanded reports whether p still starts with "~" because the home
+// directory is unknown (required has already said so).
+func unexpanded(p string) bool { return p == "~" || strings.HasPrefix(p, "~/") }
 
 // ParseSchedule parses a schedule as tend-cron reads it: a five-field cron
 // expression or a descriptor (@hourly, @daily, @weekly, @every 6h).

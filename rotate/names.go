@@ -45,7 +45,7 @@ func parseBackup(base, name string, dateExt bool) (backup, bool) {
 		return backup{stamp: rest, ext: ext}, true
 	}
 	rest, ok := strings.CutPrefix(stem, base+".")
-	if !ok || rest == "" || rest[0] == '0' || len(rest) > 6 {
+	if !ok || !digits(rest) || rest[0] == '0' || len(rest) > 6 { // not "+1", " 1"
 		return backup{}, false
 	}
 	n, err := strconv.Atoi(rest)

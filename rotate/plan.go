@@ -172,5 +172,11 @@ func createDetail(c *Create) string {
 	if c.Mode != 0 {
 		mode = fmt.Sprintf("mode %#o", c.Mode.Perm())
 	}
-	return fmt.Sprintf("%s, uid %d, gid %d", mode, c.UID, c.GID)
+	id := func(what string, n int) string {
+		if n < 0 {
+			return what + " of the old file"
+		}
+		return fmt.Sprintf("%s %d", what, n)
+	}
+	return fmt.Sprintf("%s, %s, %s", mode, id("uid", c.UID), id("gid", c.GID))
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/sys/unix"
@@ -77,6 +80,13 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 				a.Detail = fmt.Sprintf("%s; %d writer(s)", a.Detail, countWritable(writers))
 			}
 		case OpCompress:
+			if busy := r.waitUnwritten(ctx, a.Path); busy != "" {
+				// Compressing now would lose what the writer still adds:
+				// leave the backup plain for a later run.
+				a.Bytes, a.Detail = 0, a.Detail+", deferred: "+busy
+				log.Warn("backup still open for writing, compression deferred to a later run", "path", a.Path, "why", busy)
+				continue
+			}
 			a.Bytes, err = compressFile(a.Path, a.To, Compression(a.Detail))
 			if errors.Is(err, os.ErrExist) {
 				// A run killed after the rename of the compressed file but
@@ -165,4 +175,39 @@ func statBlocks(st os.FileInfo) (int64, bool) {
 		return 0, false
 	}
 	return s.Blocks, true
+}
+
+// compressWait is how long a compression waits for the writers of a
+// backup (a signalled process reopening its log) to let go of it.
+const compressWait = 3 * time.Second
+
+// waitUnwritten waits until no other process has path open for writing,
+// and says who still has it when compressWait (or ctx) runs out. A writer
+// told to reopen its log may write to the renamed file for a moment:
+// compressing and removing it then would lose those lines.
+func (r *Rotator) waitUnwritten(ctx context.Context, path string) string {
+	st, err := os.Lstat(path)
+	if err != nil {
+		return "" // the compression reports it
+	}
+	wait := r.compressWait
+	if wait == 0 {
+		wait = compressWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var pids []string
+		for _, o := range r.proc().openers(st) {
+			if o.Writable() {
+				pids = append(pids, strconv.Itoa(o.PID))
+			}
+		}
+		if len(pids) == 0 {
+			return ""
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "still open for writing by pid " + strings.Join(pids, ", ")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

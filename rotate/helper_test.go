@@ -23,7 +23,11 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("TEND_ROTATE_HELPER") {
 	case "writer":
-		helperWriter(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_APPEND") == "1")
+		rate, err := strconv.Atoi(os.Getenv("HELPER_RATE"))
+		if err != nil || rate <= 0 {
+			rate = 50
+		}
+		helperWriter(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_APPEND") == "1", rate)
 		os.Exit(0)
 	case "rotator":
 		helperRotator(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_STATE"))
@@ -35,10 +39,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helperWriter writes numbered lines to path at about 50 MB/s (logrotate
-// lost 4-9% of lines at that rate), in writes of 4 KB, reopening the file
-// on SIGHUP, until SIGTERM; then it prints the last number written.
-func helperWriter(path string, appendMode bool) {
+// helperWriter writes numbered lines to path at about rate MB/s (50 by
+// default: logrotate lost 4-9% of lines at that rate), in writes of 4 KB,
+// reopening the file on SIGHUP, until SIGTERM; then it prints the last
+// number written.
+func helperWriter(path string, appendMode bool, rate int) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
 	open := func() *os.File {
@@ -61,7 +66,7 @@ func helperWriter(path string, appendMode bool) {
 	buf := make([]byte, 0, 8192)
 	n := 0
 	fmt.Println("ready")
-	const perTick = 50 << 10 // bytes per millisecond
+	perTick := rate << 10 // bytes per millisecond
 	written, tick := 0, time.Now()
 	for {
 		if written >= perTick {
@@ -96,10 +101,11 @@ func helperWriter(path string, appendMode bool) {
 
 // startWriter runs helperWriter in a child process and waits until it
 // writes. stop ends it and returns the last line number it wrote.
-func startWriter(t *testing.T, path string, appendMode bool) (pid int, stop func() int) {
+func startWriter(t *testing.T, path string, appendMode bool, env ...string) (pid int, stop func() int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "TEND_ROTATE_HELPER=writer", "HELPER_PATH="+path, "HELPER_APPEND="+map[bool]string{true: "1", false: "0"}[appendMode])
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -37,7 +38,10 @@ import (
 // Method Rename moves the live file to its backup, creates a new one (with
 // Create's mode and owner) and signals the writer named by Signal's pidfile,
 // after checking that the process is alive and still has the rotated file
-// open; a missing pidfile or a dead process is reported, not fatal. Method
+// open; a missing pidfile or a dead process is reported, not fatal. A
+// backup is compressed only once no process has it open for writing (a
+// signalled writer may add a few lines to it before it reopens): after a
+// few seconds' wait, its compression is deferred to a later run. Method
 // CopyTruncate copies the live file's complete lines to the backup, then
 // removes that range from the live file with fallocate: collapse-range when
 // every writer has the file open with O_APPEND (read from
@@ -66,6 +70,8 @@ type Rotator struct {
 	Now func() time.Time
 	// Proc is where /proc is mounted ("" = "/proc").
 	Proc string
+
+	compressWait time.Duration // 0 = the constant compressWait; for tests
 }
 
 // Plan returns what Rotate would do now, changing nothing (dry run).
@@ -118,7 +124,7 @@ func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 	var errs *multierror.Error
 	seen := map[string]bool{}
 	for _, rule := range r.Rules {
-		paths, err := expand(rule)
+		paths, err := expand(ctx, rule, dry)
 		if err != nil {
 			rep.Files = append(rep.Files, FileReport{Path: rule.Path, Error: err.Error()})
 			errs = multierror.Append(errs, err)
@@ -156,8 +162,40 @@ func readState(path string, log *slog.Logger) (*stateStore, error) {
 	return s, nil
 }
 
-// expand lists the live logs a rule matches, skipping backups.
-func expand(rule Rule) ([]string, error) {
+// expand lists the live logs a rule matches, skipping backups. A plain
+// path is returned as it is (file reports it when missing). A glob that
+// matches nothing is tried again holding its directory's lock, in case
+// another run was between renaming a log and creating the new one.
+func expand(ctx context.Context, rule Rule, dry bool) ([]string, error) {
+	if !hasMeta(rule.Path) {
+		return []string{rule.Path}, nil
+	}
+	out, err := globLogs(rule)
+	if err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(rule.Path); len(out) == 0 && !dry && !hasMeta(dir) {
+		if unlock, lerr := lockDir(ctx, dir); lerr == nil {
+			out, err = globLogs(rule)
+			unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(out) == 0 {
+		if rule.MissingOK {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path)
+	}
+	return out, nil
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+// globLogs lists the files matching rule.Path that are not backups.
+func globLogs(rule Rule) ([]string, error) {
 	matches, err := filepath.Glob(rule.Path)
 	if err != nil {
 		return nil, fmt.Errorf("bad glob %q: %w", rule.Path, err)
@@ -169,12 +207,6 @@ func expand(rule Rule) ([]string, error) {
 		}
 		out = append(out, m)
 	}
-	if len(out) == 0 {
-		if rule.MissingOK {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path)
-	}
 	return out, nil
 }
 
@@ -185,11 +217,22 @@ func (r *Rotator) file(ctx context.Context, path string, rule Rule, store *state
 		fr.Error = err.Error()
 		return fr, err
 	}
+	if !dry {
+		// Another run may be between renaming the log and creating the
+		// new one: look only once it is done.
+		unlock, err := lockDir(ctx, filepath.Dir(path))
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
 	lst, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && rule.MissingOK:
 		fr.Reason = "missing (missing_ok)"
 		return fr, nil
+	case errors.Is(err, os.ErrNotExist):
+		return fail(fmt.Errorf("no such file (set missing_ok to allow)"))
 	case err != nil:
 		return fail(err)
 	case lst.Mode()&os.ModeSymlink != 0:
@@ -201,13 +244,6 @@ func (r *Rotator) file(ctx context.Context, path string, rule Rule, store *state
 	}
 	var f *os.File
 	st := lst
-	if !dry {
-		unlock, err := lockDir(ctx, filepath.Dir(path))
-		if err != nil {
-			return fail(err)
-		}
-		defer unlock()
-	}
 	if dry {
 		f, err = os.Open(path)
 	} else {

@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,4 +87,35 @@ func mustSignal(t *testing.T, name string) os.Signal {
 	s, err := ParseSignal(name)
 	require.NoError(t, err)
 	return s
+}
+
+// TestCompressionWaitsForTheWriter rotates (rename, gzip) the log of a
+// writer that is never told to reopen: the backup it still writes to is
+// left plain, with the deferral reported, and compressed by the first run
+// after the writer let go of it; no line is lost.
+func TestCompressionWaitsForTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	_, stop := startWriter(t, path, true, "HELPER_RATE=1")
+	waitFor(t, "the writer's first lines", func() bool { st, err := os.Stat(path); return err == nil && st.Size() > 0 })
+	r := &Rotator{State: filepath.Join(dir, "state.json"), compressWait: 100 * time.Millisecond,
+		Rules: []Rule{{Path: path, Keep: 5, Compress: Gzip, MissingOK: true, Create: &Create{UID: -1, GID: -1}}}}
+	rep, err := r.Rotate(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Rotations())
+	acts := rep.Files[0].Actions
+	comp := acts[len(acts)-1]
+	assert.Equal(t, OpCompress, comp.Op)
+	assert.Contains(t, comp.Detail, "deferred: still open for writing by pid")
+	assert.Zero(t, rep.BytesCompressed())
+	assert.FileExists(t, path+".1")
+	assert.NoFileExists(t, path+".1.gz")
+
+	last := stop()
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf("line %d\n", last+1)), 0o644))
+	rep, err = r.Rotate(context.Background())
+	require.NoError(t, err)
+	assert.Positive(t, rep.BytesCompressed(), "the old backup is compressed once the writer is gone")
+	assert.FileExists(t, path+".2.gz")
+	assertEveryLineOnce(t, path, last+1)
 }

@@ -67,7 +67,7 @@ type Sweeper struct {
 	MaxDepth int
 	// ReportItems bounds how many deletions a real sweep lists in its
 	// Report's Items, so that memory stays flat however much goes: the rest
-	// are counted (Report.ItemsOmitted) and logged. 0 means 10,000;
+	// are counted (Report.ItemsOmitted) and logged. 0 means 1,000;
 	// negative means no limit. A dry run always lists its whole plan, and a
 	// real run that needs the whole plan first (KeepUnder, the Hugging Face
 	// layout) lists every deletion.
@@ -96,7 +96,7 @@ func (s *Sweeper) workers() int {
 func (s *Sweeper) reportItems() int {
 	switch {
 	case s.ReportItems == 0:
-		return 10000
+		return 1000
 	case s.ReportItems < 0:
 		return -1
 	}

@@ -163,11 +163,15 @@ func readState(path string, log *slog.Logger) (*stateStore, error) {
 }
 
 // expand lists the live logs a rule matches, skipping backups. A plain
-// path is returned as it is (file reports it when missing). A glob that
+// path is returned as it is (file reports it when missing), unless it is
+// missing and may be. A glob that
 // matches nothing is tried again holding its directory's lock, in case
 // another run was between renaming a log and creating the new one.
 func expand(ctx context.Context, rule Rule, dry bool) ([]string, error) {
 	if !hasMeta(rule.Path) {
+		if _, err := os.Lstat(rule.Path); errors.Is(err, os.ErrNotExist) && rule.MissingOK {
+			return nil, nil
+		}
 		return []string{rule.Path}, nil
 	}
 	out, err := globLogs(rule)

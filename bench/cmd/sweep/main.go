@@ -199,7 +199,7 @@ func run(fsName, dir string, files, reps int) {
 	for rep := range reps {
 		for _, p := range peers {
 			root := filepath.Join(dir, fmt.Sprintf("%s-%d", p.name, rep))
-			generate(root, files)
+			generateIn(root, files)
 			syncDisk()
 			res[p.name] = append(res[p.name], p.run(root))
 			os.RemoveAll(root)
@@ -213,7 +213,7 @@ func run(fsName, dir string, files, reps int) {
 	}
 	// Dry run: scan and print the names, against find printing them.
 	root := filepath.Join(dir, "scan")
-	generate(root, files)
+	generateIn(root, files)
 	syncDisk()
 	timeCmd("find", root, "-type", "f", "-atime", "+7") // warm the caches for both
 	var ts, fs []result
@@ -238,7 +238,7 @@ func syscallsPerFile(dir string, files int) {
 	self, _ := os.Executable()
 	count := func(name string, args ...string) float64 {
 		root := filepath.Join(dir, "strace-"+name)
-		generate(root, files)
+		generateIn(root, files)
 		for i, a := range args {
 			args[i] = strings.ReplaceAll(a, "ROOT", root)
 		}
@@ -264,7 +264,7 @@ func peakRSS(dir string, files int) {
 	var t, f result
 	for _, name := range []string{"tend", "find"} {
 		root := filepath.Join(dir, "rss-"+name)
-		generate(root, files)
+		generateIn(root, files)
 		if name == "tend" {
 			t = timeCmd(self, "-child", "sweep", root)
 		} else {
@@ -273,6 +273,16 @@ func peakRSS(dir string, files int) {
 		os.RemoveAll(root)
 	}
 	fmt.Printf("peak-rss-%dk-files ratio=%.2f (tend %.1fMiB vs peer find %.1fMiB)\n", files/1000, float64(t.rss)/float64(f.rss), float64(t.rss)/1024, float64(f.rss)/1024)
+}
+
+// generateIn builds the tree in a child process, so that this process
+// stays small: a child started with vfork inherits its parent's peak RSS
+// (ru_maxrss), which would otherwise inflate every measured peer.
+func generateIn(root string, files int) {
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "-generate", root, strconv.Itoa(files))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	must(cmd.Run())
 }
 
 func syncDisk() { unix.Sync() }

@@ -87,8 +87,12 @@ func sweepLines(rep *cleanup.Report) []string {
 	if rep.ItemsOmitted > 0 {
 		lines = append(lines, fmt.Sprintf("  the report lists the first %d deletions; the log has all %d", rep.Deleted-rep.ItemsOmitted, rep.Deleted))
 	}
-	if !rep.DryRun && rep.FreedMeasured != 0 {
+	switch {
+	case rep.DryRun || rep.FreedMeasured == 0:
+	case rep.FreedMeasured > 0:
 		lines = append(lines, fmt.Sprintf("  free space grew by %s", units.Size(rep.FreedMeasured).Human()))
+	default: // other writers on the file system outpaced the sweep
+		lines = append(lines, fmt.Sprintf("  free space shrank by %s meanwhile (other writers)", units.Size(-rep.FreedMeasured).Human()))
 	}
 	if len(rep.Skipped) > 0 {
 		var ks []string

@@ -106,7 +106,11 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 		"sweep.rules[0].older_than": 6,
 		"sweep.rules[0].keep_under": 7,
 		"sweep.rules[0].colour":     8,
-	}, got, "every decoding problem at once: %v", err)
+		"sweep.schedule":            2,
+	}, got, "every problem at once, decoding and validation: %v", err)
+	for i := 1; i < len(errs); i++ {
+		assert.LessOrEqual(t, errs[i-1].Line, errs[i].Line, "errors in file order")
+	}
 	msg := err.Error()
 	assert.Contains(t, msg, `testdata/bad.yaml:7: field sweep.rules[0].keep_under: size "10QB": unknown unit "QB"`)
 	assert.Contains(t, msg, `testdata/bad.yaml:6: field sweep.rules[0].older_than: duration "-3d": negative`)

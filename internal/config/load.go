@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
@@ -129,23 +130,31 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	p.index(root, "")
 	var cfg Config
 	var errs *multierror.Error
+	// Fields the decoder could not read are named once, by the decoder; the
+	// rest of the config is still validated so that every problem shows.
+	badFields := map[string]bool{}
 	if err := root.Load(&cfg, yaml.WithKnownFields()); err != nil {
 		var le *yaml.LoadErrors
-		if errors.As(err, &le) {
-			for _, e := range le.Errors {
-				errs = multierror.Append(errs, p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...))))
-			}
-		} else {
-			errs = multierror.Append(errs, &Error{File: name, Err: yamlerr.Message(err, typeNames...)})
+		if !errors.As(err, &le) {
+			return nil, &Error{File: name, Err: yamlerr.Message(err, typeNames...)}
 		}
-		return nil, errs.ErrorOrNil()
+		for _, e := range le.Errors {
+			fe := p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
+			badFields[fe.Field] = true
+			errs = multierror.Append(errs, fe)
+		}
 	}
-	if cfg == (Config{}) {
+	if errs == nil && cfg == (Config{}) {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
 	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())
 	for _, e := range validate(&cfg) {
-		errs = multierror.Append(errs, p.field(e.field, e.err))
+		if !badFields[e.field] {
+			errs = multierror.Append(errs, p.field(e.field, e.err))
+		}
+	}
+	if errs != nil {
+		sort.SliceStable(errs.Errors, func(i, j int) bool { return errLine(errs.Errors[i]) < errLine(errs.Errors[j]) })
 	}
 	if errs.ErrorOrNil() != nil {
 		return nil, errs
@@ -226,6 +235,15 @@ func kindName(n *yaml.Node) string {
 		return fmt.Sprintf("the value %q", n.Value)
 	}
 	return "something else"
+}
+
+// errLine is the line an *Error points at; errors from the environment
+// (line 0) come first.
+func errLine(err error) int {
+	if e, ok := err.(*Error); ok {
+		return e.Line
+	}
+	return 0
 }
 
 // typeNames turns the decoder's Go type names into words a user knows.

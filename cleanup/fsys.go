@@ -98,6 +98,19 @@ type Info struct {
 	Atime time.Time
 	Mtime time.Time
 	Ctime time.Time
+	// Uid, Gid and Perm (permission bits with setuid, setgid and sticky)
+	// are the owner and mode. An FS that leaves them zero should not
+	// implement Identity: its entries are then taken as removable.
+	Uid, Gid uint32
+	Perm     uint32
+}
+
+// Identity is implemented by an FS whose permissions are enforced, so a
+// plan can leave out what this process may not remove (a non-root user
+// over a sticky /tmp) and a dry run lists only what a real run deletes.
+type Identity interface {
+	// Identity returns the effective uid and every group of this process.
+	Identity() (uid uint32, groups []uint32)
 }
 
 // errNotDir reports whether err says an entry is not a real directory.

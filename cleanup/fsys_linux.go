@@ -2,6 +2,7 @@ package cleanup
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -50,6 +51,17 @@ func (osFS) Lstat(path string) (Info, error) {
 		return Info{}, err
 	}
 	return infoOf(&st), nil
+}
+
+// Identity returns the effective uid and groups of this process.
+func (osFS) Identity() (uint32, []uint32) {
+	gs := []uint32{uint32(os.Getegid())}
+	if more, err := os.Getgroups(); err == nil {
+		for _, g := range more {
+			gs = append(gs, uint32(g))
+		}
+	}
+	return uint32(os.Geteuid()), gs
 }
 
 type osDir struct{ fd int }
@@ -178,5 +190,6 @@ func infoOf(st *unix.Stat_t) Info {
 	return Info{
 		Type: t, Size: st.Size, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
 		Atime: time.Unix(st.Atim.Unix()), Mtime: time.Unix(st.Mtim.Unix()), Ctime: time.Unix(st.Ctim.Unix()),
+		Uid: st.Uid, Gid: st.Gid, Perm: st.Mode & 0o7777,
 	}
 }

@@ -55,7 +55,11 @@ const (
 	SkipChanged   = "changed"   // changed or used between plan and deletion
 	SkipNotEmpty  = "not_empty" // a directory that gained entries
 	SkipTooDeep   = "too_deep"  // a directory nested deeper than MaxDepth
-	SkipHeldRev   = "held_revision"
+	// SkipNotPermitted: an old entry this process may not remove (another
+	// user's file in a sticky directory, a directory it cannot write); it
+	// is also named in the errors, wrapping syscall.EPERM.
+	SkipNotPermitted = "not_permitted"
+	SkipHeldRev      = "held_revision"
 )
 
 // Item is one planned or done deletion.

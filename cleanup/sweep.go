@@ -178,6 +178,11 @@ func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
 		itemCap: s.reportItems()}
 	p.now = p.rep.Started
+	if id, ok := s.fs().(Identity); ok {
+		if uid, groups := id.Identity(); uid != 0 {
+			p.id = &identity{uid: uid, groups: groups}
+		}
+	}
 	p.maxDepth = s.MaxDepth
 	if p.maxDepth <= 0 {
 		p.maxDepth = 8192
@@ -243,6 +248,44 @@ type planner struct {
 	maxItemDir int32
 	// itemCap bounds the items a live sweep keeps (-1: no bound).
 	itemCap int
+	// id is who this process is, when the FS enforces permissions and it
+	// is not root (nil: everything is taken as removable).
+	id *identity
+}
+
+// identity is the effective uid and groups a plan checks permissions for.
+type identity struct {
+	uid    uint32
+	groups []uint32
+}
+
+// mayRemove reports whether this process may unlink an entry owned by owner
+// from a directory described by dir: it needs write and search permission
+// on the directory and, when the directory is sticky (/tmp), to own the
+// entry or the directory. Root is taken to have CAP_DAC_OVERRIDE and
+// CAP_FOWNER, as in a default container.
+func (id *identity) mayRemove(dir Info, owner uint32) bool {
+	if id == nil {
+		return true
+	}
+	var bits uint32 = 0o003 // other
+	switch {
+	case dir.Uid == id.uid:
+		bits = 0o300
+	case slices.Contains(id.groups, dir.Gid):
+		bits = 0o030
+	}
+	if dir.Perm&bits != bits {
+		return false
+	}
+	return dir.Perm&0o1000 == 0 || owner == id.uid || dir.Uid == id.uid
+}
+
+// denied records that an entry at path stays because this process may not
+// remove it, as the error a real removal would have given.
+func (p *planner) denied(root, path string) {
+	p.rep.skip(SkipNotPermitted)
+	p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: remove %s: %w", root, path, syscall.EPERM))
 }
 
 func (p *planner) warn(msg string) {
@@ -258,7 +301,7 @@ func (p *planner) capped() bool {
 // report of its own whose directory 0 stands for di.
 func (p *planner) fork(ri, di int32) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap}
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id}
 	if c.itemCap >= 0 {
 		// The fork's items are joined after the ones listed so far.
 		c.itemCap = max(0, c.itemCap-len(p.rep.items))

@@ -162,6 +162,10 @@ func (w *walk) leave(parent, f *frame) {
 		parent.remaining++
 		return
 	}
+	if !w.mayRemove(parent, w.p.rep.dirs[f.idx].name, f.info) {
+		parent.remaining++
+		return
+	}
 	if w.p.capped() {
 		w.p.rep.skip(SkipCap)
 		parent.remaining++
@@ -277,7 +281,9 @@ func (w *walk) list(f *frame) {
 			w.p.rep.skip(SkipSpecial)
 			f.remaining++
 		case TypeSymlink:
-			if t, old := w.old(info); eligible && old {
+			if t, old := w.old(info); eligible && old && !w.mayRemove(f, name, info) {
+				// stays, named in the errors
+			} else if eligible && old {
 				if w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}) {
 					continue
 				}
@@ -298,6 +304,12 @@ func (w *walk) list(f *frame) {
 				continue
 			}
 			t, old := w.old(info)
+			if !w.p.id.mayRemove(f.info, info.Uid) {
+				if old {
+					w.p.denied(w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name)
+				}
+				continue // neither old enough nor a budget candidate
+			}
 			it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
 			if old {
 				if w.take(f, it) {
@@ -308,6 +320,16 @@ func (w *walk) list(f *frame) {
 			}
 		}
 	}
+}
+
+// mayRemove reports whether the entry name of f, described by info, may be
+// removed by this process; when not, it is recorded as denied.
+func (w *walk) mayRemove(f *frame, name string, info Info) bool {
+	if w.p.id.mayRemove(f.info, info.Uid) {
+		return true
+	}
+	w.p.denied(w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name)
+	return false
 }
 
 // take plans it unless the run's cap is reached.

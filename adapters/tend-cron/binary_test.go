@@ -344,6 +344,47 @@ func TestBinaryNonRoot(t *testing.T) {
 	assert.Contains(t, series, `tend_last_success_timestamp_seconds{task="sweep"}`)
 }
 
+// In a sticky directory (a shared /tmp) an ordinary user may remove only
+// what it owns: the dry run plans exactly what the real run then deletes,
+// and names the other users' old files as not permitted in both.
+func TestBinaryStickyDirDryRunIsExact(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "root, to start tend-cron as nobody (uid 65534): run the tests as root")
+	}
+	const nobody = 65534
+	dir, err := os.MkdirTemp("/var/tmp", "tend-cron-sticky-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777|os.ModeSticky))
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	for _, f := range []struct {
+		name string
+		uid  int
+	}{{"mine", nobody}, {"roots", 0}} {
+		p := filepath.Join(dir, f.name)
+		require.NoError(t, os.WriteFile(p, []byte("old"), 0o644))
+		require.NoError(t, os.Lchown(p, f.uid, f.uid))
+		require.NoError(t, os.Chtimes(p, old, old))
+	}
+	cfg := filepath.Join(dir, "tend.yaml") // root's, readable, young
+	writeConfig(t, cfg, "sweep:\n  rules: [{path: "+dir+", older_than: 7d, age: mtime}]\n")
+	asNobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	notPermitted := `(?m)^  not permitted: .*` + regexp.QuoteMeta(filepath.Join(dir, "roots")) + `: operation not permitted$`
+
+	dry := startProc(t, asNobody, "--config", cfg, "--once", "--dry-run")
+	assert.Equal(t, 0, dry.wait(t), "%s\n%s", dry.stdout.String(), dry.stderr.String())
+	assert.Contains(t, dry.stdout.String(), "would delete 1 entries")
+	assert.Contains(t, dry.stdout.String(), "file "+filepath.Join(dir, "mine")+" ")
+	assert.NotContains(t, dry.stdout.String(), "file "+filepath.Join(dir, "roots")+" ")
+	assert.Regexp(t, notPermitted, dry.stdout.String())
+
+	real := startProc(t, asNobody, "--config", cfg, "--once")
+	assert.Equal(t, 0, real.wait(t), "%s\n%s", real.stdout.String(), real.stderr.String())
+	assert.NoFileExists(t, filepath.Join(dir, "mine"))
+	assert.FileExists(t, filepath.Join(dir, "roots"))
+	assert.Regexp(t, notPermitted, real.stdout.String())
+}
+
 // The README's first command, `tend-cron --once --dry-run` on the embedded
 // default config, as an ordinary user: it plans the old cache files under
 // $HOME, changes nothing, lists what it may not read in a shared /tmp, and

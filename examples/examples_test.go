@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -298,23 +297,8 @@ func TestPodCommandsRun(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for a process's writer goroutines.
+type syncBuffer = testenv.Buffer
 
 // TestDockerfile builds the Dockerfile's "prebuilt" target on a base made
 // here from busybox-static (no registry needed), with tend-cron and
@@ -405,20 +389,7 @@ func TestDockerfile(t *testing.T) {
 	assert.Contains(t, string(out), "disk /dev/shm", "the image's config was read (the default has no /dev/shm check)")
 }
 
-func docker(t *testing.T, bin string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-func mustDocker(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	out, err := docker(t, bin, args...)
-	require.NoError(t, err, "docker %s: %s", strings.Join(args, " "), out)
-	return out
-}
+var docker, mustDocker = testenv.RunDocker, testenv.MustDocker
 
 func randomID(t *testing.T) string {
 	b := make([]byte, 4)

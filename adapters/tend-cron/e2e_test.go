@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -30,21 +29,8 @@ import (
 // docker rm -f $(docker ps -aq -f label=tend.test=tend-cron).
 const testLabel = "tend.test=tend-cron"
 
-// docker runs the docker CLI and returns its combined output.
-func docker(t *testing.T, bin string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-func mustDocker(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	out, err := docker(t, bin, args...)
-	require.NoError(t, err, "docker %s: %s", strings.Join(args, " "), out)
-	return out
-}
+// docker and mustDocker run the docker CLI (see internal/testenv).
+var docker, mustDocker = testenv.RunDocker, testenv.MustDocker
 
 // goBuild builds a static binary of pkg into dst.
 func goBuild(t *testing.T, pkg, dst string) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/internal/testenv"
 )
 
 // fakeTask is a task whose runs the test scripts: run is called for each
@@ -93,23 +93,8 @@ type configuredFake struct {
 
 func (c configuredFake) Schedule() string { return c.schedule }
 
-// syncBuffer is a bytes.Buffer safe for a command's concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for a command's concurrent writers.
+type syncBuffer = testenv.Buffer
 
 // testCommand is a command with fake tasks, output captured, and the home
 // directory and environment isolated from the test machine's.

@@ -55,15 +55,15 @@ func newRotateTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 // rotateRule converts one rotate.files item.
 func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 	rule := rotate.Rule{
-		Path: string(f.Path), Every: f.Every.D(), Keep: f.Keep, MaxAge: f.MaxAge.D(),
+		Path: string(f.Path), Every: f.Every.D(), Keep: defaultKeep, MaxAge: f.MaxAge.D(),
 		Compress: rotate.Compression(f.Compress), DelayCompress: f.DelayCompress, DateExt: f.DateExt,
 		Method: rotate.Method(f.Method), MissingOK: f.MissingOK, IfEmpty: f.IfEmpty,
 	}
 	if f.Size != nil {
 		rule.Size = f.Size.Bytes()
 	}
-	if rule.Keep == 0 {
-		rule.Keep = defaultKeep
+	if f.Keep != nil {
+		rule.Keep = *f.Keep // 0: no backup is kept, as logrotate's rotate 0
 	}
 	if rule.Method != rotate.CopyTruncate {
 		// After a rename a new file always takes the old one's place, with

@@ -201,3 +201,46 @@ while :; do echo "daemon line" >&3; sleep 0.01; done`)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRotateTaskKeepZero: keep: 0 keeps no backup, as logrotate's
+// `rotate 0` does on a copy of the same log; keep left out keeps 7.
+func TestRotateTaskKeepZero(t *testing.T) {
+	logrotate := testenv.LookPath(t, "logrotate", "logrotate")
+	dir := t.TempDir()
+	content := []byte(strings.Repeat("a log line\n", 200))
+	for _, n := range []string{"tend", "peer"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, n), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n, "app.log"), content, 0o644))
+	}
+	cfg, err := config.Parse("t.yaml", []byte(`
+rotate:
+  state: `+filepath.Join(dir, "state.json")+`
+  files:
+    - {path: `+filepath.Join(dir, "tend", "app.log")+`, size: 1KiB, keep: 0, compress: none, method: rename}
+`), config.Options{Home: dir, Env: []string{}})
+	require.NoError(t, err)
+	tk, ok, err := newRotateTask(cfg, nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, 0, tk.(*rotateTask).rotator.Rules[0].Keep)
+	_, err = tk.Run(context.Background(), false)
+	require.NoError(t, err)
+
+	conf := filepath.Join(dir, "logrotate.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(filepath.Join(dir, "peer", "app.log")+" {\n  size 1k\n  rotate 0\n  create\n}\n"), 0o644))
+	out, err := exec.Command(logrotate, "-s", filepath.Join(dir, "logrotate.state"), conf).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	for _, n := range []string{"tend", "peer"} {
+		ents, err := os.ReadDir(filepath.Join(dir, n))
+		require.NoError(t, err)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		assert.Equal(t, []string{"app.log"}, names, "%s keeps no backup", n)
+		st, err := os.Stat(filepath.Join(dir, n, "app.log"))
+		require.NoError(t, err)
+		assert.Zero(t, st.Size(), "%s started a new, empty log", n)
+	}
+}

@@ -21,7 +21,7 @@ type RotateFile struct {
 	Path          Path     `yaml:"path" json:"path"`
 	Size          *Size    `yaml:"size,omitempty" json:"size,omitempty"`
 	Every         Duration `yaml:"every,omitempty" json:"every,omitempty"`
-	Keep          int      `yaml:"keep,omitempty" json:"keep,omitempty"` // backups kept; 0 or absent = 7
+	Keep          *int     `yaml:"keep,omitempty" json:"keep,omitempty"` // backups kept; absent = 7, 0 = none (logrotate's rotate 0)
 	MaxAge        Duration `yaml:"max_age,omitempty" json:"max_age,omitempty"`
 	Compress      string   `yaml:"compress,omitempty" json:"compress,omitempty"` // zstd | gzip | none
 	DelayCompress bool     `yaml:"delay_compress,omitempty" json:"delay_compress,omitempty"`
@@ -56,7 +56,9 @@ func (r *Rotate) validate(c *checker) {
 		p := fmt.Sprintf("rotate.files[%d]", i)
 		c.required(p+".path", string(f.Path))
 		c.globs(p+".path", []string{string(f.Path)})
-		c.nonNegative(p+".keep", f.Keep)
+		if f.Keep != nil {
+			c.nonNegative(p+".keep", *f.Keep)
+		}
 		c.oneOf(p+".compress", f.Compress, "zstd", "gzip", "none")
 		c.oneOf(p+".method", f.Method, "rename", "copytruncate")
 		if f.Size != nil && *f.Size == 0 {

@@ -3,6 +3,7 @@ package images
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -23,7 +24,8 @@ type Plan struct {
 	Bytes int64 `json:"bytes"`
 	// Disk is the image file system's usage when watermarks are set.
 	Disk *DiskPlan `json:"disk,omitempty"`
-	// Images and Containers count what the engine listed.
+	// Images and Containers count what the engine listed (less images
+	// removed by others before they could be inspected).
 	Images     int `json:"images"`
 	Containers int `json:"containers"`
 	// Calls counts the engine requests the plan made.
@@ -104,13 +106,24 @@ func (p *ImagePruner) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	plan := &Plan{Time: now, Policy: p.Policy, Removals: []Removal{}, Images: len(imgs), Containers: len(ctrs),
+	plan := &Plan{Time: now, Policy: p.Policy, Removals: []Removal{}, Containers: len(ctrs),
 		Calls: Calls{Listing: 2}, layers: map[string]int64{}, st: st}
-	for i := range imgs {
-		if err := p.fillDetail(ctx, st, &imgs[i], &plan.Calls); err != nil {
+	listed := imgs
+	imgs = imgs[:0:0]
+	for _, im := range listed {
+		err := p.fillDetail(ctx, st, &im, &plan.Calls)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// Removed by someone else between listing and inspection: it
+			// is no longer there to plan for.
+			p.log().Info("image gone since listing", "id", shortID(im.ID), "tags", im.RepoTags)
+			continue
+		case err != nil:
 			return nil, err
 		}
+		imgs = append(imgs, im)
 	}
+	plan.Images = len(imgs)
 	users := map[string][]Container{}
 	for _, c := range ctrs {
 		users[c.ImageID] = append(users[c.ImageID], c)

@@ -324,3 +324,24 @@ func BenchmarkPlan1000Images500Containers(b *testing.B) {
 		}
 	}
 }
+
+// An image that another tool removes between the listing and its
+// inspection is left out of the plan; the rest is planned as usual.
+func TestImageGoneBeforeInspection(t *testing.T) {
+	a := imagestest.Image([]string{"pytorch/pytorch:2.5-cuda11.8"}, daysAgo(300), daysAgo(90), cuda("a", 10*MiB))
+	b := imagestest.Image([]string{"pytorch/pytorch:2.6-cuda11.8"}, daysAgo(200), daysAgo(80), cuda("b", 20*MiB))
+	c := imagestest.Image([]string{"pytorch/pytorch:2.7-cuda11.8"}, daysAgo(100), daysAgo(70), cuda("c", 30*MiB))
+	e := imagestest.New(imagestest.Set{Images: []images.Image{a, b, c}})
+	e.OmitLayers = true
+	e.BeforeDetail = func(img images.Image) {
+		if img.ID == b.ID {
+			_, err := e.Remove(context.Background(), img)
+			require.NoError(t, err)
+		}
+	}
+	plan, err := pruner(e, images.Policy{Match: []string{"*pytorch*"}}).Plan(context.Background())
+	require.NoError(t, err, "a concurrent removal is not a planning error")
+	assert.Equal(t, []string{"pytorch/pytorch:2.5-cuda11.8", "pytorch/pytorch:2.7-cuda11.8"}, ids(plan.Removals))
+	assert.Equal(t, 2, plan.Images)
+	assert.Equal(t, 3120*MiB, plan.Bytes, "the shared base is freed with the last remaining image")
+}

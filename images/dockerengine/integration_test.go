@@ -222,3 +222,38 @@ func TestDaemonDown(t *testing.T) {
 	defer e2.Close()
 	assert.Equal(t, sock, e2.Host(), "DOCKER_HOST is honoured")
 }
+
+// removingEngine removes one image with `docker rmi` just before the pruner
+// inspects it, as another pruner or a user would between listing and
+// inspection.
+type removingEngine struct {
+	*dockerengine.Engine
+	t      *testing.T
+	d      *imagestest.Docker
+	victim string
+}
+
+func (r removingEngine) ImageDetail(ctx context.Context, img images.Image) (images.Detail, error) {
+	if img.ID == r.victim {
+		_, err := r.d.Exec(ctx, "rmi", r.victim)
+		require.NoError(r.t, err)
+	}
+	return r.Engine.ImageDetail(ctx, img)
+}
+
+func TestImageRemovedDuringPlan(t *testing.T) {
+	d, ctx := realSet(t)
+	repo := d.Repo("pytorch")
+	keep := build(t, ctx, d, 300<<10, 21, repo+":2.5-cuda11.8")
+	gone := build(t, ctx, d, 400<<10, 22, repo+":2.6-cuda11.8")
+	p := &images.ImagePruner{Engine: removingEngine{newEngine(t), t, d, gone}, Policy: images.Policy{
+		Match: []string{"tendtest-" + d.Run + "/*"}, Labels: []string{d.Label()}}}
+	plan, err := p.Plan(ctx)
+	require.NoError(t, err, "an image removed by another tool while planning is not an error")
+	require.Len(t, plan.Removals, 1)
+	assert.Equal(t, keep, plan.Removals[0].ID)
+	rep, err := p.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.Len(t, rep.Removed, 1)
+	assert.Empty(t, present(t, ctx, d))
+}

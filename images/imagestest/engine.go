@@ -31,6 +31,10 @@ type Engine struct {
 	// BeforeRemove, when set, runs before each Remove (outside the lock):
 	// tests use it to create a container in the race window.
 	BeforeRemove func(img images.Image)
+	// BeforeDetail, when set, runs before each ImageDetail (outside the
+	// lock): tests use it to remove an image between listing and
+	// inspection, as a concurrent `docker rmi` does.
+	BeforeDetail func(img images.Image)
 
 	mu         sync.Mutex
 	images     []images.Image
@@ -143,6 +147,9 @@ func (e *Engine) Containers(ctx context.Context, imageID string) ([]images.Conta
 
 // ImageDetail implements images.Engine.
 func (e *Engine) ImageDetail(ctx context.Context, img images.Image) (images.Detail, error) {
+	if e.BeforeDetail != nil {
+		e.BeforeDetail(img)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.count("ImageDetail")

@@ -22,15 +22,65 @@ import (
 )
 
 // TestMain lets a test re-run this binary as an unprivileged child that
-// sweeps TEND_CLEANUP_CHILD_ROOT and prints its report as JSON.
+// sweeps TEND_CLEANUP_CHILD_ROOT and prints its report as JSON; the rule's
+// age is TEND_CLEANUP_CHILD_OLDER (default 1h), its layout
+// TEND_CLEANUP_CHILD_LAYOUT, and TEND_CLEANUP_CHILD_DRY=1 makes it a dry run.
 func TestMain(m *testing.M) {
 	if root := os.Getenv("TEND_CLEANUP_CHILD_ROOT"); root != "" {
-		s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}}
-		rep, _ := s.Sweep(context.Background(), false)
+		r := cleanup.Rule{Root: root, OlderThan: time.Hour, Layout: cleanup.Layout(os.Getenv("TEND_CLEANUP_CHILD_LAYOUT"))}
+		if d, err := time.ParseDuration(os.Getenv("TEND_CLEANUP_CHILD_OLDER")); err == nil {
+			r.OlderThan = d
+		}
+		s := &cleanup.Sweeper{Rules: []cleanup.Rule{r}}
+		rep, _ := s.Sweep(context.Background(), os.Getenv("TEND_CLEANUP_CHILD_DRY") == "1")
 		json.NewEncoder(os.Stdout).Encode(rep)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// childReport is what the child prints.
+type childReport struct {
+	Items  []cleanup.Item
+	Errors []string
+}
+
+// sweepAsNobody sweeps root in a child process as nobody (uid 65534) when
+// the tests run as root, else as the tests' own user, with env added. base
+// must hold root; it and its parents are made searchable by nobody.
+func sweepAsNobody(t *testing.T, base, root string, env ...string) childReport {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if os.Geteuid() == 0 {
+		// Root may do anything: sweep as nobody, from a copy of this
+		// binary that nobody can read.
+		for p := base; p != "/"; p = filepath.Dir(p) {
+			if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
+				require.NoError(t, os.Chmod(p, st.Mode().Perm()|0o011))
+			}
+		}
+		self, err := os.ReadFile(os.Args[0])
+		require.NoError(t, err)
+		bin := filepath.Join(base, "cleanup.test")
+		require.NoError(t, os.WriteFile(bin, self, 0o755))
+		cmd = exec.Command(bin, "-test.run=^$")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	cmd.Env = append(append(os.Environ(), "TEND_CLEANUP_CHILD_ROOT="+root), env...)
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", out)
+	var rep childReport
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	return rep
+}
+
+// chownTree gives everything under root to uid:gid.
+func chownTree(t *testing.T, root string, uid int) {
+	require.NoError(t, filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(p, uid, uid)
+		}
+		return err
+	}))
 }
 
 // TestSymlinkSwap keeps swapping a subdirectory of the root with a symlink
@@ -172,41 +222,14 @@ func TestUnreadableSubdirUnprivileged(t *testing.T) {
 	mk.file(filepath.Join(root, "a", "old"), 1, ago(30))
 	mk.file(filepath.Join(root, "secret", "old"), 1, ago(30))
 	mk.file(filepath.Join(root, "z", "old"), 1, ago(30))
-	var cmd *exec.Cmd
 	if os.Geteuid() == 0 {
-		// Root reads everything: sweep as nobody in a child process.
-		for p := base; p != "/"; p = filepath.Dir(p) {
-			if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
-				require.NoError(t, os.Chmod(p, st.Mode().Perm()|0o011))
-			}
-		}
-		require.NoError(t, filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
-			if err == nil {
-				err = os.Lchown(p, 65534, 65534)
-			}
-			return err
-		}))
+		chownTree(t, root, 65534)
 		require.NoError(t, os.Chown(filepath.Join(root, "secret"), 0, 0))
-		self, err := os.ReadFile(os.Args[0])
-		require.NoError(t, err)
-		bin := filepath.Join(base, "cleanup.test")
-		require.NoError(t, os.WriteFile(bin, self, 0o755))
-		cmd = exec.Command(bin, "-test.run=^$")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	} else {
-		cmd = exec.Command(os.Args[0], "-test.run=^$")
 	}
 	require.NoError(t, os.Chmod(filepath.Join(root, "secret"), 0o000))
 	t.Cleanup(func() { os.Chmod(filepath.Join(root, "secret"), 0o755) })
-	cmd.Env = append(os.Environ(), "TEND_CLEANUP_CHILD_ROOT="+root)
-	out, err := cmd.Output()
-	require.NoError(t, err, "%s", out)
-	var rep struct {
-		Items  []cleanup.Item
-		Errors []string
-	}
-	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
-	require.Len(t, rep.Errors, 1, "%s", out)
+	rep := sweepAsNobody(t, base, root)
+	require.Len(t, rep.Errors, 1, "%v", rep)
 	assert.Contains(t, rep.Errors[0], filepath.Join(root, "secret"))
 	assert.Contains(t, rep.Errors[0], "permission denied")
 	var got []string

@@ -48,6 +48,38 @@ type Dir interface {
 	Close() error
 }
 
+// DirEntry is one name in a directory listing, with what the listing itself
+// says of its type.
+type DirEntry struct {
+	Name string
+	// Dir is true when the listing says the entry is a directory (getdents'
+	// d_type is DT_DIR); false for every other type and for an unknown one.
+	Dir bool
+}
+
+// EntryLister is implemented by a Dir whose listing tells directories
+// apart. The Sweeper then opens a listed directory straight away with
+// OpenDir and describes it with Stat on the open directory instead of an
+// Lstat by name: one call fewer per directory, and the description is of
+// the very directory opened. Everything else is still described by Lstat.
+type EntryLister interface {
+	// ReadEntries is ReadDir with each name's listed type.
+	ReadEntries() ([]DirEntry, error)
+}
+
+// readEntries lists d with EntryLister when it can, else with ReadDir.
+func readEntries(d Dir) ([]DirEntry, error) {
+	if l, ok := d.(EntryLister); ok {
+		return l.ReadEntries()
+	}
+	names, err := d.ReadDir()
+	ents := make([]DirEntry, len(names))
+	for i, n := range names {
+		ents[i].Name = n
+	}
+	return ents, err
+}
+
 // FreeSpacer is implemented by a Dir that can tell how many bytes are free
 // to unprivileged users on its file system (statfs f_bavail).
 type FreeSpacer interface {

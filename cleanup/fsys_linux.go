@@ -1,6 +1,8 @@
 package cleanup
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"sync"
@@ -71,23 +73,71 @@ type osDir struct{ fd int }
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (d *osDir) ReadDir() ([]string, error) {
+	var names []string
+	err := d.getdents(func(b []byte) { _, _, names = unix.ParseDirent(b, -1, names) })
+	return names, err
+}
+
+// ReadEntries implements EntryLister from getdents' d_type.
+func (d *osDir) ReadEntries() ([]DirEntry, error) {
+	var ents []DirEntry
+	err := d.getdents(func(b []byte) { ents = appendEntries(ents, b) })
+	return ents, err
+}
+
+// getdents reads the whole directory, handing each batch of records to
+// parse.
+func (d *osDir) getdents(parse func([]byte)) error {
 	bp := direntBufs.Get().(*[]byte)
 	defer direntBufs.Put(bp)
 	buf := *bp
-	var names []string
 	for {
 		n, err := unix.Getdents(d.fd, buf)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return names, err
+			return err
 		}
 		if n <= 0 {
-			return names, nil
+			return nil
 		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		parse(buf[:n])
 	}
+}
+
+// Field offsets in a struct linux_dirent64 record (unix.Dirent): d_ino,
+// d_off, d_reclen, d_type, then the NUL-terminated d_name.
+const (
+	direntReclen = 16
+	direntType   = 18
+	direntName   = 19
+)
+
+// appendEntries appends the entries of the getdents64 records in b, without
+// "." and ".." (nor an empty name, which no kernel sends). unix.ParseDirent
+// does the same but drops d_type.
+func appendEntries(ents []DirEntry, b []byte) []DirEntry {
+	for len(b) > direntName {
+		reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
+		if reclen <= direntName || reclen > len(b) {
+			break // malformed: never read past the record
+		}
+		rec := b[:reclen]
+		b = b[reclen:]
+		if binary.NativeEndian.Uint64(rec) == 0 {
+			continue // d_ino 0: a deleted entry some file systems still list
+		}
+		name := rec[direntName:]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if len(name) == 0 || string(name) == "." || string(name) == ".." {
+			continue
+		}
+		ents = append(ents, DirEntry{Name: string(name), Dir: rec[direntType] == unix.DT_DIR})
+	}
+	return ents
 }
 
 func (d *osDir) Lstat(name string) (Info, error) {

@@ -116,6 +116,20 @@ func conformance(t *testing.T, fsys cleanup.FS, root string, mk maker) {
 	}
 	fi, _ := d.Lstat("f")
 	assert.EqualValues(t, 5, fi.Size)
+	if _, ok := d.(cleanup.EntryLister); ok {
+		// A second listing, from a fresh descriptor: the same names, and
+		// Dir set for exactly the directory (not the symlink to it).
+		dl, err := fsys.OpenRoot(root)
+		require.NoError(t, err)
+		ents, err := dl.(cleanup.EntryLister).ReadEntries()
+		require.NoError(t, err)
+		require.NoError(t, dl.Close())
+		got := map[string]bool{}
+		for _, e := range ents {
+			got[e.Name] = e.Dir
+		}
+		assert.Equal(t, map[string]bool{"d": true, "dangling": false, "f": false, "fifo": false, "line\nbreak\xff": false, "ln": false}, got)
+	}
 	_, err = d.Lstat("missing")
 	assert.ErrorIs(t, err, os.ErrNotExist)
 

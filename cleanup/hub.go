@@ -42,6 +42,8 @@ type revision struct {
 	held  bool
 	bytes int64
 	gone  bool
+	// denied: this process may not remove all of it (named in the errors).
+	denied bool
 }
 
 type hrepo struct {
@@ -49,12 +51,13 @@ type hrepo struct {
 	blobs map[string]*hnode // by name in blobs/
 	refs  []*hnode          // ref files, with their content in target
 	revs  []*revision
-	basis AgeBasis
+	w     *walk
 }
 
-func (p *planner) hub(ri int32, r Rule, basis AgeBasis, d Dir, di int32) error {
+func (p *planner) hub(ri int32, r Rule, basis AgeBasis, d Dir, di int32, info Info) error {
 	w := newWalk(p, ri, r, basis, r.Root)
-	w.rootDev = p.rep.dirs[di].dev
+	w.rootDev = info.Dev
+	w.dirInfo = map[int32]Info{di: info}
 	root := &hnode{name: r.Root, self: di, dir: -1}
 	if err := p.scanTree(w, d, root, 0); err != nil {
 		return err
@@ -143,6 +146,7 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, depth int) error {
 			}
 			p.rep.dirs = append(p.rep.dirs, dirRec{parent: n.self, root: w.ri, name: name, dev: info.Dev, ino: info.Ino})
 			k.self = int32(len(p.rep.dirs) - 1)
+			w.dirInfo[k.self] = info
 			if err := p.scanTree(w, sub, k, depth+1); err != nil {
 				p.errs = errAppend(p.errs, err)
 			}
@@ -163,15 +167,15 @@ func (n *hnode) kid(name string) *hnode {
 
 // hubRepo reads one repository and plans its stale .incomplete blobs.
 func (p *planner) hubRepo(w *walk, n *hnode) *hrepo {
-	rp := &hrepo{node: n, blobs: map[string]*hnode{}, basis: w.basis}
+	rp := &hrepo{node: n, blobs: map[string]*hnode{}, w: w}
 	if b := n.kid("blobs"); b != nil {
 		for _, k := range b.kids {
 			if k.info.Type != TypeFile {
 				continue
 			}
 			if strings.HasSuffix(k.name, ".incomplete") {
-				if t, old := w.old(k.info); old && !p.held.isOpen(k.info) && !p.held.isLocked(k.info) && !p.capped() {
-					p.emit(item{dir: k.dir, typ: TypeFile, why: ReasonIncomplete, name: k.name, size: k.info.Size, ino: k.info.Ino, used: t})
+				if _, old := w.old(k.info); old && !p.held.isOpen(k.info) && !p.held.isLocked(k.info) && !p.capped() && w.mayDrop(k) {
+					p.emit(w.nodeItem(k, ReasonIncomplete))
 				}
 				continue
 			}
@@ -243,23 +247,27 @@ func (p *planner) hubLocks(w *walk, n *hnode) {
 		case k.info.Type == TypeDir:
 			p.hubLocks(w, k)
 		case k.info.Type == TypeFile:
-			t, old := w.old(k.info)
+			_, old := w.old(k.info)
 			switch {
 			case !old:
 			case p.held.isLocked(k.info) || p.held.isOpen(k.info):
 				p.rep.skip(SkipLocked)
-			case !p.capped():
-				p.emit(item{dir: k.dir, typ: TypeFile, why: ReasonAge, name: k.name, size: k.info.Size, ino: k.info.Ino, used: t})
+			case !p.capped() && w.mayDrop(k):
+				p.emit(w.nodeItem(k, ReasonAge))
 			}
 		}
 	}
 }
 
 // dropRevision plans a whole revision (or the whole repository when it is
-// the last one), unless it is held or the cap would cut it in half.
+// the last one), unless it is held, this process may not remove all of it,
+// or the cap would cut it in half.
 func (p *planner) dropRevision(rv *revision, total *int64) {
 	if rv.held {
 		p.rep.skip(SkipHeldRev)
+		return
+	}
+	if rv.denied {
 		return
 	}
 	rp := rv.repo
@@ -273,16 +281,16 @@ func (p *planner) dropRevision(rv *revision, total *int64) {
 			}
 		}
 	}
-	var its []item
+	var ks []*hnode
 	var freed int64
 	if last {
 		// The repository goes whole, like delete-cache does.
-		its = subtreeItems(rp.node, ReasonRevision, rp.basis)
+		ks = subtree(rp.node, nil)
 		for _, b := range rp.blobs {
 			freed += b.info.Size
 		}
 	} else {
-		its = subtreeItems(rv.snap, ReasonRevision, rp.basis)
+		ks = subtree(rv.snap, nil)
 		var bl []string
 		for _, b := range rv.blobs {
 			if !keptBlobs[b] {
@@ -291,51 +299,65 @@ func (p *planner) dropRevision(rv *revision, total *int64) {
 		}
 		slices.Sort(bl)
 		for _, b := range bl {
-			k := rp.blobs[b]
-			its = append(its, item{dir: k.dir, typ: TypeFile, why: ReasonRevision, name: b, size: k.info.Size, ino: k.info.Ino, used: ageOf(rp.basis, k.info).UnixNano()})
-			freed += k.info.Size
+			ks = append(ks, rp.blobs[b])
+			freed += rp.blobs[b].info.Size
 		}
 		for _, ref := range rp.refs {
 			if ref.target == rv.name {
-				its = append(its, item{dir: ref.dir, typ: TypeFile, why: ReasonRevision, name: ref.name, size: ref.info.Size, ino: ref.info.Ino, used: ageOf(rp.basis, ref.info).UnixNano()})
+				ks = append(ks, ref)
 			}
 		}
 	}
-	if p.s.MaxDeletions > 0 && len(p.rep.items)+len(its) > p.s.MaxDeletions {
+	if !rp.w.mayDrop(ks...) {
+		rv.denied = true
+		return
+	}
+	if p.s.MaxDeletions > 0 && len(p.rep.items)+len(ks) > p.s.MaxDeletions {
 		p.rep.skip(SkipCap)
 		return
 	}
-	for _, it := range its {
-		p.emit(it)
+	for _, k := range ks {
+		p.emit(rp.w.nodeItem(k, ReasonRevision))
 	}
 	rv.gone = true
 	*total -= freed
 }
 
-// subtreeItems lists n and everything below it, contents first.
-func subtreeItems(n *hnode, why Reason, basis AgeBasis) []item {
-	var out []item
-	var rec func(x *hnode)
-	rec = func(x *hnode) {
-		for _, k := range x.kids {
-			if k.info.Type != TypeDir {
-				out = append(out, item{dir: k.dir, typ: k.info.Type, why: why, name: k.name, size: sizeOf(k), ino: k.info.Ino, used: ageOf(basis, k.info).UnixNano()})
-			}
-		}
-		for _, k := range x.kids {
-			if k.info.Type == TypeDir {
-				rec(k)
-			}
-		}
-		out = append(out, item{dir: x.dir, typ: TypeDir, why: why, name: x.name, ino: x.info.Ino, used: ageOf(basis, x.info).UnixNano()})
+// mayDrop reports whether this process may remove every node in ks from
+// its directory; when not, the first it may not is recorded as denied.
+func (w *walk) mayDrop(ks ...*hnode) bool {
+	if w.p.id == nil {
+		return true
 	}
-	rec(n)
-	return out
+	for _, k := range ks {
+		if !w.p.id.mayRemove(w.dirInfo[k.dir], k.info.Uid) {
+			w.p.denied(w.r.Root, w.p.rep.dirPath(k.dir)+"/"+k.name)
+			return false
+		}
+	}
+	return true
 }
 
-func sizeOf(n *hnode) int64 {
-	if n.info.Type == TypeFile {
-		return n.info.Size
+// nodeItem is the deletion of k.
+func (w *walk) nodeItem(k *hnode, why Reason) item {
+	it := item{dir: k.dir, typ: k.info.Type, why: why, name: k.name, ino: k.info.Ino, used: ageOf(w.basis, k.info).UnixNano()}
+	if k.info.Type == TypeFile {
+		it.size = k.info.Size
 	}
-	return 0
+	return it
+}
+
+// subtree appends n and everything below it to out, contents first.
+func subtree(n *hnode, out []*hnode) []*hnode {
+	for _, k := range n.kids {
+		if k.info.Type != TypeDir {
+			out = append(out, k)
+		}
+	}
+	for _, k := range n.kids {
+		if k.info.Type == TypeDir {
+			out = subtree(k, out)
+		}
+	}
+	return append(out, n)
 }

@@ -148,3 +148,53 @@ func TestHubBudget(t *testing.T) {
 	assert.True(t, f.Exists(repo+"/snapshots/r_c/c"))
 	assert.True(t, f.Exists(repo+"/refs/main"))
 }
+
+// TestHubUnprivileged sweeps a hub as a user who may not remove one
+// revision's link (its snapshot folder is read-only) nor the download
+// locks: that repository and those locks stay, named in the errors, the
+// rest goes, and the dry run lists exactly what the real run deletes.
+func TestHubUnprivileged(t *testing.T) {
+	base := t.TempDir()
+	hub := filepath.Join(base, "hub")
+	buildHub(t, hub)
+	if os.Geteuid() == 0 {
+		chownTree(t, hub, 65534)
+	}
+	for _, d := range []string{"models--org--gone/snapshots/r1", ".locks/models--org--bert"} {
+		p := filepath.Join(hub, d)
+		require.NoError(t, os.Chmod(p, 0o555))
+		t.Cleanup(func() { os.Chmod(p, 0o755) })
+	}
+	before := tree(t, hub)
+	env := []string{"TEND_CLEANUP_CHILD_LAYOUT=huggingface", "TEND_CLEANUP_CHILD_OLDER=168h"}
+	plan := sweepAsNobody(t, base, hub, append(env, "TEND_CLEANUP_CHILD_DRY=1")...)
+	rep := sweepAsNobody(t, base, hub, env...)
+	assert.Equal(t, paths(plan.Items), paths(rep.Items), "the dry run lists what the real run deletes, in order")
+	assert.Equal(t, plan.Errors, rep.Errors)
+
+	want := []string{
+		"models--org--bert/blobs/b2",
+		"models--org--bert/blobs/b9.incomplete",
+		"models--org--bert/refs/old-branch",
+		"models--org--bert/snapshots/rev_old",
+		"models--org--bert/snapshots/rev_old/config.json",
+		"models--org--bert/snapshots/rev_old/model.safetensors",
+		"models--org--held",
+		"models--org--held/blobs",
+		"models--org--held/blobs/h1",
+		"models--org--held/snapshots",
+		"models--org--held/snapshots/r1",
+		"models--org--held/snapshots/r1/w.bin",
+	}
+	assert.Equal(t, want, gone(before, tree(t, hub)))
+	var denied []string
+	for _, e := range rep.Errors {
+		assert.Contains(t, e, "operation not permitted")
+		denied = append(denied, e[strings.LastIndex(e, hub+"/")+len(hub)+1:])
+	}
+	assert.Equal(t, []string{
+		".locks/models--org--bert/b1.lock: operation not permitted",
+		".locks/models--org--bert/b2.lock: operation not permitted",
+		"models--org--gone/snapshots/r1/w.bin: operation not permitted",
+	}, denied, "%v", rep.Errors)
+}

@@ -320,3 +320,51 @@ func TestDifferentialTmpfilesDefaultAge(t *testing.T) {
 	assert.Empty(t, gone(before["tmpfiles"], tree(t, roots["tmpfiles"])), "fresh ctime (files) and birth time (directories) keep everything")
 	assert.Equal(t, []string{"emptyold"}, gone(before["tend"], tree(t, roots["tend"])), "tend: fresh ctime keeps files and symlinks; directories age by atime and mtime")
 }
+
+// TestListedDirectories: the real FS names directories in its listing, so
+// they are opened straight away and described only then. A locked one is
+// still not entered, nor is a mount point that mountinfo does not name
+// (this Proc has only /proc/locks): the open directory's device tells.
+func TestListedDirectories(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	mk := osMaker(t)
+	mk.file(filepath.Join(root, "locked", "old"), 1, ago(30))
+	mk.file(filepath.Join(root, "plain", "old"), 1, ago(30))
+	holdLock(t, filepath.Join(root, "locked"))
+	proc := filepath.Join(base, "proc")
+	require.NoError(t, os.Mkdir(proc, 0o755))
+	require.NoError(t, os.Symlink("/proc/locks", filepath.Join(proc, "locks")))
+	mounted := false
+	if os.Geteuid() == 0 {
+		mnt := filepath.Join(root, "mnt")
+		require.NoError(t, os.Mkdir(mnt, 0o755))
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+			t.Logf("no mount point case: mount tmpfs: %v: %s", err, out)
+		} else {
+			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+			mounted = true
+			mk.file(filepath.Join(mnt, "old"), 1, ago(30))
+		}
+	}
+	_, isLister := any(openRoot(t, root)).(cleanup.EntryLister)
+	require.True(t, isLister, "the real FS lists entry types")
+
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, Proc: proc}
+	rep, err := s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(root, "plain", "old")}, paths(rep.Items()))
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipLocked], "the locked directory")
+	assert.FileExists(t, filepath.Join(root, "locked", "old"))
+	if mounted {
+		assert.Equal(t, 1, rep.Skipped[cleanup.SkipMount], "the mount point, by its device")
+		assert.FileExists(t, filepath.Join(root, "mnt", "old"))
+	}
+}
+
+func openRoot(t *testing.T, root string) cleanup.Dir {
+	d, err := cleanup.OS().OpenRoot(root)
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+	return d
+}

@@ -26,9 +26,10 @@ import (
 // whole revisions (see LayoutHuggingFace). MaxDeletions caps one run.
 //
 // Safety: every directory is opened relative to its parent's descriptor
-// with O_NOFOLLOW|O_DIRECTORY, every entry is examined with fstatat and
-// removed with unlinkat by name in that directory, so swapping a directory
-// for a symlink while a sweep runs cannot lead it outside the root. Symlinks
+// with O_NOFOLLOW|O_DIRECTORY, every entry is examined with fstatat (a
+// directory the listing names, with fstat once opened) and removed with
+// unlinkat by name in that directory, so swapping a directory for a
+// symlink while a sweep runs cannot lead it outside the root. Symlinks
 // are never followed: an old symlink is removed itself. Mount points are not
 // crossed; sockets, FIFOs and devices are skipped; files any process holds
 // open or mapped (one scan of /proc per run) or holds a lock on are kept,
@@ -176,7 +177,7 @@ func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.plan(ctx
 // plan walks the roots; live deletes as it goes.
 func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
-		itemCap: s.reportItems()}
+		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers())}
 	p.now = p.rep.Started
 	if id, ok := s.fs().(Identity); ok {
 		if uid, groups := id.Identity(); uid != 0 {
@@ -251,7 +252,14 @@ type planner struct {
 	// id is who this process is, when the FS enforces permissions and it
 	// is not root (nil: everything is taken as removable).
 	id *identity
+	// turns holds one token per goroutine walking now (Workers at most),
+	// shared by every fork.
+	turns chan struct{}
 }
+
+// acquire waits for a turn to walk; release gives it back.
+func (p *planner) acquire() { p.turns <- struct{}{} }
+func (p *planner) release() { <-p.turns }
 
 // identity is the effective uid and groups a plan checks permissions for.
 type identity struct {
@@ -301,7 +309,7 @@ func (p *planner) capped() bool {
 // report of its own whose directory 0 stands for di.
 func (p *planner) fork(ri, di int32) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id}
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns}
 	if c.itemCap >= 0 {
 		// The fork's items are joined after the ones listed so far.
 		c.itemCap = max(0, c.itemCap-len(p.rep.items))
@@ -449,7 +457,7 @@ func (p *planner) root(ri int32, r Rule) error {
 	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
 	di := int32(len(p.rep.dirs) - 1)
 	if r.Layout == LayoutHuggingFace {
-		return p.hub(ri, r, rr.Age, d, di)
+		return p.hub(ri, r, rr.Age, d, di, info)
 	}
 	w := newWalk(p, ri, r, rr.Age, resolved)
 	return w.run(d, di, info)

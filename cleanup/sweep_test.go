@@ -3,6 +3,7 @@ package cleanup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -232,4 +233,75 @@ func TestHomeIsRoot(t *testing.T) {
 	_, err = s.Plan(context.Background())
 	require.ErrorIs(t, err, cleanup.ErrDangerousRoot)
 	assert.Contains(t, err.Error(), "/root")
+}
+
+// TestParallelWalkIsOneWalk: walking subtrees in parallel (the root's and
+// its children's subdirectories) plans and deletes exactly what one worker
+// does, in the same order: protect, exclude and within rules three levels
+// down, directories emptied bottom-up, and the item cap of a real run.
+func TestParallelWalkIsOneWalk(t *testing.T) {
+	build := func() *cleanuptest.FS {
+		f := cleanuptest.New()
+		f.Mkdir("/r", daysAgo(40))
+		for a := range 4 {
+			for b := range 5 {
+				for c := range 3 {
+					d := fmt.Sprintf("/r/a%d/b%d/c%d", a, b, c)
+					f.WriteFile(d+"/old.bin", int64(a*100+b*10+c), daysAgo(30))
+					f.WriteFile(d+"/new.bin", 1, daysAgo(1))
+					if c == 2 {
+						f.WriteFile(d+"/only-old", 1, daysAgo(20))
+					}
+					f.WriteFile(d+"/keep.log", 1, daysAgo(30))
+				}
+				f.WriteFile(fmt.Sprintf("/r/a%d/b%d/mid", a, b), 1, daysAgo(30))
+			}
+			f.WriteFile(fmt.Sprintf("/r/a%d/top", a), 1, daysAgo(30))
+		}
+		// Old directories holding only old files go whole, bottom-up.
+		for a := range 4 {
+			f.WriteFile(fmt.Sprintf("/r/a%d/b9/c9/gone", a), 1, daysAgo(30))
+			f.Mkdir(fmt.Sprintf("/r/a%d/b9/c9", a), daysAgo(30))
+			f.Mkdir(fmt.Sprintf("/r/a%d/b9", a), daysAgo(30))
+		}
+		for a := range 4 {
+			for b := range 5 {
+				for c := range 3 {
+					f.Mkdir(fmt.Sprintf("/r/a%d/b%d/c%d", a, b, c), daysAgo(30))
+				}
+				f.Mkdir(fmt.Sprintf("/r/a%d/b%d", a, b), daysAgo(30))
+			}
+			f.Mkdir(fmt.Sprintf("/r/a%d", a), daysAgo(30))
+		}
+		return f
+	}
+	rule := cleanup.Rule{Root: "/r", OlderThan: 7 * 24 * time.Hour, Exclude: []string{"*.log", "a1/b2/*"}}
+	sweeper := func(f *cleanuptest.FS, workers int) *cleanup.Sweeper {
+		s := fakeSweeper(t, f, rule)
+		s.Protect = []string{"/r/a2/b3/c1", "/r/a3/b0/mid"}
+		s.Workers = workers
+		s.ReportItems = 25
+		return s
+	}
+	one, err := sweeper(build(), 1).Plan(context.Background())
+	require.NoError(t, err)
+	many, err := sweeper(build(), 16).Plan(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, paths(one.Items()), paths(many.Items()), "the same plan, in the same order")
+	assert.Equal(t, one.Scanned, many.Scanned)
+	assert.Equal(t, one.Skipped, many.Skipped)
+	assert.Contains(t, paths(one.Items()), "/r/a0/b9", "an emptied old directory goes")
+	assert.NotContains(t, paths(one.Items()), "/r/a2/b3/c1/old.bin", "protected three levels down")
+	assert.NotContains(t, paths(one.Items()), "/r/a1/b2/c0", "excluded by a relative glob")
+
+	f1, f16 := build(), build()
+	r1, err := sweeper(f1, 1).Sweep(context.Background(), false)
+	require.NoError(t, err)
+	r16, err := sweeper(f16, 16).Sweep(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, paths(one.Items())[:25], paths(r16.Items()), "the first ReportItems deletions, in plan order")
+	assert.Equal(t, paths(r1.Items()), paths(r16.Items()))
+	assert.Equal(t, len(one.Items()), r16.Deleted)
+	assert.Equal(t, len(one.Items())-25, r16.ItemsOmitted)
+	assert.Equal(t, f1.Paths("/r"), f16.Paths("/r"), "the same tree is left")
 }

@@ -24,12 +24,24 @@ type walk struct {
 	rootDev  uint64
 	budget   []item // keep_under candidates
 	allBytes int64  // bytes of every file under the root
+	// dirInfo describes each directory scanned, by record index, for the
+	// permission check (Hugging Face layout only).
+	dirInfo map[int32]Info
+	// split: subtrees may be walked in parallel (no cap, no budget).
+	split bool
 }
+
+// splitDepth is how deep (the root is 0) a directory's subdirectories are
+// still walked in parallel: the root's and its children's, so that a root
+// with a few big subdirectories (/tmp/t0 ... /tmp/t19) still keeps every
+// worker busy to the end. Deeper, one worker walks the whole subtree.
+const splitDepth = 2
 
 type frame struct {
 	d         Dir
 	idx       int32
 	rel       string // relative to the root ("" for the root)
+	depth     int    // 0 for the root
 	info      Info
 	subdirs   []subdir
 	next      int
@@ -41,8 +53,11 @@ type frame struct {
 
 type subdir struct {
 	name string
-	info Info
+	info Info // zero until entered when listed (see EntryLister)
 	incl bool
+	// listed: the listing said it is a directory and it was not described
+	// by name; enter describes the directory it opened.
+	listed bool
 }
 
 func newWalk(p *planner, ri int32, r Rule, basis AgeBasis, resolved string) *walk {
@@ -80,26 +95,29 @@ func (w *walk) run(root Dir, di int32, info Info) error {
 	w.rootDev = info.Dev
 	rootName := filepath.Base(w.r.Root)
 	top := &frame{d: root, idx: di, info: info, included: w.include.empty(), inWithin: len(w.within) == 0 || w.within[rootName]}
+	w.split = w.p.s.MaxDeletions == 0 && w.r.KeepUnder == 0 && w.p.s.workers() > 1
+	w.p.acquire()
 	w.list(top)
-	if w.p.s.MaxDeletions == 0 && w.r.KeepUnder == 0 && w.p.s.workers() > 1 && len(top.subdirs) > 1 {
-		w.parallel(top)
-	} else {
-		w.loop([]*frame{top})
-	}
+	w.loop([]*frame{top})
+	w.p.release()
 	root.Close()
 	w.spendBudget()
 	return nil
 }
 
 // loop walks depth first from the frames on stack until it is empty; the
-// bottom frame's directory is left open.
+// bottom frame's directory is left open. A shallow directory's subtrees
+// are walked in parallel (see splitDepth), joined in the same order.
 func (w *walk) loop(stack []*frame) {
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
+		if f.next == 0 && w.split && f.depth < splitDepth && len(f.subdirs) > 1 && w.p.ctx.Err() == nil {
+			w.parallel(f) // leaves f with its subdirectories done
+		}
 		if f.next < len(f.subdirs) && w.p.ctx.Err() == nil {
 			sd := f.subdirs[f.next]
 			f.next++
-			if nf := w.enter(f, sd, len(stack)); nf != nil {
+			if nf := w.enter(f, sd); nf != nil {
 				stack = append(stack, nf)
 				w.list(nf)
 			}
@@ -126,8 +144,8 @@ func (w *walk) forget(f *frame) {
 }
 
 // enter opens the subdirectory sd of f, checked to be the one examined.
-func (w *walk) enter(f *frame, sd subdir, depth int) *frame {
-	if depth >= w.p.maxDepth {
+func (w *walk) enter(f *frame, sd subdir) *frame {
+	if f.depth+1 >= w.p.maxDepth {
 		w.p.rep.skip(SkipTooDeep)
 		w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: %s: nested deeper than %d levels: not entered", w.r.Root, join(f.rel, sd.name), w.p.maxDepth))
 		f.remaining++
@@ -136,22 +154,37 @@ func (w *walk) enter(f *frame, sd subdir, depth int) *frame {
 	d, err := f.d.OpenDir(sd.name)
 	if err != nil {
 		f.remaining++
-		if !errGone(err) {
+		switch {
+		case errNotDir(err):
+			w.p.rep.skip(SkipChanged) // replaced since it was listed
+		case !errGone(err):
 			w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: open %s: %w", w.r.Root, w.p.rep.dirPath(f.idx)+"/"+sd.name, err))
 		}
 		return nil
 	}
-	// The directory opened must be the one examined: a swap between
-	// fstatat and openat is caught here.
 	got, err := d.Stat()
-	if err != nil || got.Ino != sd.info.Ino || got.Dev != sd.info.Dev {
+	skip := ""
+	switch {
+	case err != nil:
+		skip = SkipChanged
+	case sd.listed:
+		// Described only now, by the open descriptor: the mount and lock
+		// checks the listing could not make.
+		skip = w.dirSkip(got)
+		sd.info = got
+	case got.Ino != sd.info.Ino || got.Dev != sd.info.Dev:
+		// The directory opened must be the one examined: a swap between
+		// fstatat and openat is caught here.
+		skip = SkipChanged
+	}
+	if skip != "" {
 		d.Close()
-		w.p.rep.skip(SkipChanged)
+		w.p.rep.skip(skip)
 		f.remaining++
 		return nil
 	}
 	w.p.rep.dirs = append(w.p.rep.dirs, dirRec{parent: f.idx, root: w.ri, name: sd.name, dev: got.Dev, ino: got.Ino})
-	return &frame{d: d, idx: int32(len(w.p.rep.dirs) - 1), rel: join(f.rel, sd.name), info: sd.info,
+	return &frame{d: d, idx: int32(len(w.p.rep.dirs) - 1), rel: join(f.rel, sd.name), depth: f.depth + 1, info: sd.info,
 		included: sd.incl, inWithin: f.inWithin || w.within[sd.name], eligible: sd.incl && f.inWithin}
 }
 
@@ -181,12 +214,15 @@ func (w *walk) leave(parent, f *frame) {
 	w.p.emit(it)
 }
 
-// parallel walks the subtrees under top with Workers goroutines, each
-// into its own part of the report, and joins the parts in the order a
-// single walk would have produced.
+// parallel walks the subtrees under top with up to Workers goroutines,
+// each into its own part of the report, and joins the parts in the order a
+// single walk would have produced. At most Workers goroutines walk at once
+// in all: the caller lends its turn while it waits (see planner.acquire).
 func (w *walk) parallel(top *frame) {
 	subs := top.subdirs
 	top.subdirs, top.next = nil, 0
+	w.p.release()
+	defer w.p.acquire()
 	parts := make([]*planner, len(subs))
 	frames := make([]*frame, len(subs))
 	joined := 0 // parts before this one are joined
@@ -198,13 +234,16 @@ func (w *walk) parallel(top *frame) {
 		go func() {
 			defer wg.Done()
 			for k := range next {
+				w.p.acquire()
 				mu.Lock()
 				cp := w.p.fork(w.ri, top.idx)
 				mu.Unlock()
 				cw := *w
 				cw.p = cp
-				fr := &frame{d: top.d, idx: 0, info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
+				fr := &frame{d: top.d, idx: 0, rel: top.rel, depth: top.depth, info: top.info, subdirs: subs[k : k+1],
+					included: top.included, inWithin: top.inWithin}
 				cw.loop([]*frame{fr})
+				cp.release()
 				// Join the parts done so far, in order, to free them early.
 				mu.Lock()
 				parts[k], frames[k] = cp, fr
@@ -228,20 +267,23 @@ func (w *walk) parallel(top *frame) {
 // list examines every entry of f's directory, plans its files and symlinks
 // and queues its subdirectories.
 func (w *walk) list(f *frame) {
-	names, err := f.d.ReadDir()
+	ents, err := readEntries(f.d)
 	if err != nil {
 		w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: read %s: %w", w.r.Root, w.p.rep.dirPath(f.idx), err))
-		f.remaining += len(names) + 1
+		f.remaining += len(ents) + 1
 	}
-	slices.Sort(names)
+	slices.SortFunc(ents, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
 	rr := &w.p.rep.Roots[w.ri]
-	for i, name := range names {
+	for i, e := range ents {
+		name := e.Name
 		if w.p.live && i%64 == 0 && w.p.ctx.Err() != nil {
-			f.remaining += len(names) - i // stop between deletions
+			f.remaining += len(ents) - i // stop between deletions
 			return
 		}
-		info, err := f.d.Lstat(name)
-		if err != nil {
+		var info Info
+		if e.Dir {
+			info.Type = TypeDir // described by enter, once opened
+		} else if info, err = f.d.Lstat(name); err != nil {
 			if !errGone(err) {
 				f.remaining++
 				w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: stat %s: %w", w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name, err))
@@ -267,16 +309,21 @@ func (w *walk) list(f *frame) {
 		eligible := incl && f.inWithin
 		switch info.Type {
 		case TypeDir:
+			skip := ""
 			switch {
-			case info.Dev != w.rootDev || len(w.mounts) > 0 && w.mounts[join(f.rel, name)]:
-				w.p.rep.skip(SkipMount)
-				f.remaining++
-			case w.p.held.isLocked(info):
-				w.p.rep.skip(SkipLocked)
-				f.remaining++
-			default:
-				f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl})
+			case len(w.mounts) > 0 && w.mounts[join(f.rel, name)]:
+				// Known from mountinfo: never opened (an automount
+				// point would mount).
+				skip = SkipMount
+			case !e.Dir:
+				skip = w.dirSkip(info)
 			}
+			if skip != "" {
+				w.p.rep.skip(skip)
+				f.remaining++
+				continue
+			}
+			f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl, listed: e.Dir})
 		case TypeOther:
 			w.p.rep.skip(SkipSpecial)
 			f.remaining++
@@ -320,6 +367,18 @@ func (w *walk) list(f *frame) {
 			}
 		}
 	}
+}
+
+// dirSkip is why the directory described by info is not entered ("": it
+// is): another file system's (a mount point) or locked.
+func (w *walk) dirSkip(info Info) string {
+	switch {
+	case info.Dev != w.rootDev:
+		return SkipMount
+	case w.p.held.isLocked(info):
+		return SkipLocked
+	}
+	return ""
 }
 
 // mayRemove reports whether the entry name of f, described by info, may be

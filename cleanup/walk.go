@@ -328,16 +328,14 @@ func (w *walk) list(f *frame) {
 			w.p.rep.skip(SkipSpecial)
 			f.remaining++
 		case TypeSymlink:
-			if t, old := w.old(info); eligible && old && !w.mayRemove(f, name, info) {
-				// stays, named in the errors
-			} else if eligible && old {
-				if w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}) {
-					continue
-				}
-			} else {
+			t, old := w.old(info)
+			switch {
+			case !eligible || !old:
 				w.p.rep.skip(SkipSymlink)
+			case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
+				continue
 			}
-			f.remaining++
+			f.remaining++ // kept (one not permitted is named in the errors)
 		case TypeFile:
 			f.remaining++
 			switch {

@@ -457,7 +457,7 @@ func (p *planner) root(ri int32, r Rule) error {
 	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
 	di := int32(len(p.rep.dirs) - 1)
 	if r.Layout == LayoutHuggingFace {
-		return p.hub(ri, r, rr.Age, d, di, info)
+		return p.hub(ri, r, rr.Age, resolved, d, di, info)
 	}
 	w := newWalk(p, ri, r, rr.Age, resolved)
 	return w.run(d, di, info)

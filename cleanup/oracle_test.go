@@ -1,0 +1,306 @@
+package cleanup_test
+
+import (
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The oracle of the property test: what a sweep must delete, written from
+// the documented semantics (README, Rule, Sweeper and LayoutHuggingFace doc
+// comments), not from the planner's code. It reads a snapshot of the tree.
+
+// oracleCfg is what the oracle needs to know of a run.
+type oracleCfg struct {
+	cutoff  int64           // UnixNano: entries modified before this are old
+	exclude string          // a base-name glob (Rule.Exclude)
+	protect map[string]bool // root-relative protected paths
+	held    map[[2]uint64]bool
+	uid     uint32 // 0: root, may remove anything
+	gid     uint32
+}
+
+func (c *oracleCfg) old(st *unix.Stat_t) bool { return st.Mtim.Nano() < c.cutoff }
+
+func (c *oracleCfg) isHeld(st *unix.Stat_t) bool { return c.held[[2]uint64{st.Dev, st.Ino}] }
+
+// class returns the three permission bits of mode that apply to this user
+// for an entry owned by uid:gid.
+func (c *oracleCfg) class(st *unix.Stat_t) uint32 {
+	switch {
+	case st.Uid == c.uid:
+		return (st.Mode >> 6) & 7
+	case st.Gid == c.gid:
+		return (st.Mode >> 3) & 7
+	}
+	return st.Mode & 7
+}
+
+// canEnter: the user may list the directory and look up its entries.
+func (c *oracleCfg) canEnter(dir *unix.Stat_t) bool {
+	return c.uid == 0 || c.class(dir)&5 == 5
+}
+
+// canUnlink: the user may remove an entry from dir (write and search on
+// it; in a sticky directory only its own entries or any in its own
+// directory). Root may remove anything.
+func (c *oracleCfg) canUnlink(dir, entry *unix.Stat_t) bool {
+	if c.uid == 0 {
+		return true
+	}
+	if c.class(dir)&3 != 3 {
+		return false
+	}
+	return dir.Mode&unix.S_ISVTX == 0 || entry.Uid == c.uid || dir.Uid == c.uid
+}
+
+// plainOracle returns what a plain rule deletes under root, in the
+// documented order: depth first with names sorted, a directory's files
+// (and symlinks) before its subdirectories, a directory after its
+// contents.
+func plainOracle(root *snode, c *oracleCfg) []string {
+	var out []string
+	plainDir(root, c, &out)
+	return out
+}
+
+// plainDir appends the deletions inside d and reports whether everything
+// in d goes.
+func plainDir(d *snode, c *oracleCfg, out *[]string) bool {
+	if d.unread || !c.canEnter(&d.st) {
+		return false
+	}
+	all := true
+	for _, k := range d.kids {
+		if k.isDir() {
+			continue
+		}
+		if plainEntryGoes(d, k, c) {
+			*out = append(*out, k.rel)
+		} else {
+			all = false
+		}
+	}
+	for _, k := range d.kids {
+		if !k.isDir() {
+			continue
+		}
+		if c.excluded(k) {
+			all = false
+			continue // an excluded directory is not entered
+		}
+		emptied := plainDir(k, c, out)
+		if emptied && c.old(&k.st) && c.canUnlink(&d.st, &k.st) {
+			*out = append(*out, k.rel)
+		} else {
+			all = false
+		}
+	}
+	return all
+}
+
+func (c *oracleCfg) excluded(k *snode) bool {
+	if c.protect[k.rel] {
+		return true
+	}
+	ok, _ := path.Match(c.exclude, k.name)
+	return c.exclude != "" && ok
+}
+
+// plainEntryGoes: a file goes when old, not held, not excluded; a symlink
+// (itself) when old; sockets, FIFOs and devices never.
+func plainEntryGoes(d, k *snode, c *oracleCfg) bool {
+	if c.excluded(k) || !c.canUnlink(&d.st, &k.st) || !c.old(&k.st) {
+		return false
+	}
+	switch k.st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return !c.isHeld(&k.st)
+	case unix.S_IFLNK:
+		return true
+	}
+	return false
+}
+
+// hubOracle returns the set of paths a Hugging Face rule deletes (as root):
+// stale unheld partial downloads and .lock files; old unheld revisions with
+// their links, the blobs no kept revision links to and the refs naming
+// them; with the last revision the rest of the repository, except what is
+// held, young, or neither a file, symlink nor directory, and the
+// directories holding those.
+func hubOracle(root *snode, c *oracleCfg) map[string]bool {
+	del := map[string]bool{}
+	for _, top := range root.kids {
+		switch {
+		case top.name == ".locks" && top.isDir():
+			walkSnap(top, func(n *snode) {
+				if n.st.Mode&unix.S_IFMT == unix.S_IFREG && c.old(&n.st) && !c.isHeld(&n.st) {
+					del[n.rel] = true
+				}
+			})
+		case top.isDir() && (strings.HasPrefix(top.name, "models--") || strings.HasPrefix(top.name, "datasets--") || strings.HasPrefix(top.name, "spaces--")):
+			hubRepoOracle(top, c, del)
+		}
+	}
+	return del
+}
+
+func walkSnap(n *snode, f func(*snode)) {
+	for _, k := range n.kids {
+		f(k)
+		walkSnap(k, f)
+	}
+}
+
+func kidNamed(n *snode, name string) *snode {
+	for _, k := range n.kids {
+		if k.name == name && k.isDir() {
+			return k
+		}
+	}
+	return nil
+}
+
+type oracleRev struct {
+	snap  *snode
+	blobs map[string]bool
+	used  int64
+	held  bool
+	gone  bool
+}
+
+func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
+	blobs := map[string]*snode{}
+	if b := kidNamed(repo, "blobs"); b != nil {
+		for _, k := range b.kids {
+			if k.st.Mode&unix.S_IFMT != unix.S_IFREG {
+				continue
+			}
+			if strings.HasSuffix(k.name, ".incomplete") {
+				if c.old(&k.st) && !c.isHeld(&k.st) {
+					del[k.rel] = true
+				}
+				continue
+			}
+			blobs[k.name] = k
+		}
+	}
+	var revs []*oracleRev
+	if s := kidNamed(repo, "snapshots"); s != nil {
+		for _, sn := range s.kids {
+			if !sn.isDir() {
+				continue
+			}
+			rv := &oracleRev{snap: sn, blobs: map[string]bool{}, used: sn.st.Mtim.Nano()}
+			walkSnap(sn, func(n *snode) {
+				switch n.st.Mode & unix.S_IFMT {
+				case unix.S_IFLNK:
+					// The link's target, resolved lexically from its folder.
+					rel := strings.TrimPrefix(n.rel, repo.rel+"/")
+										p := path.Clean(path.Join(path.Dir(rel), n.target))
+					if b, ok := strings.CutPrefix(p, "blobs/"); ok && blobs[b] != nil {
+						rv.blobs[b] = true
+					}
+				case unix.S_IFREG:
+					rv.held = rv.held || c.isHeld(&n.st)
+				}
+			})
+			if len(rv.blobs) > 0 {
+				rv.used = 0
+				for b := range rv.blobs {
+					rv.used = max(rv.used, blobs[b].st.Mtim.Nano())
+					rv.held = rv.held || c.isHeld(&blobs[b].st)
+				}
+			}
+			revs = append(revs, rv)
+		}
+	}
+	refs := map[string][]*snode{} // by the revision they name
+	if r := kidNamed(repo, "refs"); r != nil {
+		walkSnap(r, func(n *snode) {
+			if n.st.Mode&unix.S_IFMT == unix.S_IFREG {
+				name := strings.TrimSpace(n.data)
+				refs[name] = append(refs[name], n)
+			}
+		})
+	}
+	for _, rv := range revs {
+		if rv.used >= c.cutoff || rv.held {
+			continue
+		}
+		own := map[string]bool{}
+		walkSnap(rv.snap, func(n *snode) {
+			if n.st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				own[n.rel] = true
+			}
+		})
+		for b := range rv.blobs {
+			own[blobs[b].rel] = true
+		}
+		for _, ref := range refs[rv.snap.name] {
+			own[ref.rel] = true
+		}
+		stays := func(n *snode) bool {
+			switch n.st.Mode & unix.S_IFMT {
+			case unix.S_IFREG, unix.S_IFLNK:
+			default:
+				return true // never a FIFO or socket
+			}
+			if c.isHeld(&n.st) {
+				return true
+			}
+			return !own[n.rel] && !c.old(&n.st)
+		}
+		kept := map[string]bool{} // blobs another remaining revision links to
+		last := true
+		for _, o := range revs {
+			if o != rv && !o.gone {
+				last = false
+				for b := range o.blobs {
+					kept[b] = true
+				}
+			}
+		}
+		rv.gone = true
+		if last {
+			dropSnap(repo, stays, del)
+			continue
+		}
+		dropSnap(rv.snap, stays, del)
+		for b := range rv.blobs {
+			if !kept[b] && !stays(blobs[b]) {
+				del[blobs[b].rel] = true
+			}
+		}
+		for _, ref := range refs[rv.snap.name] {
+			if !stays(ref) {
+				del[ref.rel] = true
+			}
+		}
+	}
+}
+
+// dropSnap marks everything under and including d that goes, and reports
+// whether d goes: a directory goes when all it holds goes.
+func dropSnap(d *snode, stays func(*snode) bool, del map[string]bool) bool {
+	all := !d.unread
+	for _, k := range d.kids {
+		switch {
+		case del[k.rel]:
+		case k.isDir():
+			if !dropSnap(k, stays, del) {
+				all = false
+			}
+		case stays(k):
+			all = false
+		default:
+			del[k.rel] = true
+		}
+	}
+	if all {
+		del[d.rel] = true
+	}
+	return all
+}
+

@@ -198,7 +198,7 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 				case unix.S_IFLNK:
 					// The link's target, resolved lexically from its folder.
 					rel := strings.TrimPrefix(n.rel, repo.rel+"/")
-										p := path.Clean(path.Join(path.Dir(rel), n.target))
+					p := path.Clean(path.Join(path.Dir(rel), n.target))
 					if b, ok := strings.CutPrefix(p, "blobs/"); ok && blobs[b] != nil {
 						rv.blobs[b] = true
 					}
@@ -303,4 +303,3 @@ func dropSnap(d *snode, stays func(*snode) bool, del map[string]bool) bool {
 	}
 	return all
 }
-

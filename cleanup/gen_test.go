@@ -101,24 +101,27 @@ func (g *gen) oldAge() time.Duration {
 // name returns a fresh name for a directory: plain mostly, sometimes with
 // a space, a newline, invalid UTF-8, glob characters, a leading dash, or
 // 255 bytes long.
-func (g *gen) name(prefix string) string {
+func (g *gen) name(prefix string) string { return g.nameWith(prefix, "") }
+
+// nameWith is name ending in suffix, at most 255 bytes in all.
+func (g *gen) nameWith(prefix, suffix string) string {
 	g.n++
 	base := fmt.Sprintf("%s%d", prefix, g.n)
 	switch g.rng.IntN(14) {
 	case 0:
-		return base + " with space"
+		return base + " with space" + suffix
 	case 1:
-		return base + "\nnewline"
+		return base + "\nnewline" + suffix
 	case 2:
-		return base + "bad\xff\xfe"
+		return base + "bad\xff\xfe" + suffix
 	case 3:
-		return base + strings.Repeat("L", 255-len(base))
+		return base + strings.Repeat("L", 255-len(base)-len(suffix)) + suffix
 	case 4:
-		return "-" + base + "*?[x]"
+		return "-" + base + "*?[x]" + suffix
 	case 5:
-		return base + "é\x80"
+		return base + "é\x80" + suffix
 	}
-	return base
+	return base + suffix
 }
 
 func newGen(seed uint64, opts genOpts, outside string) *gen {
@@ -196,7 +199,7 @@ func (g *gen) random(d *gnode, depth, n int) {
 		case k < 19:
 			d.kids = append(d.kids, &gnode{name: g.name("k"), kind: gSocket, age: g.age()})
 		default:
-			g.file(d, g.name("f")+".keep", g.age())
+			g.file(d, g.nameWith("f", ".keep"), g.age())
 		}
 	}
 }

@@ -264,14 +264,14 @@ func (a *applier) remove(d *sharedDir, k int) {
 	root.Deleted++
 	root.Bytes += it.size
 	a.mu.Unlock()
-	logDeleted(a.ctx, a.log, a.rep, it)
+	if a.log.Enabled(a.ctx, slog.LevelInfo) {
+		logDeleted(a.ctx, a.log, a.rep.itemPath(it), it)
+	}
 }
 
 // logDeleted writes the audit record of one deletion.
-func logDeleted(ctx context.Context, log *slog.Logger, rep *Report, it *item) {
-	if log.Enabled(ctx, slog.LevelInfo) {
-		log.LogAttrs(ctx, slog.LevelInfo, "deleted", slog.String("path", rep.itemPath(it)),
-			slog.String("type", it.typ.String()), slog.Int64("bytes", it.size), slog.String("reason", it.why.String()),
-			slog.Time("used", time.Unix(0, it.used)))
-	}
+func logDeleted(ctx context.Context, log *slog.Logger, path string, it *item) {
+	attrs := append(pathAttrs(path), slog.String("type", it.typ.String()), slog.Int64("bytes", it.size),
+		slog.String("reason", it.why.String()), slog.Time("used", time.Unix(0, it.used)))
+	log.LogAttrs(ctx, slog.LevelInfo, "deleted", attrs...)
 }

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hashicorp/go-multierror"
 )
@@ -62,10 +65,16 @@ type Sweeper struct {
 	// Workers is how many goroutines walk and delete at once; 0 means 16
 	// (deleting is mostly waiting for the file system, even on 2 cores).
 	Workers int
-	// MaxDepth bounds how deep directories are entered (one descriptor is
-	// held per level, so the process needs that many spare descriptors);
-	// 0 means 8192.
+	// MaxDepth bounds how deep directories are entered; 0 means 65,536.
+	// Descriptors stay within MaxOpenDirs however deep the tree; memory
+	// grows by a few hundred bytes per level.
 	MaxDepth int
+	// MaxOpenDirs bounds the directories held open at once by the whole
+	// sweep, all workers together: past it, a walk closes the directories
+	// highest above it and reopens each, checked to be the same device and
+	// inode, when it comes back. 0 means half the soft RLIMIT_NOFILE, at
+	// most 4,096; it is raised to at least 4 per worker.
+	MaxOpenDirs int
 	// ReportItems bounds how many deletions a real sweep lists in its
 	// Report's Items, so that memory stays flat however much goes: the rest
 	// are counted (Report.ItemsOmitted) and logged. 0 means 1,000;
@@ -84,6 +93,18 @@ func (s *Sweeper) fs() FS {
 		return OS()
 	}
 	return s.FS
+}
+
+func (s *Sweeper) maxOpenDirs() int {
+	n := s.MaxOpenDirs
+	if n <= 0 {
+		n = 4096
+		var lim unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur < 2*4096 {
+			n = int(lim.Cur / 2)
+		}
+	}
+	return max(n, 4*s.workers())
 }
 
 func (s *Sweeper) workers() int {
@@ -177,7 +198,7 @@ func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.plan(ctx
 // plan walks the roots; live deletes as it goes.
 func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
-		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers())}
+		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
 	p.now = p.rep.Started
 	if id, ok := s.fs().(Identity); ok {
 		if uid, groups := id.Identity(); uid != 0 {
@@ -186,7 +207,7 @@ func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	}
 	p.maxDepth = s.MaxDepth
 	if p.maxDepth <= 0 {
-		p.maxDepth = 8192
+		p.maxDepth = 1 << 16
 	}
 	if h, err := readHeld(s.proc()); err != nil {
 		p.warn(err.Error())
@@ -255,6 +276,14 @@ type planner struct {
 	// turns holds one token per goroutine walking now (Workers at most),
 	// shared by every fork.
 	turns chan struct{}
+	// fds counts the directories held open by every walk of the sweep.
+	fds *fdBudget
+}
+
+// fdBudget is the descriptor budget of one sweep, shared by all workers.
+type fdBudget struct {
+	open atomic.Int64
+	max  int64
 }
 
 // acquire waits for a turn to walk; release gives it back.
@@ -305,22 +334,28 @@ func (p *planner) capped() bool {
 	return p.s.MaxDeletions > 0 && p.rep.Deleted >= p.s.MaxDeletions
 }
 
-// fork returns a planner for one subtree of root ri (directory di), with a
-// report of its own whose directory 0 stands for di.
-func (p *planner) fork(ri, di int32) *planner {
+// fork returns a planner for one subtree of root ri, below directory di
+// whose absolute path is path, with a report of its own: the part's own
+// coordinates, where directory 0 is di recorded under its absolute path
+// (parent -1, like a root), so that a path built inside the part is the
+// real one. join translates them into the whole's.
+func (p *planner) fork(ri, di int32, path string) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns}
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds}
 	if c.itemCap >= 0 {
 		// The fork's items are joined after the ones listed so far.
 		c.itemCap = max(0, c.itemCap-len(p.rep.items))
 	}
 	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots))}
 	c.rep.Roots[ri] = RootReport{Root: p.rep.Roots[ri].Root, Age: p.rep.Roots[ri].Age}
-	c.rep.dirs = []dirRec{p.rep.dirs[di]}
+	top := p.rep.dirs[di]
+	top.parent, top.name = -1, path
+	c.rep.dirs = []dirRec{top}
 	return c
 }
 
-// join appends a forked planner's work, in order.
+// join appends a forked planner's work, in order, translating the part's
+// directory indices (0 is di) into the whole's.
 func (p *planner) join(c *planner, di int32) {
 	base := int32(len(p.rep.dirs))
 	remap := func(x int32) int32 {
@@ -357,23 +392,6 @@ func (p *planner) join(c *planner, di int32) {
 	if c.errs != nil {
 		p.errs = multierror.Append(p.errs, c.errs.Errors...)
 	}
-}
-
-// remove deletes it from d at once (live sweeps); it reports whether it went.
-func (p *planner) remove(d Dir, it item) bool {
-	err := d.Remove(it.name, it.typ == TypeDir)
-	switch {
-	case err == nil:
-		logDeleted(p.ctx, p.log, p.rep, &it)
-		p.emit(it)
-		return true
-	case errGone(err):
-	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
-		p.rep.skip(SkipNotEmpty)
-	default:
-		p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: remove %s: %w", p.rep.Roots[p.rep.dirs[it.dir].root].Root, p.rep.itemPath(&it), err))
-	}
-	return false
 }
 
 // emit adds a deletion to the plan (a live sweep past its ReportItems only
@@ -418,8 +436,12 @@ func (p *planner) root(ri int32, r Rule) error {
 		return fmt.Errorf("sweep %s: the root is not a directory", r.Root)
 	}
 	resolved := r.Root
-	if p.s.FS == nil {
-		resolved, _ = filepath.EvalSymlinks(r.Root)
+	if _, real := p.s.fs().(osFS); real {
+		// The real file system, whether named or nil: the checks run on
+		// the path with its symlinks resolved too.
+		if resolved, err = filepath.EvalSymlinks(r.Root); err != nil {
+			return fmt.Errorf("sweep %s: resolve symlinks: %w", r.Root, err)
+		}
 	}
 	if err := checkRoot(r, p.s.home(), resolved); err != nil {
 		return err

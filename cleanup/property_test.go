@@ -153,11 +153,11 @@ func runChild(t testing.TB, cfg propChildCfg, asNobody bool) childResult {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("child sweep (workers %d, dry %v) ran past its deadline: %s", cfg.Workers, cfg.Dry, tail(stderr.String()))
+		t.Fatalf("child sweep (workers %d, dry %v) ran past its deadline: %s", cfg.Workers, cfg.Dry, outTail(stderr.String()))
 	}
-	require.NoError(t, err, "child sweep (workers %d, dry %v) failed: %s", cfg.Workers, cfg.Dry, tail(stderr.String()))
+	require.NoError(t, err, "child sweep (workers %d, dry %v) failed: %s", cfg.Workers, cfg.Dry, outTail(stderr.String()))
 	var res childResult
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), "report: %s", tail(stdout.String()))
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), "report: %s", outTail(stdout.String()))
 	for line := range bytes.Lines(stderr.Bytes()) {
 		var rec map[string]any
 		if json.Unmarshal(line, &rec) != nil || rec["msg"] != "deleted" {
@@ -180,7 +180,7 @@ func loggedPath(rec map[string]any) string {
 	return p
 }
 
-func tail(s string) string {
+func outTail(s string) string {
 	if len(s) > 4000 {
 		return s[:2500] + "\n...\n" + s[len(s)-1500:]
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,7 +45,7 @@ const (
 	propDeadline = 2 * time.Minute
 )
 
-// propChildCfg is what a child sweep does; it travels as JSON in the
+// propChildCfg is what a child sweep does; it travels gob-encoded in the
 // environment.
 type propChildCfg struct {
 	Rules   []cleanup.Rule
@@ -64,7 +65,11 @@ func init() {
 // JSON on stdout and logs every deletion as JSON on stderr.
 func runPropChild(c string) int {
 	var cfg propChildCfg
-	if err := json.Unmarshal([]byte(c), &cfg); err != nil {
+	raw, err := base64.StdEncoding.DecodeString(c)
+	if err == nil {
+		err = gob.NewDecoder(bytes.NewReader(raw)).Decode(&cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bad child config:", err)
 		return 3
 	}
@@ -135,23 +140,25 @@ var propBinary = sync.OnceValues(func() (string, error) {
 // runChild runs one sweep in a child process, as nobody when asNobody.
 func runChild(t testing.TB, cfg propChildCfg, asNobody bool) childResult {
 	t.Helper()
-	c, err := json.Marshal(cfg)
-	require.NoError(t, err)
+	// gob, not JSON: a protected path need not be UTF-8.
+	var c bytes.Buffer
+	require.NoError(t, gob.NewEncoder(&c).Encode(cfg))
 	ctx, cancel := context.WithTimeout(context.Background(), propDeadline+30*time.Second)
 	defer cancel()
 	bin := os.Args[0]
 	var attr *syscall.SysProcAttr
 	if asNobody {
+		var err error
 		bin, err = propBinary()
 		require.NoError(t, err)
 		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
 	cmd := exec.CommandContext(ctx, bin, "-test.run=^$")
 	cmd.SysProcAttr = attr
-	cmd.Env = append(os.Environ(), propChildEnv+"="+string(c))
+	cmd.Env = append(os.Environ(), propChildEnv+"="+base64.StdEncoding.EncodeToString(c.Bytes()))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	if ctx.Err() != nil {
 		t.Fatalf("child sweep (workers %d, dry %v) ran past its deadline: %s", cfg.Workers, cfg.Dry, outTail(stderr.String()))
 	}

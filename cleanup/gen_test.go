@@ -65,7 +65,7 @@ type genOpts struct {
 }
 
 func defaultGenOpts(seed uint64) genOpts {
-	o := genOpts{flat: 1500, deep: 300, wide: 400, hub: true}
+	o := genOpts{flat: 500, deep: 300, wide: 300, hub: true}
 	if propertyLong() {
 		o.flat, o.wide = 100_000, 3000
 	}

@@ -52,6 +52,11 @@ type propChildCfg struct {
 	Protect []string
 	Workers int
 	Dry     bool
+	// Hook, when set, is the outside directory of a hookFS: directories
+	// vanish and are swapped for symlinks to it during the walk.
+	Hook string
+	// Spare are names the hook never touches.
+	Spare []string
 }
 
 func init() {
@@ -84,6 +89,17 @@ func runPropChild(c string) int {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s := &cleanup.Sweeper{Rules: cfg.Rules, Protect: cfg.Protect, Workers: cfg.Workers, ReportItems: -1, Log: log}
+	var h *hookFS
+	if cfg.Hook != "" {
+		h = &hookFS{inner: cleanup.OS(), outside: cfg.Hook, spare: map[string]bool{}}
+		for _, n := range cfg.Spare {
+			h.spare[n] = true
+		}
+		defer func() {
+			log.Info("hook", "vanished", h.vanished.Load(), "swapped", h.swapped.Load())
+		}()
+		s.FS = h
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), propDeadline)
 	defer cancel()
 	rep, _ := s.Sweep(ctx, cfg.Dry)
@@ -118,6 +134,8 @@ type childResult struct {
 	Skipped map[string]int `json:"skipped"`
 	// Logged are the paths of the "deleted" log records, in order.
 	Logged []string `json:"-"`
+	// Vanished and Swapped count what a hook FS did.
+	Vanished, Swapped int `json:"-"`
 }
 
 // propBinary returns a copy of this test binary that nobody may run.
@@ -167,7 +185,15 @@ func runChild(t testing.TB, cfg propChildCfg, asNobody bool) childResult {
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), "report: %s", outTail(stdout.String()))
 	for line := range bytes.Lines(stderr.Bytes()) {
 		var rec map[string]any
-		if json.Unmarshal(line, &rec) != nil || rec["msg"] != "deleted" {
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		if rec["msg"] == "hook" {
+			v, _ := rec["vanished"].(float64)
+			w, _ := rec["swapped"].(float64)
+			res.Vanished, res.Swapped = int(v), int(w)
+		}
+		if rec["msg"] != "deleted" {
 			continue
 		}
 		res.Logged = append(res.Logged, loggedPath(rec))
@@ -414,7 +440,7 @@ func checkHub(t *testing.T, seed uint64, opts genOpts) {
 // removes others: nothing outside the root or protected may go, the child
 // must not crash, and nothing but "gone" may be an error (a vanished
 // directory is not one).
-func checkRace(t *testing.T, seed uint64, opts genOpts, workers int) {
+func checkRace(t *testing.T, seed uint64, opts genOpts, workers int, hook bool) {
 	base := propBase(t)
 	now := time.Now()
 	outside := filepath.Join(base, "outside")
@@ -443,6 +469,10 @@ func checkRace(t *testing.T, seed uint64, opts genOpts, workers int) {
 	var stop atomic.Bool
 	var swaps atomic.Int64
 	var wg sync.WaitGroup
+	if hook {
+		// Deterministic: the hook FS acts inside the child's walk.
+		swap, vanish = nil, nil
+	}
 	wg.Add(2)
 	go func() { // swap directories for symlinks to outside, and back
 		defer wg.Done()
@@ -472,11 +502,20 @@ func checkRace(t *testing.T, seed uint64, opts genOpts, workers int) {
 	cfg := propChildCfg{Rules: []cleanup.Rule{propRule(root)}, Workers: workers}
 	if prot != "" {
 		cfg.Protect = []string{filepath.Join(root, prot)}
+		cfg.Spare = []string{prot}
+	}
+	if hook {
+		cfg.Hook = outside
 	}
 	res := runChild(t, cfg, false)
 	stop.Store(true)
 	wg.Wait()
-	t.Logf("seed %d workers %d: %d deleted during %d swaps", seed, workers, res.Deleted, swaps.Load())
+	if hook {
+		t.Logf("seed %d workers %d: %d deleted; the hook made %d directories vanish after they were opened and swapped %d for symlinks after they were listed", seed, workers, res.Deleted, res.Vanished, res.Swapped)
+		assert.Positive(t, res.Vanished+res.Swapped, "the hook acted")
+	} else {
+		t.Logf("seed %d workers %d: %d deleted during %d swaps", seed, workers, res.Deleted, swaps.Load())
+	}
 	for _, e := range res.Errors {
 		if !errors.Is(errFromText(e), syscall.ENOENT) {
 			t.Errorf("an error other than gone: %s", e)
@@ -534,7 +573,10 @@ func TestPropertySweep(t *testing.T) {
 			}
 			checkPlain(t, seed, opts, []int{2, 16}, true)
 		})
-		t.Run(fmt.Sprintf("seed=%d/race", seed), func(t *testing.T) { checkRace(t, seed, opts, 16) })
+		for _, w := range []int{1, 16} {
+			t.Run(fmt.Sprintf("seed=%d/race/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, false) })
+			t.Run(fmt.Sprintf("seed=%d/hook/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, true) })
+		}
 	}
 }
 

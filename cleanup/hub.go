@@ -122,7 +122,11 @@ func isRepoDir(name string) bool {
 func (p *planner) scanTree(w *walk, d Dir, n *hnode, rel string, depth int) error {
 	defer d.Close()
 	names, err := d.ReadDir()
-	if err != nil {
+	switch {
+	case errGone(err):
+		n.pinned = true // removed since it was opened: gone, not a failure
+		return nil
+	case err != nil:
 		n.pinned = true
 		return fmt.Errorf("sweep %s: read %s: %w", w.r.Root, p.rep.dirPath(n.self), err)
 	}

@@ -440,18 +440,23 @@ func checkHub(t *testing.T, seed uint64, opts genOpts) {
 // removes others: nothing outside the root or protected may go, the child
 // must not crash, and nothing but "gone" may be an error (a vanished
 // directory is not one).
-func checkRace(t *testing.T, seed uint64, opts genOpts, workers int, hook bool) {
+func checkRace(t *testing.T, seed uint64, opts genOpts, workers int, hook, hub bool) {
 	base := propBase(t)
 	now := time.Now()
 	outside := filepath.Join(base, "outside")
 	outSnap := makeOutside(t, outside, now)
 	root := filepath.Join(base, "race")
-	desc := newGen(seed, opts, outside).plainTree()
-	makeTree(t, root, desc, now)
-	prot := protectOf(desc)
+	g := newGen(seed, opts, outside)
+	desc, rule := g.plainTree, propRule(root)
+	if hub {
+		desc, rule = g.hubTree, cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeMtime}
+	}
+	tree := desc()
+	makeTree(t, root, tree, now)
+	prot := protectOf(tree)
 	var protected []string
 	var swap, vanish []string
-	for i, k := range desc.kids {
+	for i, k := range tree.kids {
 		if k.kind != gDir || k.name == prot {
 			continue
 		}
@@ -499,7 +504,7 @@ func checkRace(t *testing.T, seed uint64, opts genOpts, workers int, hook bool) 
 			os.RemoveAll(filepath.Join(root, name)) // never a symlink: vanish dirs are not swapped
 		}
 	}()
-	cfg := propChildCfg{Rules: []cleanup.Rule{propRule(root)}, Workers: workers}
+	cfg := propChildCfg{Rules: []cleanup.Rule{rule}, Workers: workers}
 	if prot != "" {
 		cfg.Protect = []string{filepath.Join(root, prot)}
 		cfg.Spare = []string{prot}
@@ -574,9 +579,11 @@ func TestPropertySweep(t *testing.T) {
 			checkPlain(t, seed, opts, []int{2, 16}, true)
 		})
 		for _, w := range []int{1, 16} {
-			t.Run(fmt.Sprintf("seed=%d/race/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, false) })
-			t.Run(fmt.Sprintf("seed=%d/hook/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, true) })
+			t.Run(fmt.Sprintf("seed=%d/race/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, false, false) })
+			t.Run(fmt.Sprintf("seed=%d/hook/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, true, false) })
 		}
+		t.Run(fmt.Sprintf("seed=%d/hub/race", seed), func(t *testing.T) { checkRace(t, seed, opts, 16, false, true) })
+		t.Run(fmt.Sprintf("seed=%d/hub/hook", seed), func(t *testing.T) { checkRace(t, seed, opts, 16, true, true) })
 	}
 }
 

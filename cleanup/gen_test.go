@@ -399,7 +399,8 @@ func makeTree(t testing.TB, path string, root *gnode, now time.Time) {
 
 // snode is one entry as read back from disk.
 type snode struct {
-	name string
+	parent *snode
+	name   string
 	rel  string
 	st   unix.Stat_t
 	kids []*snode // sorted by name; nil when not a directory
@@ -440,7 +441,7 @@ func readSnap(t testing.TB, fd int, n *snode, withData bool) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		k := &snode{name: name, rel: joinRel(n.rel, name)}
+		k := &snode{parent: n, name: name, rel: joinRel(n.rel, name)}
 		if err := unix.Fstatat(fd, name, &k.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			continue
 		}

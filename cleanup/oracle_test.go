@@ -123,23 +123,56 @@ func plainEntryGoes(d, k *snode, c *oracleCfg) bool {
 	return false
 }
 
-// hubOracle returns the set of paths a Hugging Face rule deletes (as root):
-// stale unheld partial downloads and .lock files; old unheld revisions with
-// their links, the blobs no kept revision links to and the refs naming
-// them; with the last revision the rest of the repository, except what is
-// held, young, or neither a file, symlink nor directory, and the
-// directories holding those.
+// visible: the user could read the directory (root reads anything the
+// snapshot read).
+func (c *oracleCfg) visible(d *snode) bool { return !d.unread && c.canEnter(&d.st) }
+
+// walkVisible calls f for everything under n the user can see.
+func (c *oracleCfg) walkVisible(n *snode, f func(*snode)) {
+	if !c.visible(n) {
+		return
+	}
+	for _, k := range n.kids {
+		f(k)
+		if k.isDir() {
+			c.walkVisible(k, f)
+		}
+	}
+}
+
+func (c *oracleCfg) kidNamed(n *snode, name string) *snode {
+	for _, k := range n.kids {
+		if k.name == name && k.isDir() && c.visible(k) {
+			return k
+		}
+	}
+	return nil
+}
+
+// mayGo: the user may remove n from its directory.
+func (c *oracleCfg) mayGo(n *snode) bool { return c.canUnlink(&n.parent.st, &n.st) }
+
+// hubOracle returns the set of paths a Hugging Face rule deletes: stale
+// unheld partial downloads and .lock files; old unheld revisions with their
+// links, the blobs no kept revision links to and the refs naming them; with
+// the last revision the rest of the repository, except what is held,
+// young, neither a file, symlink nor directory, or unreadable, and the
+// directories holding those. A revision the user may not remove all of
+// stays whole; so does a download or lock file it may not remove.
 func hubOracle(root *snode, c *oracleCfg) map[string]bool {
 	del := map[string]bool{}
+	if !c.visible(root) {
+		return del
+	}
 	for _, top := range root.kids {
 		switch {
 		case top.name == ".locks" && top.isDir():
-			walkSnap(top, func(n *snode) {
-				if n.st.Mode&unix.S_IFMT == unix.S_IFREG && c.old(&n.st) && !c.isHeld(&n.st) {
+			c.walkVisible(top, func(n *snode) {
+				if n.st.Mode&unix.S_IFMT == unix.S_IFREG && c.old(&n.st) && !c.isHeld(&n.st) && c.mayGo(n) {
 					del[n.rel] = true
 				}
 			})
-		case top.isDir() && (strings.HasPrefix(top.name, "models--") || strings.HasPrefix(top.name, "datasets--") || strings.HasPrefix(top.name, "spaces--")):
+		case top.isDir() && c.visible(top) && (strings.HasPrefix(top.name, "models--") || strings.HasPrefix(top.name, "datasets--") || strings.HasPrefix(top.name, "spaces--")):
 			hubRepoOracle(top, c, del)
 		}
 	}
@@ -153,15 +186,6 @@ func walkSnap(n *snode, f func(*snode)) {
 	}
 }
 
-func kidNamed(n *snode, name string) *snode {
-	for _, k := range n.kids {
-		if k.name == name && k.isDir() {
-			return k
-		}
-	}
-	return nil
-}
-
 type oracleRev struct {
 	snap  *snode
 	blobs map[string]bool
@@ -172,13 +196,13 @@ type oracleRev struct {
 
 func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 	blobs := map[string]*snode{}
-	if b := kidNamed(repo, "blobs"); b != nil {
+	if b := c.kidNamed(repo, "blobs"); b != nil {
 		for _, k := range b.kids {
 			if k.st.Mode&unix.S_IFMT != unix.S_IFREG {
 				continue
 			}
 			if strings.HasSuffix(k.name, ".incomplete") {
-				if c.old(&k.st) && !c.isHeld(&k.st) {
+				if c.old(&k.st) && !c.isHeld(&k.st) && c.mayGo(k) {
 					del[k.rel] = true
 				}
 				continue
@@ -187,13 +211,13 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 		}
 	}
 	var revs []*oracleRev
-	if s := kidNamed(repo, "snapshots"); s != nil {
+	if s := c.kidNamed(repo, "snapshots"); s != nil {
 		for _, sn := range s.kids {
-			if !sn.isDir() {
+			if !sn.isDir() || !c.visible(sn) {
 				continue
 			}
 			rv := &oracleRev{snap: sn, blobs: map[string]bool{}, used: sn.st.Mtim.Nano()}
-			walkSnap(sn, func(n *snode) {
+			c.walkVisible(sn, func(n *snode) {
 				switch n.st.Mode & unix.S_IFMT {
 				case unix.S_IFLNK:
 					// The link's target, resolved lexically from its folder.
@@ -217,8 +241,8 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 		}
 	}
 	refs := map[string][]*snode{} // by the revision they name
-	if r := kidNamed(repo, "refs"); r != nil {
-		walkSnap(r, func(n *snode) {
+	if r := c.kidNamed(repo, "refs"); r != nil {
+		c.walkVisible(r, func(n *snode) {
 			if n.st.Mode&unix.S_IFMT == unix.S_IFREG {
 				name := strings.TrimSpace(n.data)
 				refs[name] = append(refs[name], n)
@@ -262,44 +286,56 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 				}
 			}
 		}
-		rv.gone = true
+		drop := map[*snode]bool{}
 		if last {
-			dropSnap(repo, stays, del)
-			continue
-		}
-		dropSnap(rv.snap, stays, del)
-		for b := range rv.blobs {
-			if !kept[b] && !stays(blobs[b]) {
-				del[blobs[b].rel] = true
+			c.dropSnap(repo, stays, del, drop)
+		} else {
+			c.dropSnap(rv.snap, stays, del, drop)
+			for b := range rv.blobs {
+				if !kept[b] && !stays(blobs[b]) && !del[blobs[b].rel] {
+					drop[blobs[b]] = true
+				}
+			}
+			for _, ref := range refs[rv.snap.name] {
+				if !stays(ref) && !del[ref.rel] {
+					drop[ref] = true
+				}
 			}
 		}
-		for _, ref := range refs[rv.snap.name] {
-			if !stays(ref) {
-				del[ref.rel] = true
-			}
+		permitted := true
+		for n := range drop {
+			permitted = permitted && c.mayGo(n)
+		}
+		if !permitted {
+			continue // the revision stays whole
+		}
+		rv.gone = true
+		for n := range drop {
+			del[n.rel] = true
 		}
 	}
 }
 
-// dropSnap marks everything under and including d that goes, and reports
-// whether d goes: a directory goes when all it holds goes.
-func dropSnap(d *snode, stays func(*snode) bool, del map[string]bool) bool {
-	all := !d.unread
+// dropSnap adds to drop everything under and including d that goes, and
+// reports whether d goes: a directory goes when all it holds goes (or
+// went already).
+func (c *oracleCfg) dropSnap(d *snode, stays func(*snode) bool, del map[string]bool, drop map[*snode]bool) bool {
+	all := c.visible(d)
 	for _, k := range d.kids {
 		switch {
 		case del[k.rel]:
 		case k.isDir():
-			if !dropSnap(k, stays, del) {
+			if !c.dropSnap(k, stays, del, drop) {
 				all = false
 			}
 		case stays(k):
 			all = false
 		default:
-			del[k.rel] = true
+			drop[k] = true
 		}
 	}
-	if all {
-		del[d.rel] = true
+	if all && !del[d.rel] {
+		drop[d] = true
 	}
 	return all
 }

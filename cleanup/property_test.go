@@ -396,9 +396,8 @@ func checkPlain(t *testing.T, seed uint64, opts genOpts, workers []int, asNobody
 		if !asNobody {
 			assert.Empty(t, real.Errors, "seed %d workers %d: real run errors", seed, w)
 		}
-		if !ok {
-			t.Logf("seed %d workers %d: %d planned by the oracle, %d by the dry run", seed, w, len(want), len(dry.Items))
-		}
+		t.Logf("seed %d workers %d nobody %v: %d entries, %d planned by the oracle, %d by the dry run, %d errors", seed, w, asNobody, len(snap.flatten()), len(want), len(dry.Items), len(dry.Errors))
+		_ = ok
 	}
 	sameList(t, "outside the roots", sorted(keys(outSnap.flatten())), sorted(keys(snapshot(t, outside).flatten())))
 }
@@ -413,26 +412,37 @@ func keys(m map[string]bool) []string {
 
 // checkHub builds the seed's hub tree and checks dry run = real run and
 // both = the oracle (as a set; the order is the layout's own).
-func checkHub(t *testing.T, seed uint64, opts genOpts) {
+func checkHub(t *testing.T, seed uint64, opts genOpts, asNobody bool) {
 	base := propBase(t)
 	now := time.Now()
 	root := filepath.Join(base, "hub")
-	desc := newGen(seed, opts, filepath.Join(base, "outside")).hubTree()
+	g := newGen(seed, opts, filepath.Join(base, "outside"))
+	desc := g.hubTree()
+	if asNobody {
+		g.unprivileged(desc)
+	}
 	makeTree(t, root, desc, now)
 	c := &oracleCfg{cutoff: now.Add(-propThreshold).UnixNano(), protect: map[string]bool{}, held: map[[2]uint64]bool{}}
 	snap := snapshotData(t, root, true)
-	holdFirstOld(t, root, snap, c)
+	if asNobody {
+		c.uid, c.gid = 65534, 65534
+	} else {
+		holdFirstOld(t, root, snap, c)
+	}
 	want := sorted(keys(hubOracle(snap, c)))
 	rule := cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeMtime}
 	cfg := propChildCfg{Rules: []cleanup.Rule{rule}, Workers: 16, Dry: true}
-	dry := runChild(t, cfg, false)
+	dry := runChild(t, cfg, asNobody)
 	plan := relPaths(root, itemPaths(dry.Items))
-	sameList(t, fmt.Sprintf("seed %d hub: dry run vs oracle", seed), want, sorted(plan))
-	assert.Empty(t, dry.Errors)
+	sameList(t, fmt.Sprintf("seed %d hub nobody %v: dry run vs oracle", seed, asNobody), want, sorted(plan))
+	t.Logf("seed %d hub nobody %v: %d entries, %d planned, %d errors (not permitted, unreadable)", seed, asNobody, len(snap.flatten()), len(plan), len(dry.Errors))
 	cfg.Dry = false
-	real := runChild(t, cfg, false)
+	real := runChild(t, cfg, asNobody)
 	checkRun(t, root, plan, snap.flatten(), real)
-	assert.Empty(t, real.Errors)
+	assert.Equal(t, dry.Errors, real.Errors, "the dry run names the errors the real run meets")
+	if !asNobody {
+		assert.Empty(t, real.Errors)
+	}
 }
 
 // checkRace sweeps the seed's plain tree while a goroutine keeps swapping
@@ -571,7 +581,13 @@ func TestPropertySweep(t *testing.T) {
 			}
 			checkPlain(t, seed, opts, []int{1, 2, 16}, false)
 		})
-		t.Run(fmt.Sprintf("seed=%d/hub", seed), func(t *testing.T) { checkHub(t, seed, opts) })
+		t.Run(fmt.Sprintf("seed=%d/hub", seed), func(t *testing.T) { checkHub(t, seed, opts, false) })
+		t.Run(fmt.Sprintf("seed=%d/hub/nobody", seed), func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")
+			}
+			checkHub(t, seed, opts, true)
+		})
 		t.Run(fmt.Sprintf("seed=%d/nobody", seed), func(t *testing.T) {
 			if os.Geteuid() != 0 {
 				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")

@@ -230,7 +230,7 @@ func (g *gen) symlinkTarget(depth int) string {
 func (g *gen) hubTree() *gnode {
 	root := &gnode{kind: gDir, age: g.oldAge()}
 	locks := g.dir(root, ".locks", g.age())
-	for r := range 2 + g.rng.IntN(5) {
+	for r := range 3 + g.rng.IntN(8) {
 		repo := g.dir(root, fmt.Sprintf("models--org--m%d", r), g.age())
 		blobs := g.dir(repo, "blobs", g.age())
 		snaps := g.dir(repo, "snapshots", g.age())

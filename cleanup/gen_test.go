@@ -401,9 +401,9 @@ func makeTree(t testing.TB, path string, root *gnode, now time.Time) {
 type snode struct {
 	parent *snode
 	name   string
-	rel  string
-	st   unix.Stat_t
-	kids []*snode // sorted by name; nil when not a directory
+	rel    string
+	st     unix.Stat_t
+	kids   []*snode // sorted by name; nil when not a directory
 	// unread: a directory the reader could not open or list.
 	unread bool
 	target string // a symlink's target

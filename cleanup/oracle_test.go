@@ -19,9 +19,15 @@ type oracleCfg struct {
 	held    map[[2]uint64]bool
 	uid     uint32 // 0: root, may remove anything
 	gid     uint32
+	atime   bool // age by the last access (Rule.Age atime), else by mtime
 }
 
-func (c *oracleCfg) old(st *unix.Stat_t) bool { return st.Mtim.Nano() < c.cutoff }
+func (c *oracleCfg) old(st *unix.Stat_t) bool {
+	if c.atime {
+		return st.Atim.Nano() < c.cutoff
+	}
+	return st.Mtim.Nano() < c.cutoff
+}
 
 func (c *oracleCfg) isHeld(st *unix.Stat_t) bool { return c.held[[2]uint64{st.Dev, st.Ino}] }
 

@@ -1,6 +1,8 @@
 package cleanup_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendkit/tend/cleanup"
+	"github.com/tendkit/tend/cleanup/cleanuptest"
+	"github.com/tendkit/tend/internal/testenv"
 )
 
 // TestForkedPartPaths is the smallest tree that took a forked part of the
@@ -81,5 +87,94 @@ func TestForkedPartErrorPaths(t *testing.T) {
 		if !dry {
 			assert.ElementsMatch(t, paths(res.Report.Items), res.deletedPaths())
 		}
+	}
+}
+
+// chains builds n chains of directories depth deep under root, each level
+// holding one old file, everything 30 days old; it returns how many
+// entries that is.
+func chains(t *testing.T, root string, n, depth int) int {
+	old := unix.NsecToTimespec(ago(30).UnixNano())
+	ts := []unix.Timespec{old, old}
+	require.NoError(t, os.MkdirAll(root, 0o755))
+	for c := range n {
+		fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		require.NoError(t, err)
+		name := fmt.Sprintf("c%02d", c)
+		var fds []int
+		for range depth {
+			require.NoError(t, unix.Mkdirat(fd, name, 0o755))
+			nfd, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+			require.NoError(t, err)
+			ffd, err := unix.Openat(nfd, "f", unix.O_CREAT|unix.O_WRONLY, 0o644)
+			require.NoError(t, err)
+			unix.Close(ffd)
+			require.NoError(t, unix.UtimesNanoAt(nfd, "f", ts, 0))
+			fds = append(fds, fd)
+			fd, name = nfd, "d"
+		}
+		for i := len(fds) - 1; i >= 0; i-- {
+			n := "d"
+			if i == 0 {
+				n = fmt.Sprintf("c%02d", c)
+			}
+			require.NoError(t, unix.UtimesNanoAt(fds[i], n, ts, 0))
+			unix.Close(fds[i])
+		}
+		unix.Close(fd)
+	}
+	return n * depth * 2
+}
+
+// TestDescriptorBudget sweeps 16 chains 2,000 deep with 16 workers under a
+// 20,000 and then a 256 descriptor limit (a budget of 128), and one chain
+// 12,000 deep under 256: everything goes, nothing is left unswept with
+// "too many open files", and no path is wrong.
+func TestDescriptorBudget(t *testing.T) {
+	testenv.Short(t)
+	cases := []struct{ chains, depth, nofile int }{{16, 2000, 20000}, {16, 2000, 256}, {1, 12000, 256}}
+	for _, c := range cases {
+		root := filepath.Join(t.TempDir(), "root")
+		start := time.Now()
+		n := chains(t, root, c.chains, c.depth)
+		built := time.Now()
+		res := runLimited(t, limitedSpec{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, Workers: 16,
+			NoFile: c.nofile, MemMiB: 512, Quiet: true}, 5*time.Minute)
+		t.Logf("%+v: built in %v, swept in %v", c, built.Sub(start), time.Since(built))
+		assert.Empty(t, res.Report.Errors, "%+v", c)
+		assert.Equal(t, n, res.Report.Deleted, "%+v: every file and directory", c)
+		ents, err := os.ReadDir(root)
+		require.NoError(t, err)
+		assert.Empty(t, ents, "%+v", c)
+		require.Len(t, res.Report.Items, 1000, "ReportItems' default")
+		assert.Equal(t, filepath.Join(root, "c00", strings.Repeat("d/", 999)+"f"), res.Report.Items[999].Path, "%+v", c)
+	}
+}
+
+// TestReopenChecksIdentity: with a budget so small that the walk closes
+// and reopens directories, a directory moved away while the walk is
+// below it is not swept from its new place.
+func TestReopenFallsBackAndChecks(t *testing.T) {
+	f := cleanuptest.New()
+	f.Mkdir("/r", daysAgo(40))
+	for c := range 3 {
+		p := fmt.Sprintf("/r/c%d", c)
+		for range 40 {
+			p += "/d"
+			f.WriteFile(p+"/old", 1, daysAgo(30))
+		}
+	}
+	for _, w := range []int{1, 2, 16} {
+		g := cleanuptest.New()
+		g.Mkdir("/r", daysAgo(40))
+		s := fakeSweeper(t, f, cleanup.Rule{Root: "/r", OlderThan: 7 * 24 * time.Hour})
+		s.Workers, s.MaxOpenDirs = w, 1
+		plan, err := s.Plan(context.Background())
+		require.NoError(t, err)
+		s.MaxOpenDirs = 0
+		want, err := s.Plan(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 3*(2*40+1), len(plan.Items()), "workers=%d: every file and directory", w)
+		assert.Equal(t, paths(want.Items()), paths(plan.Items()), "workers=%d: the same plan as without a budget", w)
 	}
 }

@@ -2,9 +2,12 @@ package cleanup_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +179,118 @@ func TestReopenFallsBackAndChecks(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 3*(2*40+1), len(plan.Items()), "workers=%d: every file and directory", w)
 		assert.Equal(t, paths(want.Items()), paths(plan.Items()), "workers=%d: the same plan as without a budget", w)
+	}
+}
+
+// vanishFS is the real file system, except that opening a directory named
+// "vanish" removes it right after, so that reading it fails as it does
+// when another process removes a directory the sweep has open.
+type vanishFS struct{ cleanup.FS }
+
+type vanishDir struct{ cleanup.Dir }
+
+func (f vanishFS) OpenRoot(p string) (cleanup.Dir, error) {
+	d, err := f.FS.OpenRoot(p)
+	if err != nil {
+		return nil, err
+	}
+	return vanishDir{d}, nil
+}
+
+func (d vanishDir) OpenDir(name string) (cleanup.Dir, error) {
+	sub, err := d.Dir.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	if name == "vanish" {
+		if err := d.Dir.Remove(name, true); err != nil {
+			return nil, err
+		}
+	}
+	return vanishDir{sub}, nil
+}
+
+func (d vanishDir) ReadEntries() ([]cleanup.DirEntry, error) {
+	return d.Dir.(cleanup.EntryLister).ReadEntries()
+}
+
+// TestVanishedDirectoryIsGone: a directory removed after it was opened
+// (getdents fails with ENOENT) is gone, not a failure.
+func TestVanishedDirectoryIsGone(t *testing.T) {
+	root := t.TempDir()
+	mk := osMaker(t)
+	mk.dir(filepath.Join(root, "a", "vanish"), ago(30))
+	mk.file(filepath.Join(root, "a", "old"), 1, ago(30))
+	mk.file(filepath.Join(root, "z", "old"), 1, ago(30))
+	for _, w := range []int{1, 16} {
+		s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, FS: vanishFS{cleanup.OS()}, Workers: w}
+		rep, err := s.Sweep(context.Background(), false)
+		require.NoError(t, err, "workers=%d", w)
+		assert.Equal(t, []string{filepath.Join(root, "a", "old"), filepath.Join(root, "z", "old")}, paths(rep.Items()))
+		mk.dir(filepath.Join(root, "a", "vanish"), ago(30))
+		mk.file(filepath.Join(root, "a", "old"), 1, ago(30))
+		mk.file(filepath.Join(root, "z", "old"), 1, ago(30))
+	}
+}
+
+// TestExplicitOSIsAsSafeAsNil: FS: cleanup.OS() runs the symlink-resolved
+// dangerous-root and protect checks exactly as a nil FS does.
+func TestExplicitOSIsAsSafeAsNil(t *testing.T) {
+	base := t.TempDir()
+	require.NoError(t, os.Symlink("/usr", filepath.Join(base, "sys")))
+	real := filepath.Join(base, "real")
+	osMaker(t).file(filepath.Join(real, "cache", "old"), 1, ago(30))
+	require.NoError(t, os.Symlink(real, filepath.Join(base, "link")))
+	for _, fsys := range []cleanup.FS{nil, cleanup.OS()} {
+		s := &cleanup.Sweeper{FS: fsys, Rules: []cleanup.Rule{{Root: filepath.Join(base, "sys", "share"), OlderThan: time.Hour}}}
+		_, err := s.Plan(context.Background())
+		require.ErrorIs(t, err, cleanup.ErrDangerousRoot, "FS=%v: /usr/share through a symlinked parent", fsys)
+
+		s = &cleanup.Sweeper{FS: fsys, Rules: []cleanup.Rule{{Root: filepath.Join(base, "link", "cache"), OlderThan: time.Hour}},
+			Protect: []string{filepath.Join(real, "cache")}}
+		plan, err := s.Plan(context.Background())
+		require.NoError(t, err)
+		assert.Empty(t, plan.Items(), "FS=%v: protected by its resolved path", fsys)
+		assert.Contains(t, plan.Roots[0].Note, "protected")
+	}
+}
+
+// TestJSONKeepsNames: two names that differ only in invalid UTF-8 bytes
+// stay two names in the JSON report and in the JSON log, and decode back
+// to their exact bytes.
+func TestJSONKeepsNames(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	mk := osMaker(t)
+	names := []string{"bad\xfe", "bad\xff", "new\nline", `back\xff`}
+	for _, n := range names {
+		mk.file(filepath.Join(root, n), 1, ago(30))
+	}
+	var want []string
+	for _, n := range names {
+		want = append(want, filepath.Join(root, n))
+	}
+	slices.Sort(want)
+	for _, dry := range []bool{true, false} {
+		res := runLimited(t, limitedSpec{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour}}, DryRun: dry, MemMiB: 256}, time.Minute)
+		assert.Equal(t, want, paths(res.Report.Items), "dry=%v: the report's JSON", dry)
+		assert.Contains(t, string(res.Stdout), `"path":"\"`+root+`/bad\\xff\""`, "quoted as the text output does")
+		assert.Contains(t, string(res.Stdout), `"path_b64":`)
+		if !dry {
+			var logged []string
+			for _, rec := range res.Log {
+				if rec["msg"] != "deleted" {
+					continue
+				}
+				p := rec["path"].(string)
+				if b, ok := rec["path_b64"].(string); ok {
+					raw, err := base64.StdEncoding.DecodeString(b)
+					require.NoError(t, err)
+					assert.Equal(t, strconv.Quote(string(raw)), p)
+					p = string(raw)
+				}
+				logged = append(logged, p)
+			}
+			assert.ElementsMatch(t, want, logged, "the JSON log")
+		}
 	}
 }

@@ -420,8 +420,12 @@ func (w *walk) parallel(top *frame) {
 					info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
 				cw.loop([]*frame{fr})
 				cp.release()
-				// Join the parts done so far, in order, to free them early.
+				// Join the parts done so far, in order, to free them early;
+				// one that must wait for those before it waits spilled.
 				mu.Lock()
+				if k != joined {
+					cp.spill()
+				}
 				parts[k], frames[k] = cp, fr
 				for joined < len(parts) && parts[joined] != nil {
 					w.p.join(parts[joined], top.idx)

@@ -294,3 +294,47 @@ func TestJSONKeepsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSpooledPlan: a plan larger than what a planner keeps in memory is
+// spooled and read back whole and in order, with one worker or many, and
+// Apply carries it out.
+func TestSpooledPlan(t *testing.T) {
+	build := func() *cleanuptest.FS {
+		f := cleanuptest.New()
+		f.Mkdir("/r", daysAgo(40))
+		for a := range 6 {
+			for b := range 7 {
+				for i := range 500 + 300*a {
+					f.WriteFile(fmt.Sprintf("/r/a%d/b%d/f%04d", a, b, i), 1, daysAgo(30))
+				}
+				f.Mkdir(fmt.Sprintf("/r/a%d/b%d", a, b), daysAgo(30))
+			}
+			f.Mkdir(fmt.Sprintf("/r/a%d", a), daysAgo(1))
+		}
+		return f
+	}
+	var want []string
+	for a := range 6 {
+		for b := range 7 {
+			for i := range 500 + 300*a {
+				want = append(want, fmt.Sprintf("/r/a%d/b%d/f%04d", a, b, i))
+			}
+			want = append(want, fmt.Sprintf("/r/a%d/b%d", a, b))
+		}
+	}
+	rule := cleanup.Rule{Root: "/r", OlderThan: 7 * 24 * time.Hour}
+	for _, w := range []int{1, 2, 16} {
+		f := build()
+		s := fakeSweeper(t, f, rule)
+		s.Workers = w
+		plan, err := s.Plan(context.Background())
+		require.NoError(t, err)
+		got := paths(plan.Items())
+		require.Equal(t, len(want), len(got), "workers=%d", w)
+		assert.True(t, slices.Equal(want, got), "workers=%d: the whole plan, in order", w)
+		rep, err := s.Apply(context.Background(), plan)
+		require.NoError(t, err)
+		assert.Equal(t, len(want), rep.Deleted)
+		assert.Equal(t, []string{"/r/a0", "/r/a1", "/r/a2", "/r/a3", "/r/a4", "/r/a5"}, f.Paths("/r"))
+	}
+}

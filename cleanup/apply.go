@@ -22,6 +22,9 @@ import (
 // Workers goroutines at once; emptied directories follow, deepest first.
 // Cancelling ctx stops between deletions; the partial report is returned.
 func (s *Sweeper) Apply(ctx context.Context, plan *Report) (*Report, error) {
+	if err := plan.loadItems(); err != nil {
+		return nil, fmt.Errorf("sweep: read the plan back: %w", err)
+	}
 	rep := &Report{Started: s.now(), Skipped: map[string]int{}, Notes: plan.Notes, dirs: plan.dirs, items: plan.items,
 		done: make([]bool, len(plan.items)), Scanned: plan.Scanned}
 	for k, v := range plan.Skipped {

@@ -37,6 +37,8 @@ type limitedSpec struct {
 	// maps, not the address space it only reserves), NoFile its
 	// descriptors (RLIMIT_NOFILE); 0: 1 GiB and the parent's.
 	MemMiB, NoFile int
+	// Quiet logs warnings only (no record per deletion).
+	Quiet bool
 	// Nobody runs the child as uid/gid 65534 when the tests run as root.
 	Nobody bool
 }
@@ -88,8 +90,12 @@ func limitedChild(spec string) int {
 			return 3
 		}
 	}
+	opts := &slog.HandlerOptions{}
+	if sp.Quiet {
+		opts.Level = slog.LevelWarn
+	}
 	s := &cleanup.Sweeper{Rules: sp.Rules, Protect: sp.Protect, Workers: sp.Workers, MaxOpenDirs: sp.MaxOpenDirs,
-		Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}
+		Log: slog.New(slog.NewJSONHandler(os.Stderr, opts))}
 	rep, _ := s.Sweep(context.Background(), sp.DryRun)
 	out := bufio.NewWriter(os.Stdout)
 	if err := rep.WriteJSON(out); err != nil {

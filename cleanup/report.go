@@ -120,7 +120,11 @@ type Report struct {
 	// Errors are the problems met (also returned as a *multierror.Error).
 	Errors []string `json:"errors,omitempty"`
 
-	dirs  []dirRec
+	dirs []dirRec
+	// segs are the items spilled to spool (see spool.go); items are the
+	// ones after them, still in memory.
+	segs  []segment
+	spool *spool
 	items []item
 	done  []bool // Apply: which items were deleted
 }
@@ -222,14 +226,16 @@ func (pb *pathBuilder) item(r *Report, it *item) []byte {
 func (r *Report) AllItems() iter.Seq[Item] {
 	return func(yield func(Item) bool) {
 		var pb pathBuilder
-		for i := range r.items {
+		err := r.eachItem(func(i int, it *item) bool {
 			if r.done != nil && !r.done[i] {
-				continue
+				return true
 			}
-			it := &r.items[i]
-			if !yield(Item{Path: string(pb.item(r, it)), Type: it.typ, Bytes: it.size, Reason: it.why, Used: time.Unix(0, it.used)}) {
-				return
-			}
+			return yield(Item{Path: string(pb.item(r, it)), Type: it.typ, Bytes: it.size, Reason: it.why, Used: time.Unix(0, it.used)})
+		})
+		if err != nil {
+			// The spool is gone (the temporary file system failed under
+			// it): say so where the items would be.
+			yield(Item{Path: "(plan items lost: " + err.Error() + ")", Type: TypeOther})
 		}
 	}
 }

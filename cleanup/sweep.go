@@ -200,6 +200,10 @@ func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
 		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
 	p.now = p.rep.Started
+	if !live && s.MaxDeletions == 0 {
+		p.spool = &spool{}
+		p.rep.spool = p.spool
+	}
 	if id, ok := s.fs().(Identity); ok {
 		if uid, groups := id.Identity(); uid != 0 {
 			p.id = &identity{uid: uid, groups: groups}
@@ -278,6 +282,11 @@ type planner struct {
 	turns chan struct{}
 	// fds counts the directories held open by every walk of the sweep.
 	fds *fdBudget
+	// spool takes the items a dry run does not keep in memory (nil: all
+	// stay); spillOK is false while a rule that counts rep.items plans.
+	spool   *spool
+	spillOK bool
+	buf     []byte
 }
 
 // fdBudget is the descriptor budget of one sweep, shared by all workers.
@@ -341,12 +350,13 @@ func (p *planner) capped() bool {
 // real one. join translates them into the whole's.
 func (p *planner) fork(ri, di int32, path string) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds}
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds,
+		spool: p.spool, spillOK: p.spillOK}
 	if c.itemCap >= 0 {
 		// The fork's items are joined after the ones listed so far.
 		c.itemCap = max(0, c.itemCap-len(p.rep.items))
 	}
-	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots))}
+	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots)), spool: p.spool}
 	c.rep.Roots[ri] = RootReport{Root: p.rep.Roots[ri].Root, Age: p.rep.Roots[ri].Age}
 	top := p.rep.dirs[di]
 	top.parent, top.name = -1, path
@@ -357,25 +367,33 @@ func (p *planner) fork(ri, di int32, path string) *planner {
 // join appends a forked planner's work, in order, translating the part's
 // directory indices (0 is di) into the whole's.
 func (p *planner) join(c *planner, di int32) {
-	base := int32(len(p.rep.dirs))
-	remap := func(x int32) int32 {
-		if x == 0 {
-			return di
-		}
-		return base + x - 1
-	}
+	tr := xlat{di: di, base: int32(len(p.rep.dirs))}
 	for _, d := range c.rep.dirs[1:] {
-		d.parent = remap(d.parent)
+		d.parent = tr.apply(d.parent)
 		p.rep.dirs = append(p.rep.dirs, d)
+	}
+	if len(c.rep.segs) > 0 {
+		// The part's spooled items follow the ones held here: spill
+		// these first, or, where that fails, bring the part's back.
+		if p.spill(); len(p.rep.items) > 0 {
+			c.rep.loadItems()
+		}
+		for _, sg := range c.rep.segs {
+			sg.tr = sg.tr.then(tr)
+			p.rep.segs = append(p.rep.segs, sg)
+		}
 	}
 	for _, it := range c.rep.items {
 		if p.live && p.itemCap >= 0 && len(p.rep.items) >= p.itemCap {
 			p.rep.ItemsOmitted++
 			continue
 		}
-		it.dir = remap(it.dir)
+		it.dir = tr.apply(it.dir)
 		p.rep.items = append(p.rep.items, it)
-		p.maxItemDir = max(p.maxItemDir, it.dir)
+	}
+	p.maxItemDir = max(p.maxItemDir, tr.apply(c.maxItemDir))
+	if p.spillOK && len(p.rep.items) >= spillAt {
+		p.spill()
 	}
 	p.rep.ItemsOmitted += c.rep.ItemsOmitted
 	p.rep.Scanned += c.rep.Scanned
@@ -402,6 +420,9 @@ func (p *planner) emit(it item) {
 	} else {
 		p.rep.items = append(p.rep.items, it)
 		p.maxItemDir = max(p.maxItemDir, it.dir)
+		if p.spillOK && len(p.rep.items) >= spillAt {
+			p.spill()
+		}
 	}
 	p.rep.Deleted++
 	p.rep.Bytes += it.size
@@ -479,8 +500,11 @@ func (p *planner) root(ri int32, r Rule) error {
 	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
 	di := int32(len(p.rep.dirs) - 1)
 	if r.Layout == LayoutHuggingFace {
+		// The hub layout counts p.rep.items: keep them at hand.
+		p.spillOK = false
 		return p.hub(ri, r, rr.Age, resolved, d, di, info)
 	}
+	p.spillOK = p.spool != nil
 	w := newWalk(p, ri, r, rr.Age, resolved)
 	return w.run(d, di, info)
 }

@@ -424,8 +424,12 @@ func (w *walk) parallel(top *frame) {
 					info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
 				cw.loop([]*frame{fr})
 				cp.release()
-				// Join the parts done so far, in order, to free them early.
+				// Join the parts done so far, in order, to free them early;
+				// one that must wait for those before it waits spilled.
 				mu.Lock()
+				if k != joined {
+					cp.spill()
+				}
 				parts[k], frames[k] = cp, fr
 				for joined < len(parts) && parts[joined] != nil {
 					w.p.join(parts[joined], top.idx)
@@ -447,7 +451,8 @@ func (w *walk) parallel(top *frame) {
 // list examines every entry of f's directory, plans its files and symlinks
 // and queues its subdirectories.
 func (w *walk) list(f *frame) {
-	ents, err := readEntries(f.d)
+	var ents listing
+	err := readListing(f.d, &ents)
 	switch {
 	case err == nil:
 	case errGone(err):
@@ -457,18 +462,18 @@ func (w *walk) list(f *frame) {
 		return
 	default:
 		w.fail(fmt.Errorf("sweep %s: read %s: %w", w.r.Root, w.pathOf(f, ""), err))
-		f.remaining += len(ents) + 1
+		f.remaining += len(ents.ents) + 1
 	}
-	slices.SortFunc(ents, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	ents.sort()
 	rr := &w.p.rep.Roots[w.ri]
-	for i, e := range ents {
-		name := e.Name
+	for i := range ents.ents {
+		name, listedDir := string(ents.name(i)), ents.ents[i].dir
 		if w.p.live && i%64 == 0 && w.p.ctx.Err() != nil {
-			f.remaining += len(ents) - i // stop between deletions
+			f.remaining += len(ents.ents) - i // stop between deletions
 			return
 		}
 		var info Info
-		if e.Dir {
+		if listedDir {
 			info.Type = TypeDir // described by enter, once opened
 		} else if info, err = f.d.Lstat(name); err != nil {
 			if !errGone(err) {
@@ -503,7 +508,7 @@ func (w *walk) list(f *frame) {
 				// Known from mountinfo: never opened (an automount
 				// point would mount).
 				skip = SkipMount
-			case !e.Dir:
+			case !listedDir:
 				skip = w.dirSkip(info)
 			}
 			if skip != "" {
@@ -511,7 +516,7 @@ func (w *walk) list(f *frame) {
 				f.remaining++
 				continue
 			}
-			f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl, listed: e.Dir})
+			f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl, listed: listedDir})
 		case TypeOther:
 			w.p.rep.skip(SkipSpecial)
 			f.remaining++

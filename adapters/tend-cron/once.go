@@ -65,7 +65,7 @@ func (c *command) runOnce(ctx context.Context, f flags, tasks []task, log *slog.
 		}
 	}
 	if f.JSON {
-		if err := cli.WriteJSON(c.stdout, rep); err != nil {
+		if err := writeOnceJSON(c.stdout, rep); err != nil {
 			fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
 			return cli.ExitFail
 		}

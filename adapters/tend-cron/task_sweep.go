@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/cleanup"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // sweepTask runs a cleanup.Sweeper built from the config's sweep section.
@@ -106,7 +107,7 @@ func sweepLines(rep *cleanup.Report) []string {
 		lines = append(lines, "  error: "+e)
 	}
 	if rep.DryRun {
-		lines = append(lines, sweepPlanLines(rep.Items(), maxSweepPlanLines)...)
+		lines = append(lines, sweepPlanLines(rep.AllItems(), rep.Deleted, maxSweepPlanLines)...)
 	}
 	return lines
 }
@@ -115,18 +116,21 @@ func sweepLines(rep *cleanup.Report) []string {
 // carries every item.
 const maxSweepPlanLines = 200
 
-// sweepPlanLines lists a dry run's plan in order, one entry per line; names that
+// sweepPlanLines lists the first max of a dry run's total planned items in
+// order, one entry per line, building only the paths it prints; names that
 // are not printable (a newline, invalid UTF-8) are quoted.
-func sweepPlanLines(items []cleanup.Item, max int) []string {
-	if len(items) == 0 {
+func sweepPlanLines(items iter.Seq[cleanup.Item], total, max int) []string {
+	if total == 0 {
 		return nil
 	}
 	lines := []string{"  plan (in order):"}
-	for i, it := range items {
+	i := 0
+	for it := range items {
 		if i == max {
-			lines = append(lines, fmt.Sprintf("    ... and %d more (--json lists them all)", len(items)-max))
+			lines = append(lines, fmt.Sprintf("    ... and %d more (--json lists them all)", total-max))
 			break
 		}
+		i++
 		p := it.Path
 		if q := strconv.Quote(p); q[1:len(q)-1] != p {
 			p = q

@@ -18,6 +18,8 @@ import (
 // snapshot folder, the blobs no kept revision links to, and the refs naming
 // it, as `huggingface-cli delete-cache` does. When every revision of a
 // repository goes, the rest of the repository folder goes with it. A
+// revision linking into a blobs folder that cannot be read stays (its last
+// use is unknown; the folder is named in the errors). A
 // revision's snapshot links, blobs and refs are aged as one, by its blobs. A
 // revision with a blob or snapshot file held open, mapped or locked by a
 // process is kept whole. Anything else inside a repository that is held,
@@ -54,6 +56,9 @@ type revision struct {
 	used  int64
 	held  bool
 	gone  bool
+	// unknown: it links into a blobs folder that could not be read, so
+	// its last use is unknown: it stays.
+	unknown bool
 	// denied: this process may not remove all of it (named in the errors).
 	denied bool
 }
@@ -61,6 +66,8 @@ type revision struct {
 type hrepo struct {
 	node  *hnode
 	blobs map[string]*hnode // by name in blobs/
+	// blobsUnread: blobs/ is there but could not be read or entered.
+	blobsUnread bool
 	refs  []*hnode          // ref files, with their content in target
 	revs  []*revision
 	w     *walk
@@ -233,6 +240,9 @@ func (p *planner) hubRepo(w *walk, n *hnode) *hrepo {
 func (p *planner) repoBlobs(rp *hrepo) {
 	b := rp.node.kid("blobs")
 	if b == nil {
+		for _, k := range rp.node.kids {
+			rp.blobsUnread = rp.blobsUnread || k.name == "blobs" && k.info.Type == TypeDir && k.pinned
+		}
 		return
 	}
 	w := rp.w
@@ -280,7 +290,9 @@ func (p *planner) repoRevision(rp *hrepo, s *hnode) *revision {
 			case TypeSymlink:
 				// snapshots/REV/<rel>/name -> ../../blobs/HASH
 				tp := path.Clean(path.Join("snapshots", s.name, rel, k.target))
-				if b, ok := strings.CutPrefix(tp, "blobs/"); ok && rp.blobs[b] != nil && !seen[b] {
+				b, ok := strings.CutPrefix(tp, "blobs/")
+				rv.unknown = rv.unknown || ok && rp.blobsUnread
+				if ok && rp.blobs[b] != nil && !seen[b] {
 					seen[b] = true
 					rv.blobs = append(rv.blobs, b)
 				}
@@ -336,7 +348,7 @@ func (p *planner) dropRevision(rv *revision, total *int64) {
 		p.rep.skip(SkipHeldRev)
 		return
 	}
-	if rv.denied {
+	if rv.denied || rv.unknown {
 		return
 	}
 	ks := p.revisionNodes(rv)

@@ -216,6 +216,12 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 			blobs[k.name] = k
 		}
 	}
+	// A blobs folder the user cannot read hides the revisions' ages: a
+	// revision linking into it stays.
+	blobsHidden := false
+	for _, k := range repo.kids {
+		blobsHidden = blobsHidden || k.name == "blobs" && k.isDir() && !c.visible(k)
+	}
 	var revs []*oracleRev
 	if s := c.kidNamed(repo, "snapshots"); s != nil {
 		for _, sn := range s.kids {
@@ -229,9 +235,11 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 					// The link's target, resolved lexically from its folder.
 					rel := strings.TrimPrefix(n.rel, repo.rel+"/")
 					p := path.Clean(path.Join(path.Dir(rel), n.target))
-					if b, ok := strings.CutPrefix(p, "blobs/"); ok && blobs[b] != nil {
+					b, ok := strings.CutPrefix(p, "blobs/")
+					if ok && blobs[b] != nil {
 						rv.blobs[b] = true
 					}
+					rv.held = rv.held || ok && blobsHidden
 				case unix.S_IFREG:
 					rv.held = rv.held || c.isHeld(&n.st)
 				}
@@ -326,7 +334,10 @@ func hubRepoOracle(repo *snode, c *oracleCfg, del map[string]bool) {
 // reports whether d goes: a directory goes when all it holds goes (or
 // went already).
 func (c *oracleCfg) dropSnap(d *snode, stays func(*snode) bool, del map[string]bool, drop map[*snode]bool) bool {
-	all := c.visible(d)
+	if !c.visible(d) {
+		return false // never read: it and what it holds stay
+	}
+	all := true
 	for _, k := range d.kids {
 		switch {
 		case del[k.rel]:

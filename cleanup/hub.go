@@ -68,9 +68,9 @@ type hrepo struct {
 	blobs map[string]*hnode // by name in blobs/
 	// blobsUnread: blobs/ is there but could not be read or entered.
 	blobsUnread bool
-	refs  []*hnode          // ref files, with their content in target
-	revs  []*revision
-	w     *walk
+	refs        []*hnode // ref files, with their content in target
+	revs        []*revision
+	w           *walk
 }
 
 // hub plans a Hugging Face hub root: scan, plan stale downloads and locks,

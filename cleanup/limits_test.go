@@ -95,7 +95,7 @@ func limitedChild(spec string) int {
 		opts.Level = slog.LevelWarn
 	}
 	s := &cleanup.Sweeper{Rules: sp.Rules, Protect: sp.Protect, Workers: sp.Workers, MaxOpenDirs: sp.MaxOpenDirs,
-		Log: slog.New(slog.NewJSONHandler(os.Stderr, opts))}
+		Logger: slog.New(slog.NewJSONHandler(os.Stderr, opts))}
 	rep, _ := s.Sweep(context.Background(), sp.DryRun)
 	out := bufio.NewWriter(os.Stdout)
 	if err := rep.WriteJSON(out); err != nil {

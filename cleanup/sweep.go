@@ -84,8 +84,9 @@ type Sweeper struct {
 	ReportItems int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Log receives one Info record per deletion and warnings; nil discards.
-	Log *slog.Logger
+	// Logger receives one Info record per deletion and warnings; nil
+	// discards.
+	Logger *slog.Logger
 }
 
 func (s *Sweeper) fs() FS {
@@ -133,10 +134,10 @@ func (s *Sweeper) now() time.Time {
 }
 
 func (s *Sweeper) log() *slog.Logger {
-	if s.Log == nil {
+	if s.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return s.Log
+	return s.Logger
 }
 
 func (s *Sweeper) proc() string {
@@ -169,7 +170,7 @@ func (s *Sweeper) Sweep(ctx context.Context, dryRun bool) (*Report, error) {
 		}
 	}
 	if live {
-		rep, err := s.plan(ctx, true)
+		rep, err := s.walkRoots(ctx, true)
 		rep.DryRun = false
 		s.measureFree(rep)
 		rep.Finished = s.now()
@@ -193,10 +194,11 @@ func (s *Sweeper) Sweep(ctx context.Context, dryRun bool) (*Report, error) {
 // deletions a real run would make, in order, with bytes (Report.DryRun is
 // true). Roots that cannot be swept are errors (wrapped ErrDangerousRoot,
 // ErrBadRule, or the file system's error) and the other roots still are.
-func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.plan(ctx, false) }
+func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.walkRoots(ctx, false) }
 
-// plan walks the roots; live deletes as it goes.
-func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
+// walkRoots walks the roots and plans; live deletes as it goes (a real
+// sweep that needs no whole plan first).
+func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
 		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
 	p.now = p.rep.Started
@@ -515,8 +517,5 @@ func basisOr(b AgeBasis) AgeBasis {
 	}
 	return b
 }
-
-// sortNames sorts directory entries by byte order.
-func sortNames(names []string) { slices.Sort(names) }
 
 func errAppend(me *multierror.Error, err error) *multierror.Error { return multierror.Append(me, err) }

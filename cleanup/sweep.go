@@ -433,65 +433,100 @@ func (p *planner) emit(it item) {
 	rr.Bytes += it.size
 }
 
-// root plans one rule.
+// root plans one rule: admit its root, open it, walk it.
 func (p *planner) root(ri int32, r Rule) error {
 	if r.Root != "" && filepath.IsAbs(r.Root) {
 		r.Root = filepath.Clean(r.Root)
 	}
 	p.rep.Roots = append(p.rep.Roots, RootReport{Root: r.Root, Age: basisOr(r.Age), FreeBefore: -1, FreeAfter: -1})
-	rr := &p.rep.Roots[ri]
-	if err := r.check(); err != nil {
+	resolved, ok, err := p.admit(ri, r)
+	if !ok {
 		return err
 	}
-	if err := checkRoot(r, p.s.home(), ""); err != nil {
+	d, info, err := p.openRoot(ri, r, resolved)
+	if err != nil {
 		return err
+	}
+	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
+	di := int32(len(p.rep.dirs) - 1)
+	age := p.rep.Roots[ri].Age
+	if r.Layout == LayoutHuggingFace {
+		// The hub layout counts p.rep.items: keep them at hand.
+		p.spillOK = false
+		return p.hub(ri, r, age, d, di, info)
+	}
+	p.spillOK = p.spool != nil
+	return newWalk(p, ri, r, age, resolved).run(d, di, info)
+}
+
+// admit checks rule ri and its root, as named and with its symlinks
+// resolved (on the real file system, whether named or nil): ok is false
+// when it is not to be walked, with the error saying why (nil for a
+// missing root that may be, or a protected one, noted in its report). It
+// returns the resolved root and sets the age basis (noatime mounts).
+func (p *planner) admit(ri int32, r Rule) (resolved string, ok bool, err error) {
+	rr := &p.rep.Roots[ri]
+	if err := r.check(); err != nil {
+		return "", false, err
+	}
+	if err := checkRoot(r, p.s.home(), ""); err != nil {
+		return "", false, err
 	}
 	st, err := p.s.fs().Lstat(r.Root)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && r.MissingOK:
 		rr.Missing, rr.Note = true, "root does not exist"
-		return nil
+		return "", false, nil
 	case err != nil:
-		return fmt.Errorf("sweep %s: %w", r.Root, err)
+		return "", false, fmt.Errorf("sweep %s: %w", r.Root, err)
 	case st.Type == TypeSymlink:
-		return fmt.Errorf("sweep %s: the root is a symlink: name its target instead", r.Root)
+		return "", false, fmt.Errorf("sweep %s: the root is a symlink: name its target instead", r.Root)
 	case st.Type != TypeDir:
-		return fmt.Errorf("sweep %s: the root is not a directory", r.Root)
+		return "", false, fmt.Errorf("sweep %s: the root is not a directory", r.Root)
 	}
-	resolved := r.Root
+	resolved = r.Root
 	if _, real := p.s.fs().(osFS); real {
-		// The real file system, whether named or nil: the checks run on
-		// the path with its symlinks resolved too.
 		if resolved, err = filepath.EvalSymlinks(r.Root); err != nil {
-			return fmt.Errorf("sweep %s: resolve symlinks: %w", r.Root, err)
+			return "", false, fmt.Errorf("sweep %s: resolve symlinks: %w", r.Root, err)
 		}
 	}
 	if err := checkRoot(r, p.s.home(), resolved); err != nil {
-		return err
+		return "", false, err
 	}
 	for _, pr := range p.protect {
-		if under(r.Root, pr) || (resolved != "" && under(resolved, pr)) {
+		if under(r.Root, pr) || under(resolved, pr) {
 			rr.Note = "root is protected by " + pr
 			p.rep.skip(SkipProtected)
-			return nil
+			return "", false, nil
 		}
-	}
-	if resolved == "" {
-		resolved = r.Root
 	}
 	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeAtime && hasOption(m.options, "noatime") {
 		rr.Age = AgeNewest
 		rr.Note = fmt.Sprintf("%s is mounted noatime: ageing by the newest of atime, mtime and ctime instead", m.point)
 		p.warn(fmt.Sprintf("sweep %s: %s", r.Root, rr.Note))
 	}
+	return resolved, true, nil
+}
+
+// openRoot opens rule ri's root, checks it is the directory admitted (the
+// resolved path names the same device and inode, so a parent swapped for
+// a symlink after the checks is caught) and measures its free space.
+func (p *planner) openRoot(ri int32, r Rule, resolved string) (Dir, Info, error) {
+	rr := &p.rep.Roots[ri]
 	d, err := p.s.fs().OpenRoot(r.Root)
 	if err != nil {
-		return fmt.Errorf("sweep %s: open root: %w", r.Root, err)
+		return nil, Info{}, fmt.Errorf("sweep %s: open root: %w", r.Root, err)
 	}
 	info, err := d.Stat()
+	if err == nil && resolved != r.Root {
+		var st Info
+		if st, err = p.s.fs().Lstat(resolved); err == nil && (st.Dev != info.Dev || st.Ino != info.Ino) {
+			err = errChanged
+		}
+	}
 	if err != nil {
 		d.Close()
-		return fmt.Errorf("sweep %s: stat root: %w", r.Root, err)
+		return nil, Info{}, fmt.Errorf("sweep %s: stat root: %w", r.Root, err)
 	}
 	rr.dev = info.Dev
 	if fsp, ok := d.(FreeSpacer); ok {
@@ -499,16 +534,7 @@ func (p *planner) root(ri int32, r Rule) error {
 			rr.FreeBefore = n
 		}
 	}
-	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
-	di := int32(len(p.rep.dirs) - 1)
-	if r.Layout == LayoutHuggingFace {
-		// The hub layout counts p.rep.items: keep them at hand.
-		p.spillOK = false
-		return p.hub(ri, r, rr.Age, d, di, info)
-	}
-	p.spillOK = p.spool != nil
-	w := newWalk(p, ri, r, rr.Age, resolved)
-	return w.run(d, di, info)
+	return d, info, nil
 }
 
 func basisOr(b AgeBasis) AgeBasis {

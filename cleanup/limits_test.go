@@ -79,6 +79,7 @@ func limitedChild(spec string) int {
 	if sp.MemMiB > 0 {
 		mem = uint64(sp.MemMiB) << 20
 	}
+	mem *= raceMemFactor
 	if err := unix.Setrlimit(unix.RLIMIT_DATA, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
 		fmt.Fprintln(os.Stderr, "setrlimit DATA:", err)
 		return 3

@@ -79,6 +79,7 @@ func limitedChild(spec string) int {
 	if sp.MemMiB > 0 {
 		mem = uint64(sp.MemMiB) << 20
 	}
+	mem *= raceMemFactor
 	if err := unix.Setrlimit(unix.RLIMIT_DATA, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
 		fmt.Fprintln(os.Stderr, "setrlimit DATA:", err)
 		return 3
@@ -95,7 +96,7 @@ func limitedChild(spec string) int {
 		opts.Level = slog.LevelWarn
 	}
 	s := &cleanup.Sweeper{Rules: sp.Rules, Protect: sp.Protect, Workers: sp.Workers, MaxOpenDirs: sp.MaxOpenDirs,
-		Log: slog.New(slog.NewJSONHandler(os.Stderr, opts))}
+		Logger: slog.New(slog.NewJSONHandler(os.Stderr, opts))}
 	rep, _ := s.Sweep(context.Background(), sp.DryRun)
 	out := bufio.NewWriter(os.Stdout)
 	if err := rep.WriteJSON(out); err != nil {

@@ -88,7 +88,7 @@ func runPropChild(c string) int {
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s := &cleanup.Sweeper{Rules: cfg.Rules, Protect: cfg.Protect, Workers: cfg.Workers, ReportItems: -1, Log: log}
+	s := &cleanup.Sweeper{Rules: cfg.Rules, Protect: cfg.Protect, Workers: cfg.Workers, ReportItems: -1, Logger: log}
 	var h *hookFS
 	if cfg.Hook != "" {
 		h = &hookFS{inner: cleanup.OS(), outside: cfg.Hook, spare: map[string]bool{}}

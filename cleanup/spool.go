@@ -141,27 +141,6 @@ func decodeItem(b []byte, it *item) ([]byte, error) {
 	return b[n:], nil
 }
 
-// spill writes the planner's in-memory items to the spool as a segment.
-// Where no spool can be had (no temporary directory, a full disk), the
-// items stay in memory.
-func (p *planner) spill() {
-	r := p.rep
-	if len(r.items) == 0 || p.spool == nil {
-		return
-	}
-	p.buf = encodeItems(p.buf[:0], r.items)
-	off, err := p.spool.write(p.buf)
-	if err != nil {
-		return
-	}
-	r.segs = append(r.segs, segment{off: off, n: int32(len(p.buf)), count: int32(len(r.items)), tr: identity0})
-	clear(r.items)
-	r.items = r.items[:0]
-	if cap(p.buf) > 1<<20 {
-		p.buf = nil
-	}
-}
-
 // eachItem calls f with every item of r in order, spooled ones first, with
 // directory indices in r's coordinates; it stops when f returns false.
 func (r *Report) eachItem(f func(i int, it *item) bool) error {

@@ -465,97 +465,127 @@ func (w *walk) list(f *frame) {
 		f.remaining += len(ents.ents) + 1
 	}
 	ents.sort()
-	rr := &w.p.rep.Roots[w.ri]
 	for i := range ents.ents {
-		name, listedDir := string(ents.name(i)), ents.ents[i].dir
 		if w.p.live && i%64 == 0 && w.p.ctx.Err() != nil {
 			f.remaining += len(ents.ents) - i // stop between deletions
 			return
 		}
-		var info Info
-		if listedDir {
-			info.Type = TypeDir // described by enter, once opened
-		} else if info, err = f.d.Lstat(name); err != nil {
-			if !errGone(err) {
-				f.remaining++
-				w.fail(fmt.Errorf("sweep %s: stat %s: %w", w.r.Root, w.pathOf(f, name), err))
-			}
-			continue
+		w.examine(f, string(ents.name(i)), ents.ents[i].dir)
+	}
+}
+
+// examine describes the entry name of f (listedDir: the listing says it is
+// a directory) and plans it, or queues it to be entered.
+func (w *walk) examine(f *frame, name string, listedDir bool) {
+	var info Info
+	if listedDir {
+		info.Type = TypeDir // described by enter, once opened
+	} else if i, err := f.d.Lstat(name); err == nil {
+		info = i
+	} else {
+		if !errGone(err) {
+			f.remaining++
+			w.fail(fmt.Errorf("sweep %s: stat %s: %w", w.r.Root, w.pathOf(f, name), err))
 		}
-		w.p.rep.Scanned++
-		rr.Scanned++
-		if info.Type == TypeFile {
-			w.allBytes += w.inodeBytes(info)
+		return
+	}
+	w.p.rep.Scanned++
+	w.p.rep.Roots[w.ri].Scanned++
+	if info.Type == TypeFile {
+		w.allBytes += w.inodeBytes(info)
+	}
+	shallow := f.depth < w.relDepth // rel names f; deeper, no relative match is possible
+	switch {
+	case w.match(w.exclude, f, name):
+		w.keep(f, SkipExcluded)
+		return
+	case shallow && len(w.protect) > 0 && w.protect[join(f.rel, name)]:
+		w.keep(f, SkipProtected)
+		return
+	}
+	incl := f.included || w.match(w.include, f, name)
+	switch info.Type {
+	case TypeDir:
+		w.queue(f, subdir{name: name, info: info, incl: incl, listed: listedDir}, shallow)
+	case TypeOther:
+		w.keep(f, SkipSpecial)
+	case TypeSymlink:
+		w.symlink(f, name, info, incl && f.inWithin)
+	case TypeFile:
+		w.file(f, name, info, incl && f.inWithin)
+	}
+}
+
+// keep counts an entry of f that stays, and why ("": no skip to count).
+func (w *walk) keep(f *frame, why string) {
+	if why != "" {
+		w.p.rep.skip(why)
+	}
+	f.remaining++
+}
+
+// queue adds sd to the subdirectories f's walk enters, unless it is a
+// mount point or locked.
+func (w *walk) queue(f *frame, sd subdir, shallow bool) {
+	skip := ""
+	switch {
+	case shallow && len(w.mounts) > 0 && w.mounts[join(f.rel, sd.name)]:
+		// Known from mountinfo: never opened (an automount point would
+		// mount).
+		skip = SkipMount
+	case !sd.listed:
+		skip = w.dirSkip(sd.info)
+	}
+	if skip != "" {
+		w.keep(f, skip)
+		return
+	}
+	f.subdirs = append(f.subdirs, sd)
+}
+
+// symlink plans an old, eligible symlink of f (the link itself).
+func (w *walk) symlink(f *frame, name string, info Info, eligible bool) {
+	t, old := w.old(info)
+	switch {
+	case !eligible || !old:
+		w.keep(f, SkipSymlink)
+	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
+	default:
+		w.keep(f, "") // one not permitted is named in the errors
+	}
+}
+
+// file plans an old, eligible file of f that no process holds, or keeps it
+// as a keep_under candidate.
+func (w *walk) file(f *frame, name string, info Info, eligible bool) {
+	switch {
+	case !eligible:
+		w.keep(f, "")
+		return
+	case w.p.held.isLocked(info):
+		w.keep(f, SkipLocked)
+		return
+	case w.p.held.isOpen(info):
+		w.keep(f, SkipOpen)
+		return
+	}
+	t, old := w.old(info)
+	if !w.p.id.mayRemove(f.info, info.Uid) {
+		if old {
+			w.p.denied(w.r.Root, w.pathOf(f, name))
 		}
-		shallow := f.depth < w.relDepth // rel names f; deeper, no relative match is possible
-		switch {
-		case w.match(w.exclude, f, name):
-			w.p.rep.skip(SkipExcluded)
-			f.remaining++
-			continue
-		case shallow && len(w.protect) > 0 && w.protect[join(f.rel, name)]:
-			w.p.rep.skip(SkipProtected)
-			f.remaining++
-			continue
-		}
-		incl := f.included || w.match(w.include, f, name)
-		eligible := incl && f.inWithin
-		switch info.Type {
-		case TypeDir:
-			skip := ""
-			switch {
-			case shallow && len(w.mounts) > 0 && w.mounts[join(f.rel, name)]:
-				// Known from mountinfo: never opened (an automount
-				// point would mount).
-				skip = SkipMount
-			case !listedDir:
-				skip = w.dirSkip(info)
-			}
-			if skip != "" {
-				w.p.rep.skip(skip)
-				f.remaining++
-				continue
-			}
-			f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl, listed: listedDir})
-		case TypeOther:
-			w.p.rep.skip(SkipSpecial)
-			f.remaining++
-		case TypeSymlink:
-			t, old := w.old(info)
-			switch {
-			case !eligible || !old:
-				w.p.rep.skip(SkipSymlink)
-			case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
-				continue
-			}
-			f.remaining++ // kept (one not permitted is named in the errors)
-		case TypeFile:
-			f.remaining++
-			switch {
-			case !eligible:
-				continue
-			case w.p.held.isLocked(info):
-				w.p.rep.skip(SkipLocked)
-				continue
-			case w.p.held.isOpen(info):
-				w.p.rep.skip(SkipOpen)
-				continue
-			}
-			t, old := w.old(info)
-			if !w.p.id.mayRemove(f.info, info.Uid) {
-				if old {
-					w.p.denied(w.r.Root, w.pathOf(f, name))
-				}
-				continue // neither old enough nor a budget candidate
-			}
-			it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
-			if old {
-				if w.take(f, it) {
-					f.remaining--
-				}
-			} else if w.r.KeepUnder > 0 {
-				w.budget = append(w.budget, it)
-			}
+		w.keep(f, "") // neither old enough nor a budget candidate
+		return
+	}
+	it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
+	switch {
+	case old && w.take(f, it):
+	case old:
+		w.keep(f, "")
+	default:
+		w.keep(f, "")
+		if w.r.KeepUnder > 0 {
+			w.budget = append(w.budget, it)
 		}
 	}
 }

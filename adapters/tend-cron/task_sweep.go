@@ -27,7 +27,7 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 		return nil, false, nil
 	}
 	sc := cfg.Sweep
-	s := &cleanup.Sweeper{MaxDeletions: sc.MaxDeletions, Log: log}
+	s := &cleanup.Sweeper{MaxDeletions: sc.MaxDeletions, Logger: log}
 	for _, p := range sc.Protect {
 		s.Protect = append(s.Protect, string(p))
 	}

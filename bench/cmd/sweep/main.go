@@ -181,7 +181,7 @@ func child(mode, root string) {
 	if mode == "sweep-info" {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		must(err)
-		s.Log = slog.New(slog.NewJSONHandler(devnull, nil))
+		s.Logger = slog.New(slog.NewJSONHandler(devnull, nil))
 	}
 	rep, err := s.Sweep(context.Background(), mode == "plan" || mode == "plan-json")
 	if err != nil {

@@ -339,4 +339,3 @@ func (p *planner) hubLocks(w *walk, n *hnode) {
 		}
 	}
 }
-

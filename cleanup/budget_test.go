@@ -90,3 +90,35 @@ func TestKeepUnderHardLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestAgeHardLinksBytes: an age rule over files with several names. The
+// bytes a sweep reports should be what statfs sees freed: a file's bytes
+// once, when its last name goes. Known defect (in the walk's age path,
+// found while testing keep_under): each name reports the file's full size,
+// so 2 inodes x 3 names x 100 KiB report 600 KiB while 200 KiB are freed.
+// It runs with TEND_KNOWN_DEFECTS=1 until the walk is fixed.
+func TestAgeHardLinksBytes(t *testing.T) {
+	if os.Getenv("TEND_KNOWN_DEFECTS") != "1" {
+		t.Skip("known defect: the age path reports each hard link's full size (set TEND_KNOWN_DEFECTS=1 to run)")
+	}
+	const kib = 1024
+	mnt := smallTmpfs(t, "16m")
+	root := filepath.Join(mnt, "cache")
+	mk := osMaker(t)
+	for i := range 2 {
+		first := filepath.Join(root, "x", fmt.Sprintf("f%d", i))
+		mk.file(first, 100*kib, ago(30))
+		for _, d := range []string{"y", "z"} {
+			require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+			require.NoError(t, os.Link(first, filepath.Join(root, d, fmt.Sprintf("f%d", i))))
+		}
+	}
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}, Workers: 1}
+	free0 := freeBytes(t, mnt)
+	rep, err := s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	freed := freeBytes(t, mnt) - free0
+	assert.Equal(t, 6, rep.Deleted)
+	assert.EqualValues(t, 200*kib, freed)
+	assert.Equal(t, freed, rep.Bytes, "the reported bytes are the freed bytes")
+}

@@ -24,8 +24,9 @@ import (
 // revision with a blob or snapshot file held open, mapped or locked by a
 // process is kept whole. Anything else inside a repository that is held,
 // younger than OlderThan (a download in progress: blobs/*.incomplete, a
-// fresh ref), a mount point, or not a file, symlink or directory (a FIFO,
-// a socket) stays, and so do the directories holding it; directories are
+// fresh ref), protected (Sweeper.Protect), excluded (Rule.Exclude), a
+// mount point, or not a file, symlink or directory (a FIFO, a socket)
+// stays, and so do the directories holding it; directories are
 // not aged themselves. Stale .incomplete blobs and .lock files go by their
 // own age unless held. With KeepUnder, least recently used revisions go
 // next until the blobs fit the budget. Each entry is planned at most once.
@@ -151,6 +152,16 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, rel string, depth int) erro
 		p.rep.Roots[w.ri].Scanned++
 		k := &hnode{name: name, info: info, dir: n.self, self: -1}
 		n.kids = append(n.kids, k)
+		switch {
+		case w.exclude.match(name, rel):
+			k.pinned = true // kept, and an excluded directory is not entered
+			p.rep.skip(SkipExcluded)
+			continue
+		case len(w.protect) > 0 && w.protect[join(rel, name)]:
+			k.pinned = true
+			p.rep.skip(SkipProtected)
+			continue
+		}
 		switch info.Type {
 		case TypeSymlink:
 			k.target, _ = d.Readlink(name)
@@ -255,7 +266,7 @@ func (p *planner) repoBlobs(rp *hrepo) {
 			rp.blobs[k.name] = k
 			continue
 		}
-		if _, old := w.old(k.info); old && !p.heldNode(k) && !p.capped() && w.mayDrop(k) {
+		if _, old := w.old(k.info); old && !k.pinned && !p.heldNode(k) && !p.capped() && w.mayDrop(k) {
 			k.planned = true
 			p.emit(w.nodeItem(k, ReasonIncomplete))
 		}
@@ -329,7 +340,7 @@ func (p *planner) hubLocks(w *walk, n *hnode) {
 		case k.info.Type == TypeFile:
 			_, old := w.old(k.info)
 			switch {
-			case !old:
+			case !old || k.pinned:
 			case p.heldNode(k):
 				p.rep.skip(SkipLocked)
 			case !p.capped() && w.mayDrop(k):

@@ -234,10 +234,10 @@ func holdWrite(t *testing.T, path string) {
 // hubSweep runs a dry run and a real run of a hub rule over hub and checks
 // that they list the same items, count and bytes; it returns the real run
 // and what it removed (relative to hub).
-func hubSweep(t *testing.T, rule cleanup.Rule) (*cleanup.Report, []string) {
+func hubSweep(t *testing.T, rule cleanup.Rule, protect ...string) (*cleanup.Report, []string) {
 	hub := rule.Root
 	before := tree(t, hub)
-	s := &cleanup.Sweeper{Rules: []cleanup.Rule{rule}}
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{rule}, Protect: protect}
 	plan, err := s.Sweep(context.Background(), true)
 	require.NoError(t, err)
 	rep, err := s.Sweep(context.Background(), false)
@@ -354,4 +354,37 @@ func TestHubDownloadInProgress(t *testing.T) {
 		assert.NoError(t, err, "%s stays", p)
 	}
 	assert.Equal(t, len(want), rep.Deleted)
+}
+
+// TestHubProtectAndExclude: protected paths and excluded entries inside a
+// hub stay, with the folders holding them, as under a plain root (the hub
+// layout used to ignore both).
+func TestHubProtectAndExclude(t *testing.T) {
+	hub := filepath.Join(t.TempDir(), "hub")
+	hubRepoOS(t, hub, "models--o--prot", 30, "r1")
+	hubRepoOS(t, hub, "models--o--excl", 30, "r1")
+	hubRepoOS(t, hub, "models--o--whole", 30, "r1")
+	mk := osMaker(t)
+	mk.file(filepath.Join(hub, "models--o--excl/blobs/old.incomplete"), 10, ago(30))
+	mk.file(filepath.Join(hub, ".locks/models--o--excl/x.lock"), 0, ago(30))
+	rule := cleanup.Rule{Root: hub, Layout: cleanup.LayoutHuggingFace, OlderThan: 7 * 24 * time.Hour, Exclude: []string{"*.incomplete", "*.lock"}}
+	rep, removed := hubSweep(t, rule, filepath.Join(hub, "models--o--prot/blobs/blob-r1"))
+	assert.FileExists(t, filepath.Join(hub, "models--o--prot/blobs/blob-r1"), "protected")
+	assert.FileExists(t, filepath.Join(hub, "models--o--excl/blobs/old.incomplete"), "excluded")
+	assert.FileExists(t, filepath.Join(hub, ".locks/models--o--excl/x.lock"), "excluded")
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipProtected])
+	assert.Equal(t, 2, rep.Skipped[cleanup.SkipExcluded])
+	var want []string
+	for _, r := range []string{"excl", "prot", "whole"} {
+		repo := "models--o--" + r
+		if r != "excl" && r != "prot" {
+			want = append(want, repo, repo+"/blobs")
+		}
+		if r != "prot" {
+			want = append(want, repo+"/blobs/blob-r1")
+		}
+		want = append(want, repo+"/refs", repo+"/refs/main", repo+"/snapshots", repo+"/snapshots/r1", repo+"/snapshots/r1/w.bin")
+	}
+	sort.Strings(want)
+	assert.Equal(t, want, removed)
 }

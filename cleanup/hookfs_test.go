@@ -32,8 +32,8 @@ type hookDir struct {
 // pick says what happens to the directory name: 1 vanish after open,
 // 2 swap for a symlink after listing, 0 nothing.
 func (f *hookFS) pick(name string) int {
-	if f.spare[name] {
-		return 0
+	if f.spare[name] || name == "." || name == ".." {
+		return 0 // a reopen through ".." must not remove a parent
 	}
 	h := fnv.New32a()
 	h.Write([]byte(name))

@@ -122,8 +122,11 @@ func (p *planner) join(c *planner, di int32) {
 		}
 		it.dir = tr.apply(it.dir)
 		p.rep.items = append(p.rep.items, it)
+		p.maxItemDir = max(p.maxItemDir, it.dir)
 	}
-	p.maxItemDir = max(p.maxItemDir, tr.apply(c.maxItemDir))
+	if len(c.rep.segs) > 0 {
+		p.maxItemDir = max(p.maxItemDir, tr.apply(c.maxItemDir))
+	}
 	if p.spillOK && len(p.rep.items) >= spillAt {
 		p.spill()
 	}

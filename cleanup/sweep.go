@@ -212,7 +212,7 @@ func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
 	if p.maxDepth <= 0 {
 		p.maxDepth = 1 << 16
 	}
-	if h, err := readHeld(s.proc()); err != nil {
+	if h, err := readHeld(ctx, s.proc()); err != nil {
 		p.warn(err.Error())
 		p.held = h
 	} else {

@@ -568,7 +568,7 @@ func errFromText(s string) error {
 // propSeeds are the seeds CI runs; -long runs more.
 func propSeeds() []uint64 {
 	if propertyLong() {
-		out := make([]uint64, 24)
+		out := make([]uint64, 8)
 		for i := range out {
 			out[i] = uint64(i + 1)
 		}

@@ -14,12 +14,18 @@ import (
 // variable.
 type Env func(key string) (string, bool)
 
+// ErrNotLocated is returned (wrapped) when this environment does not say
+// where a cache is: the tool itself would not find it either (ErrNoHome,
+// or no user name for a per-user directory). A caller leaves such a cache
+// out rather than guess.
+var ErrNotLocated = errors.New("cache cannot be located")
+
 // ErrNoHome is returned (wrapped) when a cache lives under the home
 // directory and the home directory is unknown: HOME unset, empty or "/"
 // (containers started with an arbitrary uid, `docker run --user 4242`,
 // OpenShift). Such a cache cannot be located, and sweeping "/" or "/.cache"
-// in its place would be wrong.
-var ErrNoHome = errors.New("home directory unknown")
+// in its place would be wrong. It wraps ErrNotLocated.
+var ErrNoHome = fmt.Errorf("%w: home directory unknown", ErrNotLocated)
 
 // ErrUnknownCache is returned (wrapped) for a cache name that is not in
 // the table of known caches (Caches).
@@ -279,7 +285,7 @@ var knownCaches = []Cache{
 				}
 				u, ok := r.user()
 				if !ok {
-					return "", errors.New("the user name is unknown ($LOGNAME, $USER, $LNAME and $USERNAME unset); set TORCHINDUCTOR_CACHE_DIR")
+					return "", fmt.Errorf("%w: the user name is unknown ($LOGNAME, $USER, $LNAME and $USERNAME unset); set TORCHINDUCTOR_CACHE_DIR", ErrNotLocated)
 				}
 				return filepath.Join(tmp, "torchinductor_"+u), nil
 			}))

@@ -34,18 +34,33 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 // Options change where Load looks for the home directory and the
 // environment. The zero value uses the process's own.
 type Options struct {
-	// Home replaces $HOME for "~" expansion.
+	// Home replaces $HOME for "~" expansion and cache lookups; "" means
+	// HOME from Env (or the process's environment when Env is nil).
 	Home string
 	// Env replaces os.Environ() for TEND_* overrides.
 	Env []string
 }
 
+// home is Home, else HOME from Env when Env is given, else $HOME.
 func (o Options) home() string {
 	if o.Home != "" {
 		return o.Home
 	}
-	h, _ := os.UserHomeDir()
-	return h
+	if o.Env != nil {
+		return envMap(o.Env)["HOME"]
+	}
+	return os.Getenv("HOME")
+}
+
+// envMap turns KEY=VALUE pairs into a map; a later pair wins, as in exec.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func (o Options) env() []string {
@@ -147,8 +162,14 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if errs == nil && cfg == (Config{}) {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
-	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())
-	for _, e := range validate(&cfg) {
+	env := envMap(opts.env())
+	var pre checker
+	expandVars(reflect.ValueOf(&cfg).Elem(), "", env, &pre)
+	cfg.Sweep.locate(opts.home(), env, &pre)
+	if h := homeKnown(opts.home()); h != "" {
+		expandPaths(reflect.ValueOf(&cfg).Elem(), h)
+	}
+	for _, e := range append(pre.errs, validate(&cfg)...) {
 		if !badFields[e.field] {
 			errs = multierror.Append(errs, p.field(e.field, e.err))
 		}
@@ -159,6 +180,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if errs.ErrorOrNil() != nil {
 		return nil, errs
 	}
+	cfg.Sweep.split()
 	return &cfg, nil
 }
 

@@ -217,4 +217,3 @@ func TestMarshalRoundTrip(t *testing.T) {
 	assert.Equal(t, "85%", string(b))
 	assert.True(t, strings.HasPrefix(units.FormatDuration(0), "0"))
 }
-

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -30,19 +31,19 @@ func (r *records) get() []runRecord {
 	return append([]runRecord(nil), r.list...)
 }
 
-func mustJobs(t *testing.T, tasks ...task) []job {
+func mustEntries(t *testing.T, tasks ...task) []entry {
 	t.Helper()
-	jobs, err := newJobs(tasks)
+	entries, err := newEntries(tasks)
 	require.NoError(t, err)
-	return jobs
+	return entries
 }
 
 // startScheduler runs s in the bubble and returns a stop function that
 // cancels it and waits for Run to return.
-func startScheduler(s *scheduler, jobs []job, reload chan []job) (stop func()) {
+func startScheduler(s *scheduler, entries []entry, reload chan []entry) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx, jobs, reload); close(done) }()
+	go func() { s.Run(ctx, entries, reload); close(done) }()
 	return func() { cancel(); <-done }
 }
 
@@ -61,7 +62,7 @@ func TestSchedulerRunsOnSchedule(t *testing.T) {
 		cron := &fakeTask{name: "rotate", schedule: "*/5 * * * *"}
 		var recs records
 		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add}
-		stop := startScheduler(s, mustJobs(t, every, cron), nil)
+		stop := startScheduler(s, mustEntries(t, every, cron), nil)
 		time.Sleep(10*time.Minute + 30*time.Second)
 		stop()
 		assert.Equal(t, []time.Duration{1 * time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute, 5 * time.Minute,
@@ -71,8 +72,8 @@ func TestSchedulerRunsOnSchedule(t *testing.T) {
 	})
 }
 
-// A run longer than the interval never overlaps the next: the next run is
-// counted from its end.
+// A run longer than the interval never overlaps the next: the slots that
+// come while it runs are skipped, and each skip is logged and counted.
 func TestSchedulerNeverOverlapsATask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
@@ -83,13 +84,23 @@ func TestSchedulerNeverOverlapsATask(t *testing.T) {
 			}
 			return taskResult{}, ctx.Err()
 		}}
-		s := &scheduler{log: slog.New(slog.DiscardHandler)}
-		stop := startScheduler(s, mustJobs(t, slow), nil)
-		time.Sleep(10 * time.Minute)
+		var skips []skip
+		var logs syncBuffer
+		s := &scheduler{log: slog.New(slog.NewTextHandler(&logs, nil)), skipped: func(k skip) { skips = append(skips, k) }}
+		stop := startScheduler(s, mustEntries(t, slow), nil)
+		time.Sleep(10*time.Minute + 30*time.Second)
 		stop()
 		assert.False(t, slow.overlap)
-		// 1m, then 1m after each 2m30s run ends: 1m, 4m30s, 8m.
-		assert.Equal(t, []time.Duration{60 * time.Second, 270 * time.Second, 480 * time.Second}, offsets(start, slow.runs))
+		// Slots every minute; each 2m30s run covers the next two.
+		assert.Equal(t, []time.Duration{1 * time.Minute, 4 * time.Minute, 7 * time.Minute, 10 * time.Minute}, offsets(start, slow.runs))
+		var skipped []time.Duration
+		for _, k := range skips {
+			assert.Equal(t, skipBusy, k.Reason)
+			assert.Equal(t, "sweep", k.Name)
+			skipped = append(skipped, k.Slot.Sub(start))
+		}
+		assert.Equal(t, []time.Duration{2 * time.Minute, 3 * time.Minute, 5 * time.Minute, 6 * time.Minute, 8 * time.Minute, 9 * time.Minute}, skipped)
+		assert.Equal(t, 6, strings.Count(logs.String(), "skipped: the previous run is still going"), logs.String())
 	})
 }
 
@@ -102,11 +113,11 @@ func TestSchedulerJitterAndRunAtStart(t *testing.T) {
 			log: slog.New(slog.DiscardHandler), jitter: 10 * time.Minute, runAtStart: true,
 			randN: func(n time.Duration) time.Duration { asked = append(asked, n); return 7 * time.Minute },
 		}
-		stop := startScheduler(s, mustJobs(t, task), nil)
+		stop := startScheduler(s, mustEntries(t, task), nil)
 		time.Sleep(3 * time.Hour)
 		stop()
-		// At start (no jitter), then each hour after the last run plus 7m.
-		assert.Equal(t, []time.Duration{0, 67 * time.Minute, 134 * time.Minute}, offsets(start, task.runs))
+		// At start (no jitter), then each hourly slot plus 7m.
+		assert.Equal(t, []time.Duration{0, 67 * time.Minute, 127 * time.Minute}, offsets(start, task.runs))
 		assert.Equal(t, 10*time.Minute, asked[0])
 	})
 }
@@ -121,7 +132,7 @@ func TestSchedulerStopCancelsRunInProgress(t *testing.T) {
 		}}
 		var recs records
 		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add}
-		stop := startScheduler(s, mustJobs(t, task), nil)
+		stop := startScheduler(s, mustEntries(t, task), nil)
 		time.Sleep(90 * time.Second)
 		stop()
 		got := recs.get()
@@ -143,11 +154,11 @@ func TestSchedulerReload(t *testing.T) {
 		hourly := &fakeTask{name: "rotate", schedule: "@every 1h"}
 		var recs records
 		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add}
-		reload := make(chan []job)
-		stop := startScheduler(s, mustJobs(t, long, hourly), reload)
+		reload := make(chan []entry)
+		stop := startScheduler(s, mustEntries(t, long, hourly), reload)
 		time.Sleep(2 * time.Minute) // long runs from 1m to 5m30s
 		fast := &fakeTask{name: "sweep", schedule: "@every 2m"}
-		reload <- mustJobs(t, fast)
+		reload <- mustEntries(t, fast)
 		time.Sleep(9 * time.Minute) // now 11m
 		stop()
 		assert.Len(t, long.runs, 1, "the old schedule stopped")
@@ -159,10 +170,10 @@ func TestSchedulerReload(t *testing.T) {
 	})
 }
 
-func TestNewJobsDefaultsAndErrors(t *testing.T) {
-	jobs, err := newJobs([]task{&fakeTask{name: "rotate"}})
+func TestNewEntriesDefaultsAndErrors(t *testing.T) {
+	entries, err := newEntries([]task{&fakeTask{name: "rotate"}})
 	require.NoError(t, err)
-	assert.Equal(t, "@hourly", jobs[0].spec)
-	_, err = newJobs([]task{&fakeTask{name: "sweep", schedule: "61 * * * *"}})
+	assert.Equal(t, "@hourly", entries[0].spec)
+	_, err = newEntries([]task{&fakeTask{name: "sweep", schedule: "61 * * * *"}})
 	assert.ErrorContains(t, err, `sweep.schedule: bad schedule "61 * * * *"`)
 }

@@ -84,7 +84,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrEmpty is returned for a config that configures no task at all.
-var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images or health section")
+var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images, health or jobs section")
 
 // Load reads and validates the config file at path.
 func Load(path string, opts Options) (*Config, error) {
@@ -121,7 +121,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health), found %s", kindName(root))}
+		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health, jobs), found %s", kindName(root))}
 	}
 	p := &parser{file: name, envLines: map[int]string{}}
 	if err := p.applyEnv(root, opts.env()); err != nil {
@@ -144,7 +144,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 			errs = multierror.Append(errs, fe)
 		}
 	}
-	if errs == nil && cfg == (Config{}) {
+	if errs == nil && cfg.empty() {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
 	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -254,10 +256,45 @@ func (j *jobTask) killGroup(pgid int, done <-chan struct{}) {
 	}
 }
 
-// groupAlive reports whether process group pgid has a member that is not a
-// zombie waiting to be reaped by someone else.
+// groupAlive reports whether process group pgid has a member that has not
+// exited: zombies waiting for their reaper do not count. Without a
+// readable /proc, any member counts.
 func groupAlive(pgid int) bool {
-	return unix.Kill(-pgid, 0) == nil
+	if unix.Kill(-pgid, 0) != nil {
+		return false
+	}
+	d, err := os.Open("/proc")
+	if err != nil {
+		return true
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return true
+	}
+	for _, n := range names {
+		if n[0] < '0' || n[0] > '9' {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and ')'.
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
+			return true
+		}
+	}
+	return false
 }
 
 // pump logs r line by line as the job's output and returns how many lines

@@ -60,7 +60,7 @@ func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (re
 	}()
 	rec.Duration = now().Sub(rec.Started).Seconds()
 	rec.Report, rec.Lines, rec.Metrics = res.Report, res.Lines, res.Metrics
-	rec.Canceled = err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() != nil
+	rec.Canceled = err != nil && ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
 	for _, e := range flatten(err) {
 		if errors.Is(e, fs.ErrPermission) && !rec.Canceled {
 			rec.Denied = append(rec.Denied, e.Error())

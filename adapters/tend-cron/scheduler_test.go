@@ -177,3 +177,92 @@ func TestNewEntriesDefaultsAndErrors(t *testing.T) {
 	_, err = newEntries([]task{&fakeTask{name: "sweep", schedule: "61 * * * *"}})
 	assert.ErrorContains(t, err, `sweep.schedule: bad schedule "61 * * * *"`)
 }
+
+// policyTask is a fake task with a job's overlap policy.
+type policyTask struct {
+	*fakeTask
+	overlap string
+}
+
+func (p policyTask) Overlap() string       { return p.overlap }
+func (p policyTask) Jitter() time.Duration { return 0 }
+
+// overlap: queue runs one due run after the one still going, and skips
+// (logs and counts) the slots that find one already waiting.
+func TestSchedulerOverlapQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		slow := &fakeTask{name: "backup", schedule: "@every 1m", run: func(ctx context.Context, _ bool) (taskResult, error) {
+			select {
+			case <-time.After(130 * time.Second):
+			case <-ctx.Done():
+			}
+			return taskResult{}, ctx.Err()
+		}}
+		var skips []time.Duration
+		s := &scheduler{log: slog.New(slog.DiscardHandler), skipped: func(k skip) {
+			assert.Equal(t, skipQueued, k.Reason)
+			skips = append(skips, k.Slot.Sub(start))
+		}}
+		stop := startScheduler(s, mustEntries(t, policyTask{slow, "queue"}), nil)
+		time.Sleep(10*time.Minute + 30*time.Second)
+		stop()
+		assert.False(t, slow.overlap)
+		// 1m runs to 3m10s; the 2m slot waits and runs then; and so on.
+		assert.Equal(t, []time.Duration{60 * time.Second, 190 * time.Second, 320 * time.Second, 450 * time.Second, 580 * time.Second}, offsets(start, slow.runs))
+		assert.Equal(t, []time.Duration{3 * time.Minute, 5 * time.Minute, 7 * time.Minute, 9 * time.Minute}, skips)
+	})
+}
+
+// overlap: kill stops the run still going and starts the due one; the
+// stopped run's record says it was stopped and why.
+func TestSchedulerOverlapKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		hang := &fakeTask{name: "sync", schedule: "@every 1m", run: func(ctx context.Context, _ bool) (taskResult, error) {
+			<-ctx.Done()
+			return taskResult{}, context.Cause(ctx)
+		}}
+		var recs records
+		s := &scheduler{log: slog.New(slog.DiscardHandler), record: recs.add, skipped: func(k skip) { t.Errorf("skipped %v", k) }}
+		stop := startScheduler(s, mustEntries(t, policyTask{hang, "kill"}), nil)
+		time.Sleep(5*time.Minute + 30*time.Second)
+		stop()
+		assert.False(t, hang.overlap, "the old run ended before the new one started")
+		assert.Equal(t, []time.Duration{1 * time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute, 5 * time.Minute}, offsets(start, hang.runs))
+		got := recs.get()
+		require.Len(t, got, 5)
+		for _, r := range got[:4] {
+			assert.True(t, r.Canceled)
+			assert.Equal(t, []string{errReplaced.Error()}, r.Errors)
+		}
+		assert.Equal(t, []string{context.Canceled.Error()}, got[4].Errors, "the last one stopped with the scheduler")
+	})
+}
+
+// A slot that passes while tend-cron waits (a jitter longer than the
+// interval) is logged and counted, not lost in silence.
+func TestSchedulerLateSlotsAreCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		task := &fakeTask{name: "sweep", schedule: "@every 1m"}
+		var skips []skip
+		s := &scheduler{
+			log: slog.New(slog.DiscardHandler), jitter: time.Hour,
+			randN:   func(time.Duration) time.Duration { return 150 * time.Second },
+			skipped: func(k skip) { skips = append(skips, k) },
+		}
+		stop := startScheduler(s, mustEntries(t, task), nil)
+		time.Sleep(10 * time.Minute)
+		stop()
+		// The 1m slot runs at 3m30s; the 2m and 3m slots passed meanwhile;
+		// the 4m slot runs at 6m30s, and so on.
+		assert.Equal(t, []time.Duration{210 * time.Second, 390 * time.Second, 570 * time.Second}, offsets(start, task.runs))
+		var late []time.Duration
+		for _, k := range skips {
+			assert.Equal(t, skipLate, k.Reason)
+			late = append(late, k.Slot.Sub(start))
+		}
+		assert.Equal(t, []time.Duration{2 * time.Minute, 3 * time.Minute, 5 * time.Minute, 6 * time.Minute, 8 * time.Minute, 9 * time.Minute}, late)
+	})
+}

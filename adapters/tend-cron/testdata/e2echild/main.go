@@ -8,6 +8,7 @@
 //	             lines it wrote and exit with $EXIT_ON_TERM (default 0)
 //	exit N       exit with status N at once
 //	ls DIR       print the names in DIR, one per line
+//	cat FILE     print FILE
 //	zombies      print the number of zombie processes
 //	orphan       start a short-lived grandchild and exit without waiting
 //	stubborn F   (a job) ignore SIGTERM, start a grandchild that ignores it
@@ -91,6 +92,10 @@ func main() {
 	case "hello":
 		fmt.Println("hello from a job")
 		fmt.Fprintln(os.Stderr, "and from its stderr")
+	case "cat":
+		data, err := os.ReadFile(os.Args[2])
+		must(err)
+		os.Stdout.Write(data)
 	case "zombies":
 		fmt.Println(zombies())
 	case "orphan":

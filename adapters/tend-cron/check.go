@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tendkit/tend/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
 // checkRuns is how many next run times --check prints per task or job.

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tendkit/tend/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
 // stopWait bounds how long tend-cron waits, once it stops, for the runs in

@@ -87,15 +87,17 @@ func (c *Command) UnmarshalYAML(n *yaml.Node) error {
 		var argv []string
 		for _, item := range n.Content {
 			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
-				return errors.New("command: a list of strings (argv) or a string (run by /bin/sh -c)")
+				return errNotCommand
 			}
 			argv = append(argv, item.Value)
 		}
 		*c = Command{Argv: argv}
 		return nil
 	}
-	return errors.New("command: a list of strings (argv) or a string (run by /bin/sh -c)")
+	return errNotCommand
 }
+
+var errNotCommand = errors.New("expected a list of strings (argv) or a string (run by /bin/sh -c)")
 
 // MarshalYAML writes the command back in the form it was read.
 func (c Command) MarshalYAML() (any, error) {

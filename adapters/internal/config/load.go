@@ -141,6 +141,16 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		for _, e := range le.Errors {
 			fe := p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
 			badFields[fe.Field] = true
+			// A value the decoder could not read inside a field (a map
+			// where a list was expected) is that field's problem too.
+			for f := fe.Field; ; {
+				i := strings.LastIndexAny(f, ".[")
+				if i <= 0 {
+					break
+				}
+				f = f[:i]
+				badFields[f+".*"] = true
+			}
 			errs = multierror.Append(errs, fe)
 		}
 	}
@@ -149,7 +159,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	}
 	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())
 	for _, e := range validate(&cfg) {
-		if !badFields[e.field] {
+		if !badFields[e.field] && !badFields[e.field+".*"] {
 			errs = multierror.Append(errs, p.field(e.field, e.err))
 		}
 	}
@@ -216,10 +226,19 @@ func (p *parser) at(line int, err error) *Error {
 // field places a validation error about a field path.
 func (p *parser) field(path string, err error) *Error {
 	e := &Error{File: p.file, Field: path, Err: err}
-	for _, f := range p.fields {
-		if f.path == path {
-			e.Line = f.key
+	// A field that is missing is placed at the nearest enclosing one (the
+	// list item that lacks it).
+	for at := path; e.Line == 0 && at != ""; {
+		for _, f := range p.fields {
+			if f.path == at {
+				e.Line = f.key
+			}
 		}
+		i := strings.LastIndexAny(at, ".[")
+		if i <= 0 {
+			break
+		}
+		at = at[:i]
 	}
 	if env, ok := p.envLines[e.Line]; ok {
 		e.Env, e.Line = env, 0

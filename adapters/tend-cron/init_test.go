@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,4 +339,102 @@ func TestBinaryOnceOnlyJob(t *testing.T) {
 	p = startProc(t, nil, "--config", cfg, "--once", "--only", "nope")
 	assert.Equal(t, 2, p.wait(t))
 	assert.Contains(t, p.stderr.String(), `--only "nope": no task or job of that name (the config has: good, bad)`)
+}
+
+// lineCounter counts the lines written to it and keeps the last one.
+type lineCounter struct {
+	mu    sync.Mutex
+	n     int
+	bytes int64
+	last  []byte
+	cur   []byte
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bytes += int64(len(p))
+	for _, b := range p {
+		if b == '\n' {
+			c.n++
+			c.last, c.cur = c.cur, c.last[:0]
+			continue
+		}
+		if len(c.cur) < 1<<16 {
+			c.cur = append(c.cur, b)
+		}
+	}
+	return len(p), nil
+}
+
+// A job printing far more than tend-cron may hold (120 MB of NUL bytes
+// without a newline, under a 100 MB data limit) is logged in bounded
+// pieces, and its last line still arrives.
+func TestBinaryJobOutputFloodIsBounded(t *testing.T) {
+	testenv.Short(t)
+	prlimit := testenv.LookPath(t, "prlimit", "util-linux")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tend.yaml")
+	writeConfig(t, cfg, "jobs:\n  - name: zero\n    schedule: \"@hourly\"\n    command: head -c 120000000 /dev/zero; printf 'the end\\n'\n")
+	bin := filepath.Join(dir, "tend-cron")
+	goBuild(t, ".", bin) // static: no cgo thread stacks in the data limit
+	cmd := exec.Command(prlimit, "--data=100000000", "--nofile=64", bin, "--config", cfg, "--once", "--only", "zero", "--log-format", "json")
+	var logs lineCounter
+	var stdout syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &logs
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "stdout:\n%s", stdout.String())
+	case <-time.After(120 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("tend-cron did not finish")
+	}
+	assert.Contains(t, stdout.String(), "zero: done")
+	pieces := 120000000/maxLineBytes + 1
+	assert.GreaterOrEqual(t, logs.n, pieces, "one record per 8 KiB piece")
+	found := false
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		found = found || strings.Contains(l, "exit status 0")
+	}
+	assert.True(t, found)
+	t.Logf("%d log records, %d MB of log for 120 MB of output", logs.n, logs.bytes>>20)
+}
+
+// --metrics-addr serves what the textfile holds, and a client that
+// connects and never sends a request does not hold up the stop.
+func TestBinaryMetricsOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	cfg, prom := filepath.Join(dir, "tend.yaml"), filepath.Join(dir, "tend.prom")
+	writeConfig(t, cfg, `jobs:
+  - name: fails
+    schedule: "@every 1s"
+    command: "exit 9"
+`)
+	p := startProc(t, nil, "--config", cfg, "--metrics-addr", "127.0.0.1:0", "--metrics-file", prom)
+	p.waitOutput(t, "msg=\"fails failed\"")
+	m := regexp.MustCompile(`msg="serving metrics" url=(\S+)`).FindStringSubmatch(p.stderr.String())
+	require.NotNil(t, m, p.stderr.String())
+	silent, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(m[1], "http://"), "/metrics"))
+	require.NoError(t, err)
+	defer silent.Close()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(m[1])
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	served := parseTextfile(t, body)
+	assert.GreaterOrEqual(t, served[`tend_job_failures_total{job="fails"}`], 1.0, "%s", body)
+	assert.Equal(t, 9.0, served[`tend_job_last_exit_code{job="fails"}`])
+	sent := time.Now()
+	p.signal(t, syscall.SIGTERM)
+	assert.Equal(t, 0, p.wait(t))
+	assert.Less(t, time.Since(sent), 2*time.Second, "the silent client did not hold up the stop")
+	data, err := os.ReadFile(prom)
+	require.NoError(t, err)
+	file := parseTextfile(t, data)
+	assert.GreaterOrEqual(t, file[`tend_job_runs_total{job="fails"}`], served[`tend_job_runs_total{job="fails"}`])
 }

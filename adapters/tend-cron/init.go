@@ -39,14 +39,27 @@ const workerEnv = "TEND_CRON_ROLE"
 func initMain(args []string, stderr io.Writer) (code int, ok bool) {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, handledSignals...)
-	cmd := exec.Command("/proc/self/exe", args...)
+	// The binary's own path, so that the worker's name (comm, ps) is
+	// tend-cron's; /proc/self/exe still works when that path is gone.
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(os.Environ(), workerEnv+"=worker")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// The worker stays in PID 1's process group, the terminal's foreground
 	// one under docker run -it, so that it may hand the terminal on to the
 	// child.
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if err != nil && self != "/proc/self/exe" {
+		cmd = exec.Command("/proc/self/exe", args...)
+		cmd.Args[0], cmd.Env = os.Args[0], append(os.Environ(), workerEnv+"=worker")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		err = cmd.Start()
+	}
+	if err != nil {
 		signal.Stop(sigs)
 		fmt.Fprintf(stderr, "%s: cannot start the worker process (%v): running without reaping zombies\n", name, err)
 		return 0, false

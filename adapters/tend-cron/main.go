@@ -127,7 +127,7 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		f.jitter = d
 		return err
 	})
-	fs.BoolVar(&f.runAtStart, "run-at-start", false, "run every task once at start, then on its schedule")
+	fs.BoolVar(&f.runAtStart, "run-at-start", false, "run every task and job once at start, then on its schedule")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage:\n")

@@ -146,6 +146,9 @@ func (m *metrics) add(r runRecord, end time.Time) {
 		return
 	}
 	if jr, ok := r.Report.(jobReport); ok || r.Job {
+		if !ok {
+			jr.ExitCode = -1 // the run failed before the command ran (a panic)
+		}
 		m.addJob(r, jr, end)
 		return
 	}

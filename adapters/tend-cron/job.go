@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tendkit/tend/adapters/internal/config"
+	"github.com/tendkit/tend/internal/procfs"
 )
 
 // Limits of a job's run.
@@ -256,6 +257,9 @@ func (j *jobTask) killGroup(pgid int, done <-chan struct{}) {
 	}
 }
 
+// errFound stops the process walk of groupAlive.
+var errFound = errors.New("found")
+
 // groupAlive reports whether process group pgid has a member that has not
 // exited: zombies waiting for their reaper do not count. Without a
 // readable /proc, any member counts.
@@ -263,38 +267,29 @@ func groupAlive(pgid int) bool {
 	if unix.Kill(-pgid, 0) != nil {
 		return false
 	}
-	d, err := os.Open("/proc")
-	if err != nil {
-		return true
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return true
-	}
-	for _, n := range names {
-		if n[0] < '0' || n[0] > '9' {
-			continue
-		}
-		data, err := os.ReadFile("/proc/" + n + "/stat")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := procfs.NewFS("").WalkProcs(ctx, func(p procfs.Proc) error {
+		data, err := os.ReadFile(p.Path("stat"))
 		if err != nil {
-			continue
+			return nil // gone meanwhile
 		}
 		// pid (comm) state ppid pgrp ...; comm may hold spaces and ')'.
 		s := string(data)
 		i := strings.LastIndexByte(s, ')')
 		if i < 0 {
-			continue
+			return nil
 		}
 		f := strings.Fields(s[i+1:])
 		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
-			continue
+			return nil
 		}
 		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
-			return true
+			return errFound
 		}
-	}
-	return false
+		return nil
+	})
+	return err != nil // errFound, or /proc unreadable: assume alive
 }
 
 // pump logs r line by line as the job's output and returns how many lines

@@ -389,7 +389,10 @@ func TestBinaryJobOutputFloodIsBounded(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		require.NoError(t, err, "stdout:\n%s", stdout.String())
+		logs.mu.Lock()
+		last := string(logs.cur) + " | " + string(logs.last)
+		logs.mu.Unlock()
+		require.NoError(t, err, "stdout:\n%s\nlast log line: %.2000s", stdout.String(), last)
 	case <-time.After(120 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("tend-cron did not finish")

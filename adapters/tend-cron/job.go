@@ -33,7 +33,7 @@ const (
 	// killGrace is how long a job's process group has between SIGTERM and
 	// SIGKILL, on a timeout, a stop of tend-cron or a kill overlap; it
 	// keeps "every job stops within a second of SIGTERM" true.
-	killGrace = 500 * time.Millisecond
+	killGrace = 400 * time.Millisecond
 	// pipeGrace is how long the output of a finished job may stay open
 	// (held by a process outside its group) before tend-cron stops reading.
 	pipeGrace = 500 * time.Millisecond

@@ -16,7 +16,7 @@ import (
 // get SIGKILL after killGrace, both well within it. A task that has not
 // returned by then is left behind (the process exits under it) and named
 // in the log, so that tend-cron never outstays a container's stop grace.
-const stopWait = 900 * time.Millisecond
+const stopWait = 700 * time.Millisecond
 
 // serve runs the scheduler until a stop signal or, in entrypoint mode,
 // until the child ends; it returns tend-cron's exit code.

@@ -99,7 +99,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrEmpty is returned for a config that configures no task at all.
-var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images or health section")
+var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images, health or jobs section")
 
 // Load reads and validates the config file at path.
 func Load(path string, opts Options) (*Config, error) {
@@ -136,7 +136,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health), found %s", kindName(root))}
+		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health, jobs), found %s", kindName(root))}
 	}
 	p := &parser{file: name, envLines: map[int]string{}}
 	if err := p.applyEnv(root, opts.env()); err != nil {
@@ -156,10 +156,20 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		for _, e := range le.Errors {
 			fe := p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
 			badFields[fe.Field] = true
+			// A value the decoder could not read inside a field (a map
+			// where a list was expected) is that field's problem too.
+			for f := fe.Field; ; {
+				i := strings.LastIndexAny(f, ".[")
+				if i <= 0 {
+					break
+				}
+				f = f[:i]
+				badFields[f+".*"] = true
+			}
 			errs = multierror.Append(errs, fe)
 		}
 	}
-	if errs == nil && cfg == (Config{}) {
+	if errs == nil && cfg.empty() {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
 	env := envMap(opts.env())
@@ -188,15 +198,9 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 // below it: a conclusion about a rule whose fields could not be read (no
 // age limit, when older_than did not parse) would only be noise.
 func decodedBadly(bad map[string]bool, field string) bool {
-	if bad[field] {
-		return true
-	}
-	for f := range bad {
-		if strings.HasPrefix(f, field+".") || strings.HasPrefix(f, field+"[") {
-			return true
-		}
-	}
-	return false
+	// Parse marks every enclosing field of a field the decoder could not
+	// read as "FIELD.*": one lookup each, however many problems there are.
+	return bad[field] || bad[field+".*"]
 }
 
 // parser keeps what is needed to place an error: the line of each field and

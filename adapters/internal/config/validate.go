@@ -71,5 +71,6 @@ func validate(cfg *Config) []fieldError {
 	cfg.Rotate.validate(&c)
 	cfg.Images.validate(&c)
 	cfg.Health.validate(&c)
+	validateJobs(&c, cfg.Jobs)
 	return c.errs
 }

@@ -61,7 +61,6 @@ type genOpts struct {
 	deep   int  // levels of one chain
 	wide   int  // random entries
 	hub    bool // also a Hugging Face hub root
-	unpriv bool // owners and modes for a sweep as nobody
 }
 
 func defaultGenOpts(seed uint64) genOpts {

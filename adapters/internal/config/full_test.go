@@ -26,6 +26,9 @@ func allYAMLFields(t reflect.Type, prefix string, out *[]string) {
 	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
 		return
 	}
+	if _, custom := reflect.PointerTo(t).MethodByName("UnmarshalYAML"); custom {
+		return // a value with its own YAML form (a job's command: list or string)
+	}
 	for f := range t.Fields() {
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")

@@ -186,7 +186,7 @@ func (p *planner) root(ri int32, r Rule) error {
 	if r.Layout == LayoutHuggingFace {
 		// The hub layout counts p.rep.items: keep them at hand.
 		p.spillOK = false
-		return p.hub(ri, r, age, d, di, info)
+		return p.hub(ri, r, age, resolved, d, di, info)
 	}
 	p.spillOK = p.spool != nil
 	return newWalk(p, ri, r, age, resolved).run(d, di, info)

@@ -26,7 +26,11 @@ type walk struct {
 	mounts   map[string]bool // root-relative mount points
 	rootDev  uint64
 	budget   []item // keep_under candidates
-	allBytes int64  // bytes of every file under the root
+	allBytes int64  // bytes of every file under the root, each inode once
+	// nlink counts, for KeepUnder, the names seen of each file with
+	// several (hard links): its bytes count once and go only with its
+	// last name.
+	nlink map[uint64]*linkCount
 	// dirInfo describes each directory scanned, by record index, for the
 	// permission check (Hugging Face layout only).
 	dirInfo map[int32]Info
@@ -488,7 +492,7 @@ func (w *walk) examine(f *frame, name string, listedDir bool) {
 	w.p.rep.Scanned++
 	w.p.rep.Roots[w.ri].Scanned++
 	if info.Type == TypeFile {
-		w.allBytes += info.Size
+		w.allBytes += w.inodeBytes(info)
 	}
 	shallow := f.depth < w.relDepth // rel names f; deeper, no relative match is possible
 	switch {
@@ -630,7 +634,35 @@ func (w *walk) take(f *frame, it item) bool {
 	return true
 }
 
-// spendBudget plans least recently used files until the root fits KeepUnder.
+// linkCount is how many names a file with hard links has, and how many
+// of them were seen under the root.
+type linkCount struct{ nlink, seen uint64 }
+
+// inodeBytes is what a file adds to the root's size for KeepUnder: its
+// size the first time its inode is seen, 0 for its other names.
+func (w *walk) inodeBytes(info Info) int64 {
+	if w.r.KeepUnder <= 0 || info.Nlink <= 1 {
+		return info.Size
+	}
+	if w.nlink == nil {
+		w.nlink = map[uint64]*linkCount{}
+	}
+	lc := w.nlink[info.Ino]
+	if lc == nil {
+		lc = &linkCount{nlink: info.Nlink}
+		w.nlink[info.Ino] = lc
+	}
+	lc.seen++
+	if lc.seen > 1 {
+		return 0
+	}
+	return info.Size
+}
+
+// spendBudget plans least recently used files until the root fits
+// KeepUnder. A file with hard links counts once and goes with all its
+// names at once (its bytes on the last), and only when every name is
+// under the root and may go: removing some names frees nothing.
 func (w *walk) spendBudget() {
 	if w.r.KeepUnder <= 0 {
 		return
@@ -645,17 +677,39 @@ func (w *walk) spendBudget() {
 		}
 		return 0
 	})
-	for _, it := range w.budget {
+	names := map[uint64][]int{} // budget indexes of each linked inode's names
+	for i, it := range w.budget {
+		if w.nlink[it.ino] != nil {
+			names[it.ino] = append(names[it.ino], i)
+		}
+	}
+	for i, it := range w.budget {
 		if left <= w.r.KeepUnder {
 			break
 		}
-		if w.p.capped() {
+		unit := []int{i}
+		if lc := w.nlink[it.ino]; lc != nil {
+			unit = names[it.ino]
+			if unit[0] != i {
+				continue // planned with its first name
+			}
+			if uint64(len(unit)) != lc.nlink {
+				continue // other names stay: nothing would be freed
+			}
+		}
+		if w.p.s.MaxDeletions > 0 && w.p.rep.Deleted+len(unit) > w.p.s.MaxDeletions {
 			w.p.rep.skip(SkipCap)
 			continue
 		}
-		it.why = ReasonBudget
-		w.p.emit(it)
+		for n, k := range unit {
+			x := w.budget[k]
+			x.why = ReasonBudget
+			if n != len(unit)-1 {
+				x.size = 0
+			}
+			w.p.emit(x)
+		}
 		left -= it.size
 	}
-	w.budget = nil
+	w.budget, w.nlink = nil, nil
 }

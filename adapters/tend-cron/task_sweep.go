@@ -18,6 +18,7 @@ import (
 type sweepTask struct {
 	schedule string
 	sweeper  *cleanup.Sweeper
+	leftOut  []config.LeftOut // rules that cannot be located here
 }
 
 // newSweepTask turns cfg.Sweep into a cleanup.Sweeper; ok is false when
@@ -46,7 +47,19 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 	if sched == "" {
 		sched = "@daily"
 	}
-	return &sweepTask{schedule: sched, sweeper: s}, true, nil
+	if len(sc.LeftOut) > 0 {
+		log.Warn("sweep: rules left out: they cannot be located in this environment", "count", len(sc.LeftOut), "why", sc.LeftOut[0].Reason, "rules", leftOutNames(sc.LeftOut))
+	}
+	return &sweepTask{schedule: sched, sweeper: s, leftOut: sc.LeftOut}, true, nil
+}
+
+// leftOutNames lists the rules left out, as "sweep.rules[0] (cache: torch)".
+func leftOutNames(l []config.LeftOut) string {
+	names := make([]string, len(l))
+	for i, x := range l {
+		names[i] = fmt.Sprintf("%s (%s)", x.Field, x.Rule)
+	}
+	return strings.Join(names, ", ")
 }
 
 func (t *sweepTask) Name() string     { return "sweep" }
@@ -58,10 +71,15 @@ func (t *sweepTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	if rep == nil {
 		return taskResult{Metrics: map[string]float64{"errors": 1}}, err
 	}
-	return taskResult{Report: rep, Lines: sweepLines(rep), Metrics: map[string]float64{
-		"bytes_freed":   float64(rep.Bytes),
-		"files_deleted": float64(rep.Deleted),
-		"errors":        float64(len(rep.Errors)),
+	lines := sweepLines(rep)
+	if len(t.leftOut) > 0 {
+		lines = append(lines, fmt.Sprintf("  left out %d rules: %s: %s", len(t.leftOut), t.leftOut[0].Reason, leftOutNames(t.leftOut)))
+	}
+	return taskResult{Report: rep, Lines: lines, Metrics: map[string]float64{
+		"bytes_freed":    float64(rep.Bytes),
+		"files_deleted":  float64(rep.Deleted),
+		"errors":         float64(len(rep.Errors)),
+		"rules_left_out": float64(len(t.leftOut)),
 	}}, err
 }
 

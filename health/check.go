@@ -13,13 +13,13 @@ type Status int
 
 // The outcomes, from best to worst. Only Fail makes a report unhealthy.
 const (
-	Pass Status = iota // the thing works
-	Skip               // not applicable here (no GPU support built in, ...)
-	Warn               // works, but something needs a look
-	Fail               // does not work
+	StatusPass Status = iota // the thing works
+	StatusSkip               // not applicable here (no GPU support built in, ...)
+	StatusWarn               // works, but something needs a look
+	StatusFail               // does not work
 )
 
-var statusNames = [...]string{Pass: "pass", Skip: "skip", Warn: "warn", Fail: "fail"}
+var statusNames = [...]string{StatusPass: "pass", StatusSkip: "skip", StatusWarn: "warn", StatusFail: "fail"}
 
 func (s Status) String() string {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -86,18 +86,18 @@ type Profile string
 // no subprocess); readiness runs everything configured; startup runs the
 // readiness checks again and again until they pass or a deadline passes.
 const (
-	Liveness  Profile = "liveness"
-	Readiness Profile = "readiness"
-	Startup   Profile = "startup"
+	ProfileLiveness  Profile = "liveness"
+	ProfileReadiness Profile = "readiness"
+	ProfileStartup   Profile = "startup"
 )
 
 // ParseProfile reads a profile name.
 func ParseProfile(s string) (Profile, error) {
 	switch p := Profile(strings.ToLower(strings.TrimSpace(s))); p {
-	case Liveness, Readiness, Startup:
+	case ProfileLiveness, ProfileReadiness, ProfileStartup:
 		return p, nil
 	case "":
-		return Readiness, nil
+		return ProfileReadiness, nil
 	}
 	return "", fmt.Errorf("unknown profile %q: use liveness, readiness or startup", s)
 }
@@ -142,7 +142,7 @@ func InProfile(c Check, p Profile) bool {
 	if cc, ok := c.(Configured); ok {
 		if len(cc.Profiles) > 0 {
 			for _, q := range cc.Profiles {
-				if q == p || (p == Startup && q == Readiness) {
+				if q == p || (p == ProfileStartup && q == ProfileReadiness) {
 					return true
 				}
 			}
@@ -150,7 +150,7 @@ func InProfile(c Check, p Profile) bool {
 		}
 		c = cc.Inner
 	}
-	if p == Liveness {
+	if p == ProfileLiveness {
 		l, ok := c.(local)
 		return ok && l.Local()
 	}
@@ -158,19 +158,19 @@ func InProfile(c Check, p Profile) bool {
 }
 
 func passf(format string, args ...any) Result {
-	return Result{Status: Pass, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusPass, Message: fmt.Sprintf(format, args...)}
 }
 
 func warnf(format string, args ...any) Result {
-	return Result{Status: Warn, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusWarn, Message: fmt.Sprintf(format, args...)}
 }
 
 func failf(format string, args ...any) Result {
-	return Result{Status: Fail, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusFail, Message: fmt.Sprintf(format, args...)}
 }
 
 func skipf(format string, args ...any) Result {
-	return Result{Status: Skip, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusSkip, Message: fmt.Sprintf(format, args...)}
 }
 
 // with returns r with details d.

@@ -21,7 +21,7 @@ func ExampleProber() {
 			&health.TCP{Label: "gone", Addr: "127.0.0.1:1"},
 		},
 	}
-	r := p.Run(context.Background(), health.Readiness)
+	r := p.Run(context.Background(), health.ProfileReadiness)
 	for _, res := range r.Results {
 		fmt.Println(res.Name, res.Status)
 	}

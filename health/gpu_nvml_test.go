@@ -62,7 +62,7 @@ func TestGPUHealthy(t *testing.T) {
 	lib := okLib(okDevice("GPU-a"), okDevice("GPU-b"))
 	g := &GPU{Lib: lib, GPUOptions: GPUOptions{MinCount: 2, MaxTempC: 90, RequirePersistence: true}}
 	r := g.Check(context.Background())
-	require.Equal(t, Pass, r.Status, r.Message)
+	require.Equal(t, StatusPass, r.Status, r.Message)
 	assert.Equal(t, "2 GPUs, driver 570.86.15, CUDA 12.8, NVIDIA H100 80GB HBM3", r.Message)
 	devs := r.Details["devices"].([]map[string]any)
 	require.Len(t, devs, 2)
@@ -79,7 +79,7 @@ func TestGPULibraryNotFoundCallsNothingElse(t *testing.T) {
 	lib := &mock.Interface{InitFunc: func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND }}
 	g := &GPU{Lib: lib}
 	r := g.Check(context.Background())
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Equal(t, NVMLNotFound, r.Message)
 	err := g.Start(context.Background())
 	assert.ErrorContains(t, err, "is the container started with --gpus?")
@@ -89,7 +89,7 @@ func TestGPULibraryNotFoundCallsNothingElse(t *testing.T) {
 func TestGPUInitFailure(t *testing.T) {
 	lib := &mock.Interface{InitFunc: func() nvml.Return { return nvml.ERROR_DRIVER_NOT_LOADED }}
 	r := (&GPU{Lib: lib}).Check(context.Background())
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Equal(t, "initialize NVML: ERROR_DRIVER_NOT_LOADED", r.Message)
 }
 
@@ -101,7 +101,7 @@ func TestGPUProblems(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{"too few devices", GPUOptions{MinCount: 4}, nil, Fail, "2 GPUs visible, want at least 4"},
+		{"too few devices", GPUOptions{MinCount: 4}, nil, StatusFail, "2 GPUs visible, want at least 4"},
 		{"uncorrectable ECC", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetTotalEccErrorsFunc = func(typ nvml.MemoryErrorType, c nvml.EccCounterType) (uint64, nvml.Return) {
 				if typ == nvml.MEMORY_ERROR_TYPE_UNCORRECTED && c == nvml.VOLATILE_ECC {
@@ -109,26 +109,26 @@ func TestGPUProblems(t *testing.T) {
 				}
 				return 0, nvml.SUCCESS
 			}
-		}, Fail, "GPU 0: 3 uncorrectable ECC errors"},
+		}, StatusFail, "GPU 0: 3 uncorrectable ECC errors"},
 		{"ECC not supported is fine", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetTotalEccErrorsFunc = func(nvml.MemoryErrorType, nvml.EccCounterType) (uint64, nvml.Return) {
 				return 0, nvml.ERROR_NOT_SUPPORTED
 			}
-		}, Pass, "2 GPUs"},
+		}, StatusPass, "2 GPUs"},
 		{"retired pages pending", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetRetiredPagesPendingStatusFunc = func() (nvml.EnableState, nvml.Return) { return nvml.FEATURE_ENABLED, nvml.SUCCESS }
-		}, Fail, "GPU 0: retired pages pending, reset the GPU"},
+		}, StatusFail, "GPU 0: retired pages pending, reset the GPU"},
 		{"row remap failure", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nvml.Return) { return 0, 1, false, true, nvml.SUCCESS }
-		}, Fail, "GPU 0: row remapping failed"},
+		}, StatusFail, "GPU 0: row remapping failed"},
 		{"row remap pending", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nvml.Return) { return 0, 1, true, false, nvml.SUCCESS }
-		}, Warn, "GPU 0: row remap pending"},
+		}, StatusWarn, "GPU 0: row remap pending"},
 		{"thermal throttling", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetCurrentClocksEventReasonsFunc = func() (uint64, nvml.Return) {
 				return nvml.ClocksThrottleReasonHwThermalSlowdown | nvml.ClocksThrottleReasonHwSlowdown, nvml.SUCCESS
 			}
-		}, Warn, "GPU 0 throttled: hardware thermal slowdown, hardware slowdown"},
+		}, StatusWarn, "GPU 0 throttled: hardware thermal slowdown, hardware slowdown"},
 		{"power brake through the old function on an old driver", GPUOptions{}, func(d *mock.Device, lib *mock.Interface) {
 			lib.ExtensionsFunc = func() nvml.ExtendedInterface {
 				return &mock.ExtendedInterface{LookupSymbolFunc: func(name string) error {
@@ -142,25 +142,25 @@ func TestGPUProblems(t *testing.T) {
 			d.GetCurrentClocksThrottleReasonsFunc = func() (uint64, nvml.Return) {
 				return nvml.ClocksThrottleReasonHwPowerBrakeSlowdown, nvml.SUCCESS
 			}
-		}, Warn, "GPU 0 throttled: power brake"},
+		}, StatusWarn, "GPU 0 throttled: power brake"},
 		{"power cap and idle are not throttling", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetCurrentClocksEventReasonsFunc = func() (uint64, nvml.Return) {
 				return nvml.ClocksEventReasonSwPowerCap | nvml.ClocksEventReasonGpuIdle, nvml.SUCCESS
 			}
-		}, Pass, "2 GPUs"},
-		{"too hot", GPUOptions{MaxTempC: 40}, nil, Fail, "GPU 0 at 45°C, over 40°C"},
+		}, StatusPass, "2 GPUs"},
+		{"too hot", GPUOptions{MaxTempC: 40}, nil, StatusFail, "GPU 0 at 45°C, over 40°C"},
 		{"persistence off", GPUOptions{RequirePersistence: true}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetPersistenceModeFunc = func() (nvml.EnableState, nvml.Return) { return nvml.FEATURE_DISABLED, nvml.SUCCESS }
-		}, Warn, "GPU 0: persistence mode off"},
+		}, StatusWarn, "GPU 0: persistence mode off"},
 		{"fallen off the bus", GPUOptions{}, func(d *mock.Device, _ *mock.Interface) {
 			d.GetUUIDFunc = func() (string, nvml.Return) { return "", nvml.ERROR_GPU_IS_LOST }
-		}, Fail, "GPU 0 has fallen off the bus"},
+		}, StatusFail, "GPU 0 has fallen off the bus"},
 		{"device handle error", GPUOptions{}, func(_ *mock.Device, lib *mock.Interface) {
 			lib.DeviceGetHandleByIndexFunc = func(int) (nvml.Device, nvml.Return) { return nil, nvml.ERROR_UNKNOWN }
-		}, Fail, "GPU 0: ERROR_UNKNOWN"},
+		}, StatusFail, "GPU 0: ERROR_UNKNOWN"},
 		{"driver version unreadable", GPUOptions{}, func(_ *mock.Device, lib *mock.Interface) {
 			lib.SystemGetDriverVersionFunc = func() (string, nvml.Return) { return "", nvml.ERROR_UNKNOWN }
-		}, Fail, "read driver version: ERROR_UNKNOWN"},
+		}, StatusFail, "read driver version: ERROR_UNKNOWN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,9 +208,9 @@ func TestGPUXIDs(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{"application XIDs warn", []uint64{13, 31, 43, 45, 68, 109}, Warn, "application XID 13 on GPU-x"},
-		{"a critical XID fails", []uint64{13, 79}, Fail, "critical XID 79 on GPU-x"},
-		{"XID 48 (double-bit ECC) fails", []uint64{48}, Fail, "critical XID 48"},
+		{"application XIDs warn", []uint64{13, 31, 43, 45, 68, 109}, StatusWarn, "application XID 13 on GPU-x"},
+		{"a critical XID fails", []uint64{13, 79}, StatusFail, "critical XID 79 on GPU-x"},
+		{"XID 48 (double-bit ECC) fails", []uint64{48}, StatusFail, "critical XID 48"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +220,7 @@ func TestGPUXIDs(t *testing.T) {
 			p := &Prober{Checks: []Check{g}}
 			require.NoError(t, p.Start(context.Background()))
 			waitXIDs(t, g, len(tt.xids))
-			r := p.Run(context.Background(), Readiness)
+			r := p.Run(context.Background(), ProfileReadiness)
 			require.NoError(t, p.Close())
 			res := r.Results[0]
 			assert.Equal(t, tt.status, res.Status, res.Message)
@@ -243,7 +243,7 @@ func TestGPUStartWithoutEventSupport(t *testing.T) {
 	require.NoError(t, g.Start(context.Background()))
 	assert.Empty(t, set.WaitCalls(), "nothing to watch")
 	assert.Len(t, set.FreeCalls(), 1)
-	assert.Equal(t, Pass, g.Check(context.Background()).Status)
+	assert.Equal(t, StatusPass, g.Check(context.Background()).Status)
 	require.NoError(t, g.Close())
 }
 
@@ -256,7 +256,7 @@ func TestGPUHangReportedAtDeadline(t *testing.T) {
 	lib.DeviceGetCountFunc = func() (int, nvml.Return) { <-release; return 1, nvml.SUCCESS }
 	p := &Prober{Timeout: 5 * time.Second, Checks: []Check{Configured{Inner: &GPU{Lib: lib}, Timeout: 200 * time.Millisecond}}}
 	start := time.Now()
-	r := p.Run(context.Background(), Readiness)
+	r := p.Run(context.Background(), ProfileReadiness)
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.False(t, r.Healthy())
 	assert.Equal(t, "gpu", r.Results[0].Name)

@@ -23,7 +23,7 @@ func TestGPUReal(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	defer p.Close()
-	r := p.Run(context.Background(), Readiness)
+	r := p.Run(context.Background(), ProfileReadiness)
 	t.Log(r.String())
 	assert.True(t, r.Healthy(), r.String())
 }

@@ -11,6 +11,6 @@ import (
 
 func TestGPUStubSkips(t *testing.T) {
 	r := NewGPU(GPUOptions{MinCount: 1}).Check(context.Background())
-	assert.Equal(t, Skip, r.Status)
+	assert.Equal(t, StatusSkip, r.Status)
 	assert.Contains(t, r.Message, "built without NVML support")
 }

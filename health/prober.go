@@ -177,8 +177,8 @@ func (p *Prober) WaitReady(ctx context.Context, interval time.Duration) Report {
 		interval = time.Second
 	}
 	for {
-		r := p.Run(ctx, Readiness)
-		r.Profile = Startup
+		r := p.Run(ctx, ProfileReadiness)
+		r.Profile = ProfileStartup
 		if r.Healthy() || ctx.Err() != nil {
 			return r
 		}

@@ -21,7 +21,7 @@ type Report struct {
 // Healthy reports whether no check failed.
 func (r Report) Healthy() bool {
 	for _, res := range r.Results {
-		if res.Status == Fail {
+		if res.Status == StatusFail {
 			return false
 		}
 	}
@@ -32,7 +32,7 @@ func (r Report) Healthy() bool {
 func (r Report) Failed() []Result {
 	var out []Result
 	for _, res := range r.Results {
-		if res.Status == Fail {
+		if res.Status == StatusFail {
 			out = append(out, res)
 		}
 	}

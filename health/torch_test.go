@@ -47,7 +47,7 @@ func TestTorchCPU(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := (&Torch{Python: python}).Check(ctx)
-	require.Equal(t, Pass, r.Status, r.Message)
+	require.Equal(t, StatusPass, r.Status, r.Message)
 	assert.Regexp(t, `^torch \S+ \((CPU-only build|CUDA \S+)\): matmul ok on cpu$`, r.Message)
 	assert.Equal(t, "cpu", r.Details["device"])
 }
@@ -58,14 +58,14 @@ func TestTorchRequireCUDAFailsOnCPU(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := (&Torch{Python: python, RequireCUDA: true}).Check(ctx)
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Regexp(t, `torch \S+: (torch \S+ is a CPU-only build|torch.cuda.is_available\(\) is False)`, r.Message)
 }
 
 func TestTorchPythonMissing(t *testing.T) {
 	for _, py := range []string{"python3.99-tend-missing", "/nonexistent/bin/python3"} {
 		r := (&Torch{Python: py}).Check(context.Background())
-		assert.Equal(t, Fail, r.Status)
+		assert.Equal(t, StatusFail, r.Status)
 		assert.Contains(t, r.Message, "python "+py)
 		assert.Regexp(t, "executable file not found|no such file", r.Message)
 	}
@@ -92,7 +92,7 @@ func TestTorchGarbageOutput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := (&Torch{Python: fakePython(t, tt.script)}).Check(context.Background())
-			assert.Equal(t, Fail, r.Status)
+			assert.Equal(t, StatusFail, r.Status)
 			assert.Contains(t, r.Message, tt.msg)
 		})
 	}
@@ -115,10 +115,10 @@ func TestTorchHangKilledAtDeadline(t *testing.T) {
 		Configured{Inner: &Torch{Python: debianPython, Env: env}, Timeout: 1500 * time.Millisecond},
 	}}
 	start := time.Now()
-	r := p.Run(context.Background(), Readiness)
+	r := p.Run(context.Background(), ProfileReadiness)
 	assert.Less(t, time.Since(start), 1500*time.Millisecond+waitDelay+time.Second)
 	require.Len(t, r.Results, 1)
-	assert.Equal(t, Fail, r.Results[0].Status)
+	assert.Equal(t, StatusFail, r.Results[0].Status)
 	assert.Contains(t, r.Results[0].Message, "timed out")
 	assertNoLeftovers(t, tok)
 }

@@ -92,7 +92,7 @@ func timeouts(h *config.Health, profile health.Profile, flagTimeout time.Duratio
 		attempt = health.DefaultTimeout
 	}
 	total = attempt
-	if profile == health.Startup && h.Startup != nil && h.Startup.Deadline > 0 {
+	if profile == health.ProfileStartup && h.Startup != nil && h.Startup.Deadline > 0 {
 		total = h.Startup.Deadline.D()
 	}
 	if flagSet {

@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	p := &health.Prober{Checks: checks, Timeout: attempt, Logger: log}
 	var report health.Report
-	if profile == health.Startup {
+	if profile == health.ProfileStartup {
 		interval := time.Second
 		if h.Startup != nil && h.Startup.Interval > 0 {
 			interval = h.Startup.Interval.D()

@@ -45,12 +45,65 @@ func (s *Status) UnmarshalText(b []byte) error {
 // Result is what one check found: a status, a one-line message, optional
 // structured details and how long the check took.
 type Result struct {
-	Name     string         `json:"name"`
-	Status   Status         `json:"status"`
-	Message  string         `json:"message"`
-	Details  map[string]any `json:"details,omitempty"`
-	Duration time.Duration  `json:"-"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+	// SkipReason says why a skipped check did not run.
+	SkipReason SkipReason `json:"skip_reason,omitempty"`
+	// CannotRun marks a failure that is not a verdict on the thing checked
+	// but on the check itself: what it needs is missing (no NVML in this
+	// build, no interpreter, no cgroup). A Configured check marked Optional
+	// turns it into a skip.
+	CannotRun bool           `json:"cannot_run,omitempty"`
+	Details   map[string]any `json:"details,omitempty"`
+	Duration  time.Duration  `json:"-"`
 }
+
+// SkipReason says why a check was skipped.
+type SkipReason string
+
+// The reasons a check skips.
+const (
+	// SkipReasonOptional: the check could not run (Result.CannotRun) and
+	// the configuration marks it optional.
+	SkipReasonOptional SkipReason = "optional"
+	// SkipReasonNotApplicable: what the check looks at does not exist
+	// here and its absence is no fault (no memory limit to compare with).
+	SkipReasonNotApplicable SkipReason = "not_applicable"
+)
+
+// CannotRun returns the failed Result of a check that cannot run: err says
+// why, hint what to do ("use the cgo build of tend-health"). The message
+// reads "cannot run: ERR; HINT".
+func CannotRun(err error, hint string) Result {
+	msg := "cannot run: " + err.Error()
+	if hint != "" {
+		msg += "; " + hint
+	}
+	return Result{Status: StatusFail, Message: msg, CannotRun: true}
+}
+
+// Unavailable stands for a configured check that this build or this host
+// cannot run at all (a GPU check in a binary without NVML). It fails with
+// CannotRun(Err, Hint); wrap it in a Configured with Optional to skip
+// instead.
+type Unavailable struct {
+	Label string
+	Err   error
+	Hint  string
+	// IsLocal places the check in liveness, as the check it stands for
+	// would be.
+	IsLocal bool
+}
+
+// Name is Label.
+func (u *Unavailable) Name() string { return u.Label }
+
+// Local reports IsLocal.
+func (u *Unavailable) Local() bool { return u.IsLocal }
+
+// Check fails naming why the check cannot run and what to do.
+func (u *Unavailable) Check(context.Context) Result { return CannotRun(u.Err, u.Hint) }
 
 // MarshalJSON adds duration_ms to the fields.
 func (r Result) MarshalJSON() ([]byte, error) {
@@ -109,17 +162,26 @@ type local interface{ Local() bool }
 // Configured wraps a Check with its own deadline and profile membership.
 // A zero Timeout uses the Prober's CheckTimeout; empty Profiles uses the
 // default (liveness for process-local checks, readiness and startup for all).
+// With Optional, a result that says the check cannot run (CannotRun) is
+// reported as a skip with SkipReasonOptional instead of a failure.
 type Configured struct {
 	Inner    Check
 	Timeout  time.Duration
 	Profiles []Profile
+	Optional bool
 }
 
 // Name is the wrapped check's name.
 func (c Configured) Name() string { return c.Inner.Name() }
 
 // Check runs the wrapped check.
-func (c Configured) Check(ctx context.Context) Result { return c.Inner.Check(ctx) }
+func (c Configured) Check(ctx context.Context) Result {
+	r := c.Inner.Check(ctx)
+	if c.Optional && r.CannotRun && r.Status == StatusFail {
+		r.Status, r.SkipReason = StatusSkip, SkipReasonOptional
+	}
+	return r
+}
 
 // Start starts the wrapped check if it is a Starter.
 func (c Configured) Start(ctx context.Context) error {
@@ -169,8 +231,8 @@ func failf(format string, args ...any) Result {
 	return Result{Status: StatusFail, Message: fmt.Sprintf(format, args...)}
 }
 
-func skipf(format string, args ...any) Result {
-	return Result{Status: StatusSkip, Message: fmt.Sprintf(format, args...)}
+func skipf(reason SkipReason, format string, args ...any) Result {
+	return Result{Status: StatusSkip, SkipReason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // with returns r with details d.

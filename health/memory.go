@@ -106,7 +106,7 @@ func CgroupMemoryDir(root, self string) string {
 func (c *Memory) Check(ctx context.Context) Result {
 	st, err := ReadCgroupMemory(c.root())
 	if errors.Is(err, ErrNoCgroupMemory) {
-		return skipf("%v", err)
+		return CannotRun(err, "mount the cgroup file system in the container, or mark the memory check optional")
 	}
 	if err != nil {
 		return failf("%v", err)

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -165,8 +166,36 @@ func TestReportLinesFitDockerLog(t *testing.T) {
 	assert.Equal(t, "unhealthy: 30 of 31 checks failed (readiness 0s)", lines[31])
 	for _, l := range lines[:30] {
 		assert.True(t, strings.HasPrefix(l, "fail check: é long"), l)
-		assert.True(t, strings.HasSuffix(l, "..."), l)
+		assert.True(t, strings.HasSuffix(l, "... (0s)"), l)
 		assert.True(t, strings.ToValidUTF8(l, "?") == l, "cut inside a character: %q", l)
+	}
+}
+
+// TestReportLinesManyChecks: with more checks than fit even without their
+// messages, the verdict stays whole, failures come first with their names,
+// and one line counts what was left out.
+func TestReportLinesManyChecks(t *testing.T) {
+	for _, n := range []int{120, 150, 1000} {
+		var res []Result
+		for i := range n {
+			st := StatusPass
+			if i == n-1 || i == n/2 {
+				st = StatusFail
+			}
+			res = append(res, Result{Name: fmt.Sprintf("disk /data/volume-with-a-long-name-%04d", i), Status: st, Message: "1.0GiB free of 2.0GiB, 100 inodes free"})
+		}
+		r := Report{Profile: ProfileLiveness, Results: res}
+		out := r.String()
+		assert.LessOrEqual(t, len(out), DockerLogLimit)
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		assert.Equal(t, fmt.Sprintf("unhealthy: 2 of %d checks failed (liveness 0s)", n), lines[len(lines)-1])
+		assert.Equal(t, fmt.Sprintf("fail disk /data/volume-with-a-long-name-%04d: 1.0GiB free of 2.0GiB, 100 inodes free (0s)", n/2), lines[0])
+		assert.Equal(t, fmt.Sprintf("fail disk /data/volume-with-a-long-name-%04d: 1.0GiB free of 2.0GiB, 100 inodes free (0s)", n-1), lines[1])
+		more := lines[len(lines)-2]
+		assert.Regexp(t, `^\.\.\. \d+ more checks: \d+ pass$`, more)
+		var left int
+		fmt.Sscanf(more, "... %d more", &left)
+		assert.Equal(t, n, len(lines)-2+left, "every check is shown or counted")
 	}
 }
 

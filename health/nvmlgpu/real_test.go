@@ -1,6 +1,6 @@
 //go:build cgo && !nonvml
 
-package health
+package nvmlgpu
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/tendkit/tend/health"
 )
 
 // TestGPUReal runs the check against the machine's own NVML. It is opt-in
@@ -17,13 +19,13 @@ func TestGPUReal(t *testing.T) {
 	if os.Getenv("TEND_GPU") != "1" {
 		t.Skip("set TEND_GPU=1 on a machine with an NVIDIA GPU to run the real NVML check")
 	}
-	g := NewGPU(GPUOptions{MinCount: 1})
-	p := &Prober{Timeout: 20 * time.Second, Checks: []Check{g}}
+	g := New(health.GPUOptions{MinCount: 1})
+	p := &health.Prober{Timeout: 20 * time.Second, Checks: []health.Check{g}}
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	defer p.Close()
-	r := p.Run(context.Background(), ProfileReadiness)
+	r := p.Run(context.Background(), health.ProfileReadiness)
 	t.Log(r.String())
 	assert.True(t, r.Healthy(), r.String())
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"strings"
 	"context"
 	"net"
 	"net/http"
@@ -66,6 +67,7 @@ func TestSSHBanner(t *testing.T) {
 		{"not ssh", "HTTP/1.1 400 Bad Request\r\n\r\n", StatusFail, `no SSH-2.0- banner (i/o timeout), only "HTTP/1.1 400 Bad Request"`},
 		{"ssh 1", "SSH-1.5-old\r\n", StatusFail, "unsupported SSH version"},
 		{"silent", "", StatusFail, "no SSH-2.0- banner: "},
+		{"endless line at the read cap", strings.Repeat("x", 20000), StatusFail, `no SSH-2.0- banner (stopped reading after 8192 bytes)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,16 +36,20 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		}
 		add(&health.Torch{Python: t.Python, RequireCUDA: require, Devices: t.Devices}, t.CheckCommon)
 	}
-	for i, x := range hc.HTTP {
-		token := x.Token
+	for _, x := range hc.HTTP {
+		c := &health.HTTP{Label: x.Name, URL: x.URL, Token: x.Token, Expect: x.Expect}
 		if x.TokenEnv != "" {
 			v, ok := env(x.TokenEnv)
 			if !ok {
-				return nil, fmt.Errorf("health.checks.http[%d].token_env: environment variable %s is not set", i, x.TokenEnv)
+				// Not a config error: the container was started without
+				// the variable. The check fails (the others still run).
+				add(&health.Unavailable{Label: c.Name(), Err: fmt.Errorf("environment variable %s is not set", x.TokenEnv),
+					Hint: fmt.Sprintf("start the container with -e %s=... (the token the server expects)", x.TokenEnv)}, x.CheckCommon)
+				continue
 			}
-			token = v
+			c.Token = v
 		}
-		add(&health.HTTP{Label: x.Name, URL: x.URL, Token: token, Expect: x.Expect}, x.CheckCommon)
+		add(c, x.CheckCommon)
 	}
 	for _, x := range hc.SSH {
 		add(&health.SSH{Label: x.Name, Addr: x.Addr}, x.CheckCommon)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -66,7 +67,7 @@ func waitHealth(t *testing.T, docker, ctr, want string, within time.Duration) do
 // tend-health, the tiny server healthsrv and the files of testdata/dir, and
 // returns its name (also the container name to use); both are removed at
 // the end of the test.
-func buildTestImage(t *testing.T, docker, dir string) string {
+func buildTestImage(t *testing.T, docker, dir string, extra ...string) string {
 	t.Helper()
 	var rnd [6]byte
 	rand.Read(rnd[:])
@@ -87,6 +88,11 @@ func buildTestImage(t *testing.T, docker, dir string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", dir, e.Name()))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(ctxDir, e.Name()), b, 0o644))
+	}
+	for _, f := range extra {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(ctxDir, filepath.Base(f)), b, 0o644))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -192,4 +198,51 @@ func TestDockerHealthcheckFrom(t *testing.T) {
 	code, out = newestFailure(h)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "fail http app: GET http://127.0.0.1:8080/: connection refused")
+}
+
+// TestExampleConfigInDocker runs examples/tend.yaml's readiness checks in a
+// container: under the documented docker run (--shm-size 8g --memory 48g
+// -e JUPYTER_TOKEN) the disk and limits checks pass; without those flags
+// the limits check fails naming them, and a full /dev/shm fails its disk
+// check. (No GPU and no Jupyter here: those checks fail, for the reasons
+// they name; their own tests cover them.)
+func TestExampleConfigInDocker(t *testing.T) {
+	testenv.Short(t)
+	docker := testenv.Docker(t)
+	image := buildTestImage(t, docker, "example", "../../examples/tend.yaml")
+	probe := func(args ...string) string {
+		t.Helper()
+		var rnd [4]byte
+		rand.Read(rnd[:])
+		name := image + "-" + hex.EncodeToString(rnd[:])
+		argv := append(append([]string{"run", "--rm", "--name", name, "--label", "tend.test=health"}, args...), image, "--profile", "readiness", "--timeout", "5s")
+		out, err := exec.Command(docker, argv...).CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("docker run: %v: %s", err, out)
+		}
+		return string(out)
+	}
+	out := probe("--shm-size", "8g", "--memory", "48g", "-e", "JUPYTER_TOKEN=t0ken")
+	assert.Regexp(t, `(?m)^pass disk /: `, out)
+	assert.Regexp(t, `(?m)^pass disk /dev/shm: 8.0GiB free of 8.0GiB`, out)
+	assert.Regexp(t, `(?m)^pass limits: memory 48.0GiB, /dev/shm 8.0GiB`, out)
+	assert.Regexp(t, `(?m)^fail gpu: cannot run: this build has no NVML support`, out, "a static build says so")
+	assert.Regexp(t, `(?m)^fail http jupyter: GET http://127.0.0.1:8888/api/status: connection refused`, out)
+	assert.NotContains(t, out, "torch", "torch runs in the startup profile only")
+
+	out = probe("-e", "JUPYTER_TOKEN=t0ken")
+	assert.Regexp(t, `(?m)^fail limits: no memory limit: .*; /dev/shm is 64.0MiB, under 1.0GiB`, out)
+	out = probe("--shm-size", "8g", "--memory", "48g")
+	assert.Regexp(t, `(?m)^fail http jupyter: cannot run: environment variable JUPYTER_TOKEN is not set`, out)
+
+	// A full /dev/shm: a tmpfs filled here, mounted there.
+	full := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tend-test", full).Run(); err != nil {
+		testenv.Missing(t, "mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", full).Run() })
+	exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(full, "fill"), "bs=64k").Run()
+	out = probe("--shm-size", "8g", "--memory", "48g", "-e", "JUPYTER_TOKEN=t0ken", "--mount", "type=bind,source="+full+",target=/dev/shm")
+	assert.Regexp(t, `(?m)^fail disk /dev/shm: .*the file system is full`, out)
 }

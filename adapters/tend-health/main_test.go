@@ -167,7 +167,6 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad address", nil, "health:\n  checks:\n    ssh: [{addr: \"22\"}]\n", `field health.checks.ssh[0].addr: "22" is not host:port`},
 		{"bad profile in config", nil, "health:\n  checks:\n    disk: [{path: /, profiles: [alive]}]\n", `health.checks.disk[0].profiles[0]: "alive" is not one of liveness, readiness, startup`},
 		{"empty command", nil, "health:\n  checks:\n    command: [{name: x}]\n", "health.checks.command[0].command: is required"},
-		{"unset token variable", nil, "health:\n  checks:\n    http: [{url: \"http://127.0.0.1:1/\", token_env: TEND_TEST_NO_SUCH_TOKEN}]\n", "environment variable TEND_TEST_NO_SUCH_TOKEN is not set"},
 		{"no health section", nil, "sweep:\n  rules: [{path: /tmp, older_than: 7d}]\n", "no health section"},
 		{"negative startup deadline in flow style", nil, "health:\n  startup: {interval: 1s, deadline: -10s}\n  checks:\n    disk: [{path: /}]\n", `tend.yaml:2: field health.startup.deadline: duration "-10s": negative`},
 		{"bad limits severity", nil, "health:\n  checks:\n    limits: {severity: panic}\n", `health.checks.limits.severity: "panic" is not one of warn, fail`},
@@ -190,6 +189,16 @@ func TestUsageAndConfigErrors(t *testing.T) {
 			assert.Contains(t, errOut, tt.msg)
 		})
 	}
+}
+
+func TestUnsetTokenVariableFailsItsCheck(t *testing.T) {
+	cfg := writeConfig(t, "health:\n  checks:\n    http: [{name: jupyter, url: \"http://127.0.0.1:1/api/status\", token_env: TEND_TEST_NO_SUCH_TOKEN}]\n    disk: [{path: /}]\n")
+	code, out, errOut := runCLI(t, "--config", cfg)
+	assert.Equal(t, 1, code, out+errOut)
+	assert.Contains(t, out, "fail http jupyter: cannot run: environment variable TEND_TEST_NO_SUCH_TOKEN is not set; start the container with -e TEND_TEST_NO_SUCH_TOKEN=...")
+	assert.Contains(t, out, "pass disk /", "the other checks still run")
+	code, _, _ = runCLI(t, "--config", cfg, "--check-config")
+	assert.Equal(t, 0, code, "the config itself is fine")
 }
 
 func TestCheckConfig(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // buildChecks turns the health section into checks, in the order the report
@@ -75,7 +75,7 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		add(c, m.CheckCommon)
 	}
 	if d := hc.DeletedOpen; d != nil {
-		c := &health.DeletedOpen{ProcRoot: string(d.ProcRoot)}
+		c := &health.DeletedOpen{Proc: string(d.ProcRoot)}
 		if d.Warn != nil {
 			c.WarnBytes = d.Warn.Bytes()
 		}

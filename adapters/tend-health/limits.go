@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 	"github.com/tendkit/tend/quota"
 )
 

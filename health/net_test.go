@@ -1,11 +1,11 @@
 package health
 
 import (
-	"strings"
 	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/units"
 	"github.com/tendkit/tend/quota"
+	"github.com/tendkit/tend/units"
 )
 
 // defaultMinShm is the /dev/shm size under which the limits check speaks

@@ -111,7 +111,7 @@ func TestHTTP(t *testing.T) {
 		{"redirects are not followed", HTTP{URL: srv.URL + "/moved"}, StatusFail, "status 302, want 2xx"},
 		{"redirect expected", HTTP{URL: srv.URL + "/moved", Expect: []int{301, 302}}, StatusPass, "status 302"},
 		{"unexpected status", HTTP{URL: srv.URL + "/", Expect: []int{204}}, StatusFail, "want 204"},
-		{"no scheme", HTTP{URL: "127.0.0.1:8888/api"}, StatusFail, `bad URL "127.0.0.1:8888/api"`},
+		{"no scheme", HTTP{URL: "127.0.0.1:8888/api"}, StatusFail, `bad URL: parse "127.0.0.1:8888/api"`},
 		{"refused", HTTP{URL: "http://" + closedAddr(t) + "/"}, StatusFail, "connection refused"},
 	}
 	for _, tt := range tests {

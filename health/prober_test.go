@@ -114,7 +114,7 @@ func TestProfiles(t *testing.T) {
 }
 
 func TestParseProfile(t *testing.T) {
-	for in, want := range map[string]Profile{"": ProfileReadiness, "liveness": ProfileLiveness, " ProfileStartup ": ProfileStartup, "readiness": ProfileReadiness} {
+	for in, want := range map[string]Profile{"": ProfileReadiness, "liveness": ProfileLiveness, " Startup ": ProfileStartup, "readiness": ProfileReadiness} {
 		got, err := ParseProfile(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got)

@@ -41,20 +41,23 @@ func TestConfigReadIsBounded(t *testing.T) {
 	require.NoError(t, os.WriteFile(big, append([]byte("health:\n  checks:\n    disk: [{path: /}]\n#"), bytes.Repeat([]byte("x"), maxConfigBytes)...), 0o644))
 	tests := []struct {
 		name, path, msg string
+		timeout         time.Duration
 	}{
-		{"/dev/zero", "/dev/zero", "larger than 1048576 bytes (1 MiB)"},
-		{"a file over the cap", big, "larger than 1048576 bytes"},
-		{"a FIFO with no writer", fifo, "nothing within the deadline (a FIFO with no writer, or a hung mount?)"},
-		{"a FIFO whose writer never writes", held, "nothing within the deadline"},
-		{"a directory", dir, "is a directory"},
+		// Generous deadlines where the read must finish (a loaded machine
+		// under -race), short ones where it must be cut off.
+		{"/dev/zero", "/dev/zero", "larger than 1048576 bytes (1 MiB)", 8 * time.Second},
+		{"a file over the cap", big, "larger than 1048576 bytes", 8 * time.Second},
+		{"a FIFO with no writer", fifo, "nothing within the deadline (a FIFO with no writer, or a hung mount?)", 700 * time.Millisecond},
+		{"a FIFO whose writer never writes", held, "nothing within the deadline", 700 * time.Millisecond},
+		{"a directory", dir, "is a directory", 8 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var before, after runtimeMem
 			before.read()
 			start := time.Now()
-			code, out, errOut := runCLI(t, "--config", tt.path, "--timeout", "700ms")
-			assert.Less(t, time.Since(start), 2*time.Second, "the read is under --timeout")
+			code, out, errOut := runCLI(t, "--config", tt.path, "--timeout", tt.timeout.String())
+			assert.Less(t, time.Since(start), tt.timeout+2*time.Second, "the read is under --timeout")
 			after.read()
 			assert.Equal(t, 1, code, out)
 			assert.Contains(t, errOut, "tend-health: bad config: ")

@@ -47,7 +47,7 @@ func realTorch(t *testing.T) string {
 func TestTorchCPU(t *testing.T) {
 	python := realTorch(t)
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	r := (&Torch{Python: python}).Check(ctx)
 	require.Equal(t, StatusPass, r.Status, r.Message)
@@ -61,7 +61,7 @@ func TestTorchCPU(t *testing.T) {
 func TestTorchRequireCUDAFailsOnCPU(t *testing.T) {
 	python := realTorch(t)
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	r := (&Torch{Python: python, RequireCUDA: true}).Check(ctx)
 	assert.Equal(t, StatusFail, r.Status)

@@ -3,6 +3,7 @@ package health
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -10,15 +11,19 @@ import (
 // Redacted stands in for a secret removed from a message.
 const Redacted = "REDACTED"
 
-var (
-	// userinfoRE matches the user info of a URL: "scheme://user:pass@".
-	userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s@"']*@`)
-	// secretParamRE matches the value of a query or form parameter whose
-	// name suggests a secret ("?token=...", "&api_key=...").
-	secretParamRE = regexp.MustCompile(`(?i)([?&;](?:[a-z0-9_.-]*(?:token|key|secret|passw(?:or)?d|pwd|auth|signature|sig|credential|session)[a-z0-9_.-]*)=)[^&#\s"']*`)
-	// authHeaderRE matches an Authorization (or token) header's value.
-	authHeaderRE = regexp.MustCompile(`(?i)((?:proxy-)?authorization|x-[a-z-]*token|cookie)(["']?\s*[:=]\s*["']?)(?:(?:token|bearer|basic)\s+)?[^\s"',;]+`)
-)
+// secretREs compiles the patterns on first use, not at program start
+// (tend-health --from must start in a few milliseconds):
+//   - the user info of a URL: "scheme://user:pass@";
+//   - the value of a query or form parameter whose name suggests a secret
+//     ("?token=...", "&api_key=...");
+//   - an Authorization (or token, or cookie) header's value.
+var secretREs = sync.OnceValue(func() [3]*regexp.Regexp {
+	return [3]*regexp.Regexp{
+		regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s@"']*@`),
+		regexp.MustCompile(`(?i)([?&;](?:[a-z0-9_.-]*(?:token|key|secret|passw(?:or)?d|pwd|auth|signature|sig|credential|session)[a-z0-9_.-]*)=)[^&#\s"']*`),
+		regexp.MustCompile(`(?i)((?:proxy-)?authorization|x-[a-z-]*token|cookie)(["']?\s*[:=]\s*["']?)(?:(?:token|bearer|basic)\s+)?[^\s"',;]+`),
+	}
+})
 
 // RedactSecrets removes what may be a secret from s: the user info of URLs,
 // the values of query parameters named like token, key, secret, password or
@@ -28,9 +33,10 @@ func RedactSecrets(s string) string {
 	if !strings.ContainsAny(s, "@=:") {
 		return s
 	}
-	s = userinfoRE.ReplaceAllString(s, "${1}"+Redacted+"@")
-	s = secretParamRE.ReplaceAllString(s, "${1}"+Redacted)
-	s = authHeaderRE.ReplaceAllString(s, "${1}${2}"+Redacted)
+	re := secretREs()
+	s = re[0].ReplaceAllString(s, "${1}"+Redacted+"@")
+	s = re[1].ReplaceAllString(s, "${1}"+Redacted)
+	s = re[2].ReplaceAllString(s, "${1}${2}"+Redacted)
 	return s
 }
 

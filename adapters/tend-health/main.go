@@ -104,7 +104,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, stop boo
 	opts.common.Register(fs)
 	fs.StringVar(&opts.config, "config", "", "tend config `FILE` (default: disk /, memory and deleted-open checks)")
 	profileName := fs.String("profile", "readiness", "`PROFILE`: liveness, readiness or startup")
-	fs.DurationVar(&opts.timeout, "timeout", health.DefaultTimeout, "never run longer than this `DURATION` (default: health.timeout, or health.startup.deadline for --profile startup)")
+	fs.DurationVar(&opts.timeout, "timeout", 0, "never run longer than this `DURATION` (default: health.timeout, else 10s; health.startup.deadline for --profile startup)")
 	fs.BoolVar(&opts.checkConfig, "check-config", false, "validate the config, list each profile's checks and exit (2 on a bad config)")
 	fs.StringVar(&opts.serve, "serve", "", "stay resident and serve /livez, /readyz, /startupz and /metrics on `ADDR` (host:port)")
 	fs.StringVar(&opts.from, "from", "", "answer from a resident tend-health --serve at `URL` (http://127.0.0.1:9090)")
@@ -141,6 +141,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, stop boo
 	fs.Visit(func(f *flag.Flag) { opts.timeoutSet = opts.timeoutSet || f.Name == "timeout" })
 	if opts.timeoutSet && opts.timeout <= 0 {
 		return fail("--timeout %s: must be positive", opts.timeout)
+	}
+	if !opts.timeoutSet {
+		opts.timeout = health.DefaultTimeout
 	}
 	modes := 0
 	for _, on := range []bool{opts.checkConfig, opts.serve != "", opts.from != ""} {

@@ -67,9 +67,6 @@ const (
 	// SkipReasonOptional: the check could not run (Result.CannotRun) and
 	// the configuration marks it optional.
 	SkipReasonOptional SkipReason = "optional"
-	// SkipReasonNotApplicable: what the check looks at does not exist
-	// here and its absence is no fault (no memory limit to compare with).
-	SkipReasonNotApplicable SkipReason = "not_applicable"
 )
 
 // CannotRun returns the failed Result of a check that cannot run: err says
@@ -229,10 +226,6 @@ func warnf(format string, args ...any) Result {
 
 func failf(format string, args ...any) Result {
 	return Result{Status: StatusFail, Message: fmt.Sprintf(format, args...)}
-}
-
-func skipf(reason SkipReason, format string, args ...any) Result {
-	return Result{Status: StatusSkip, SkipReason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // with returns r with details d.

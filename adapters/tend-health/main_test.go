@@ -217,7 +217,7 @@ func TestHelpAndVersion(t *testing.T) {
 	assert.Contains(t, out, "-log-format")
 	code, out, _ = runCLI(t, "--version")
 	assert.Equal(t, 0, code)
-	assert.Regexp(t, `^tend-health \S+\n$`, out)
+	assert.Regexp(t, `^tend-health \S+( \(rev [^)]*\))?\n$`, out)
 }
 
 func TestEnvironmentOverride(t *testing.T) {

@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,31 +53,36 @@ func lineEnd(f *os.File, start, end int64) int64 {
 	return end
 }
 
-// copyLive copies the whole lines of the live log f (past any leading hole)
-// to dst, compressed with codec, atomically. It returns the copied range.
-func copyLive(f *os.File, dst string, codec Compression) (start, cut int64, err error) {
+// copyLive copies [start, cut) of the live log f (whole lines, chosen by
+// planCut) to dst, compressed with codec, atomically, and returns the
+// bytes written to dst.
+func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, start, cut int64) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	size := st.Size()
-	start = dataStart(f, size)
-	cut = lineEnd(f, start, size)
+	if st.Size() < cut {
+		return 0, fmt.Errorf("the live log shrank to %d bytes (planned to copy up to %d): another program truncated it", st.Size(), cut)
+	}
+	var written int64
 	err = atomicWrite(dst, st.Mode().Perm(), func(w io.Writer) error {
-		enc, err := newEncoder(codec, w)
+		cw := &countWriter{w: w}
+		enc, err := newEncoder(codec, cw)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(enc, io.NewSectionReader(f, start, cut-start)); err != nil {
+		if _, err := io.Copy(enc, ctxReader{ctx, io.NewSectionReader(f, start, cut-start)}); err != nil {
 			return err
 		}
-		return enc.Close()
+		err = enc.Close()
+		written = cw.n
+		return err
 	})
 	if err != nil {
-		return start, cut, err
+		return 0, err
 	}
 	copyOwner(dst, st)
-	return start, cut, nil
+	return written, nil
 }
 
 // dropCopied removes [0, cut) from the live log f without losing what its
@@ -108,6 +114,7 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger, fallo
 		if aligned > 0 {
 			err := falloc(fd, unix.FALLOC_FL_COLLAPSE_RANGE, 0, aligned)
 			if err == nil {
+				crashPoint("after collapse")
 				rest := cut - aligned
 				if rest == 0 {
 					return fmt.Sprintf("collapse-range %d bytes", aligned), nil

@@ -45,7 +45,7 @@ func TestCrashMidRotation(t *testing.T) {
 		}
 	}
 	appendFile(t, path, numbered(&line, 1000))
-	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: Gzip}}}
+	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: CompressionGzip}}}
 	rep, err := r.Rotate(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Rotations())

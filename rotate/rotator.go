@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+	"golang.org/x/sys/unix"
 )
 
 // Rotator rotates log files that other processes write, as logrotate does,
@@ -35,14 +36,14 @@ import (
 // longer ago than MaxAge (checked on every run), are deleted. No step ever
 // renames over an existing file.
 //
-// Method Rename moves the live file to its backup, creates a new one (with
+// Method MethodRename moves the live file to its backup, creates a new one (with
 // Create's mode and owner) and signals the writer named by Signal's pidfile,
 // after checking that the process is alive and still has the rotated file
 // open; a missing pidfile or a dead process is reported, not fatal. A
 // backup is compressed only once no process has it open for writing (a
 // signalled writer may add a few lines to it before it reopens): after a
 // few seconds' wait, its compression is deferred to a later run. Method
-// CopyTruncate copies the live file's complete lines to the backup, then
+// MethodCopyTruncate copies the live file's complete lines to the backup, then
 // removes that range from the live file with fallocate: collapse-range when
 // every writer has the file open with O_APPEND (read from
 // /proc/PID/fdinfo), punch-hole when one writes at its own offset, so lines
@@ -105,7 +106,7 @@ func (r *Rotator) proc() procFS {
 func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 	rep := &Report{DryRun: dry, Files: []FileReport{}}
 	for _, rule := range r.Rules {
-		if err := rule.validate(); err != nil {
+		if err := rule.Validate(); err != nil {
 			return rep, err
 		}
 	}
@@ -118,31 +119,52 @@ func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 		store, err = openState(ctx, r.State, log)
 	}
 	if err != nil {
+		// Without its state a run cannot record (or journal) what it does:
+		// it rotates nothing and fails.
+		rep.Error = err.Error()
 		return rep, err
 	}
 	defer store.close()
 	var errs *multierror.Error
+	jr := &journal{}
+	defer jr.close()
+	if !dry && r.State != "" {
+		jr.path = journalPath(r.State)
+		if intents := readJournal(jr.path, log); len(intents) > 0 {
+			done, reps := r.recover(ctx, intents)
+			for p, t := range done {
+				store.put(p, t)
+			}
+			for _, fr := range reps {
+				rep.Files = append(rep.Files, fr)
+				if fr.failed() {
+					errs = multierror.Append(errs, fmt.Errorf("finish the interrupted rotation of %s: %s", fr.Path, fr.firstError()))
+				}
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, rule := range r.Rules {
-		paths, err := expand(ctx, rule, dry)
-		if err != nil {
-			rep.Files = append(rep.Files, FileReport{Path: rule.Path, Error: err.Error()})
-			errs = multierror.Append(errs, err)
-			continue
+		if err := r.rule(ctx, rule, store, jr, dry, seen, rep, &errs); err != nil {
+			return r.end(rep, store, jr, dry, errs, err)
 		}
-		for _, p := range paths {
-			if seen[p] {
-				continue // the first rule matching a file wins, as in logrotate
-			}
-			seen[p] = true
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			fr, err := r.file(ctx, p, rule, store, dry)
-			rep.Files = append(rep.Files, fr)
-			if err != nil {
-				errs = multierror.Append(errs, fmt.Errorf("rotate %s: %w", p, err))
-			}
+	}
+	return r.end(rep, store, jr, dry, errs, nil)
+}
+
+// end saves the state once (then drops the journal it now covers) and
+// returns the report with every error.
+func (r *Rotator) end(rep *Report, store *stateStore, jr *journal, dry bool, errs *multierror.Error, stop error) (*Report, error) {
+	if stop != nil {
+		errs = multierror.Append(errs, stop)
+	}
+	if !dry {
+		crashPoint("before saving the state")
+		if err := store.save(); err != nil {
+			rep.Error = err.Error()
+			errs = multierror.Append(errs, err)
+		} else if err := jr.finish(); err != nil {
+			errs = multierror.Append(errs, err)
 		}
 	}
 	return rep, errs.ErrorOrNil()
@@ -162,157 +184,158 @@ func readState(path string, log *slog.Logger) (*stateStore, error) {
 	return s, nil
 }
 
-// expand lists the live logs a rule matches, skipping backups. A plain
-// path is returned as it is (file reports it when missing), unless it is
-// missing and may be. A glob that
-// matches nothing is tried again holding its directory's lock, in case
-// another run was between renaming a log and creating the new one.
-func expand(ctx context.Context, rule Rule, dry bool) ([]string, error) {
-	if !hasMeta(rule.Path) {
-		if _, err := os.Lstat(rule.Path); errors.Is(err, os.ErrNotExist) && rule.MissingOK {
-			return nil, nil
-		}
-		return []string{rule.Path}, nil
-	}
-	out, err := globLogs(rule)
-	if err != nil {
-		return nil, err
-	}
-	if dir := filepath.Dir(rule.Path); len(out) == 0 && !dry && !hasMeta(dir) {
-		if unlock, lerr := lockDir(ctx, dir); lerr == nil {
-			out, err = globLogs(rule)
-			unlock()
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(out) == 0 {
-		if rule.MissingOK {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path)
-	}
-	return out, nil
-}
-
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
-// globLogs lists the files matching rule.Path that are not backups.
-func globLogs(rule Rule) ([]string, error) {
-	matches, err := filepath.Glob(rule.Path)
-	if err != nil {
-		return nil, fmt.Errorf("bad glob %q: %w", rule.Path, err)
-	}
-	var out []string
-	for _, m := range matches {
-		if m != rule.Path && isBackupName(filepath.Base(m)) {
-			continue
+// batchSize bounds the logs planned (and held open and locked) together,
+// journaled with one fsync.
+const batchSize = 256
+
+// rule rotates the logs one rule matches, directory by directory: each
+// directory is locked and read once, its logs planned from that listing,
+// journaled and rotated in batches. A stop error (ctx) ends the run.
+func (r *Rotator) rule(ctx context.Context, rule Rule, store *stateStore, jr *journal, dry bool, seen map[string]bool, rep *Report, errs **multierror.Error) error {
+	dirs := []string{filepath.Dir(rule.Path)}
+	if hasMeta(dirs[0]) {
+		var err error
+		if dirs, err = filepath.Glob(dirs[0]); err != nil {
+			return r.ruleError(rule, fmt.Errorf("bad glob %q: %w", rule.Path, err), rep, errs)
 		}
-		out = append(out, m)
 	}
-	return out, nil
+	pattern := filepath.Base(rule.Path)
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return r.ruleError(rule, fmt.Errorf("bad glob %q: %w", rule.Path, err), rep, errs)
+	}
+	matched := 0
+	for _, dir := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.directory(ctx, dir, pattern, rule, store, jr, dry, seen, rep, errs)
+		matched += n
+		if err != nil {
+			return err
+		}
+	}
+	if matched == 0 && !rule.MissingOK {
+		if !hasMeta(rule.Path) {
+			fr := FileReport{Path: rule.Path, Method: rule.method(), Error: "no such file (set missing_ok to allow)"}
+			rep.Files = append(rep.Files, fr)
+			*errs = multierror.Append(*errs, fmt.Errorf("rotate %s: %s", rule.Path, fr.Error))
+			return nil
+		}
+		return r.ruleError(rule, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path), rep, errs)
+	}
+	if matched == 0 && !hasMeta(rule.Path) {
+		rep.Files = append(rep.Files, FileReport{Path: rule.Path, Method: rule.method(), Reason: "missing (missing_ok)"})
+	}
+	return nil
 }
 
-// file plans and (unless dry) rotates one live log.
-func (r *Rotator) file(ctx context.Context, path string, rule Rule, store *stateStore, dry bool) (FileReport, error) {
-	fr := FileReport{Path: path, Method: rule.method()}
-	fail := func(err error) (FileReport, error) {
-		fr.Error = err.Error()
-		return fr, err
-	}
+func (r *Rotator) ruleError(rule Rule, err error, rep *Report, errs **multierror.Error) error {
+	rep.Files = append(rep.Files, FileReport{Path: rule.Path, Method: rule.method(), Error: err.Error()})
+	*errs = multierror.Append(*errs, err)
+	return nil
+}
+
+// directory handles the logs in dir matching pattern and returns how many
+// matched. Only a done ctx is returned as an error; the rest is reported.
+func (r *Rotator) directory(ctx context.Context, dir, pattern string, rule Rule, store *stateStore, jr *journal, dry bool, seen map[string]bool, rep *Report, errs **multierror.Error) (int, error) {
 	if !dry {
-		// Another run may be between renaming the log and creating the
-		// new one: look only once it is done.
-		unlock, err := lockDir(ctx, filepath.Dir(path))
+		// Another run may be between renaming a log and creating the new
+		// one: look only once it is done.
+		unlock, err := lockDir(ctx, dir)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			return 0, nil
+		}
 		if err != nil {
-			return fail(err)
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return 0, r.ruleError(rule, err, rep, errs)
 		}
 		defer unlock()
 	}
-	lst, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && rule.MissingOK:
-		fr.Reason = "missing (missing_ok)"
-		return fr, nil
-	case errors.Is(err, os.ErrNotExist):
-		return fail(fmt.Errorf("no such file (set missing_ok to allow)"))
-	case err != nil:
-		return fail(err)
-	case lst.Mode()&os.ModeSymlink != 0:
-		return fail(fmt.Errorf("is a symbolic link: rotate the file it points to instead"))
-	case lst.IsDir():
-		return fail(fmt.Errorf("is a directory, not a log file"))
-	case !lst.Mode().IsRegular():
-		return fail(fmt.Errorf("is not a regular file (%s)", lst.Mode().Type()))
+	x, err := readDirIndex(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			return 0, nil
+		}
+		return 0, r.ruleError(rule, fmt.Errorf("list %s: %w", dir, err), rep, errs)
 	}
-	var f *os.File
-	st := lst
-	if dry {
-		f, err = os.Open(path)
+	var logs []string
+	if !hasMeta(pattern) {
+		if _, ok := x.names[pattern]; ok {
+			logs = append(logs, filepath.Join(dir, pattern))
+		}
 	} else {
-		f, st, err = openLocked(path)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	defer f.Close()
-
-	size := st.Size()
-	if rule.method() == CopyTruncate && sparse(st) {
-		size -= dataStart(f, size)
-	}
-	now := r.now()
-	bks, err := listBackups(path, rule.DateExt)
-	if err != nil {
-		return fail(err)
-	}
-	last, known := store.lastRotated(path)
-	if !known && len(bks) > 0 {
-		// Self-healing: no record (new or damaged state) but backups on
-		// disk: the newest one was last written when it was rotated.
-		newest := bks[0]
-		for _, b := range bks {
-			if b.mtime.After(newest.mtime) {
-				newest = b
+		for _, e := range x.ents {
+			if ok, _ := filepath.Match(pattern, e.Name()); ok && !isBackupName(e.Name()) {
+				logs = append(logs, filepath.Join(dir, e.Name()))
 			}
 		}
-		last, known = newest.mtime, true
 	}
-	fr.Rotate, fr.Reason = decide(rule, size, last, known, now, r.Force)
-	var temps []Action
-	for _, tmp := range listTemps(path) {
-		temps = append(temps, Action{Op: OpDelete, Path: tmp, Detail: "left by an interrupted run"})
-	}
-	if !fr.Rotate {
-		fr.Actions = append(temps, planRetention(rule, bks, now)...)
-		if dry {
-			return fr, nil
+	matched := len(logs)
+	for len(logs) > 0 {
+		n := min(len(logs), batchSize)
+		if err := r.batch(ctx, logs[:n], rule, x, store, jr, dry, seen, rep, errs); err != nil {
+			return 0, err
 		}
-		err := r.apply(ctx, &fr, rule, nil)
-		if _, had := store.lastRotated(path); !had {
-			err = errors.Join(err, store.set(path, last0(last, known, now)))
+		logs = logs[n:]
+	}
+	return matched, nil
+}
+
+// batch plans logs, journals the rotations among them with one fsync,
+// then carries them out.
+func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirIndex, store *stateStore, jr *journal, dry bool, seen map[string]bool, rep *Report, errs **multierror.Error) error {
+	var plans []*filePlan
+	defer func() {
+		for _, p := range plans {
+			p.close()
 		}
-		return fr, err
+	}()
+	var intents []intent
+	for _, path := range logs {
+		if seen[path] {
+			continue // the first rule matching a file wins, as in logrotate
+		}
+		seen[path] = true
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := r.planFile(path, rule, x, store, dry)
+		plans = append(plans, p)
+		if p.in != nil {
+			intents = append(intents, *p.in)
+		}
 	}
-	fr.Actions, err = planRotation(path, rule, bks, now, size, exists)
-	if err != nil {
-		return fail(err)
+	if !dry {
+		if err := jr.record(intents); err != nil {
+			// Unrecorded intent: no step may start.
+			for _, p := range plans {
+				if p.in != nil {
+					p.fr.Rotate, p.fr.Error, p.in = false, "not rotated: "+err.Error(), nil
+					p.fr.Actions = nil
+				}
+			}
+			*errs = multierror.Append(*errs, err)
+		}
 	}
-	fr.Actions = append(temps, fr.Actions...)
-	if dry {
-		return fr, nil
+	for _, p := range plans {
+		var err error
+		if p.err != nil {
+			err = p.err
+		} else if p.fr.Error != "" {
+			err = errors.New(p.fr.Error)
+		} else if !dry {
+			err = r.execute(ctx, p, store)
+		}
+		rep.Files = append(rep.Files, p.fr)
+		if err != nil {
+			*errs = multierror.Append(*errs, fmt.Errorf("rotate %s: %w", p.fr.Path, err))
+		}
 	}
-	err = r.apply(ctx, &fr, rule, st)
-	if !moved(fr) {
-		fr.Rotate = false // nothing was taken away: try again next run
-		return fr, err
-	}
-	if serr := store.set(path, now); serr != nil {
-		fr.Error = serr.Error()
-		err = errors.Join(err, serr)
-	}
-	return fr, err
+	return nil
 }
 
 func last0(last time.Time, known bool, now time.Time) time.Time {

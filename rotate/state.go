@@ -57,6 +57,7 @@ type stateStore struct {
 	path  string
 	lock  *os.File
 	state State
+	dirty bool
 }
 
 // openState locks and loads the state at path ("" = in memory only). It
@@ -114,15 +115,15 @@ func (s *stateStore) lastRotated(path string) (time.Time, bool) {
 	return fs.LastRotated, ok
 }
 
-// set records a rotation (or a first sighting) and saves the file.
-func (s *stateStore) set(path string, t time.Time) error {
+// put records a rotation (or a first sighting); save writes it.
+func (s *stateStore) put(path string, t time.Time) {
 	s.state.Files[path] = FileState{LastRotated: t.UTC().Truncate(time.Second)}
-	return s.save()
+	s.dirty = true
 }
 
 // save writes the state atomically: temp file, fsync, rename, fsync dir.
 func (s *stateStore) save() error {
-	if s.path == "" {
+	if s.path == "" || !s.dirty {
 		return nil
 	}
 	b, err := json.MarshalIndent(s.state, "", "  ")
@@ -148,9 +149,9 @@ func (s *stateStore) save() error {
 	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
-	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
-		_ = d.Sync()
-		d.Close()
+	s.dirty = false
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("state %s: %w", s.path, err)
 	}
 	return nil
 }

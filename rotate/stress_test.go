@@ -27,7 +27,7 @@ func TestNoLossStress(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		rotations = 50
 	}
-	for _, m := range []Method{CopyTruncate, Rename} {
+	for _, m := range []Method{MethodCopyTruncate, MethodRename} {
 		for _, app := range []bool{true, false} {
 			name := fmt.Sprintf("%s/append=%v", m, app)
 			t.Run(name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func TestNoLossStressTmpfs(t *testing.T) {
 	// Every line stays in memory (backups are plain): 10 MB/s keeps the
 	// run well inside the tmpfs, even when -race slows the rotations.
 	dir := mountTmpfs(t, "256m")
-	stress(t, dir, CopyTruncate, true, 50, "HELPER_RATE=10")
+	stress(t, dir, MethodCopyTruncate, true, 50, "HELPER_RATE=10")
 }
 
 func stress(t *testing.T, dir string, m Method, appendMode bool, rotations int, env ...string) {
@@ -52,7 +52,7 @@ func stress(t *testing.T, dir string, m Method, appendMode bool, rotations int, 
 	pid, stop := startWriter(t, path, appendMode, env...)
 	require.NoError(t, os.WriteFile(pidfile, []byte(strconv.Itoa(pid)+"\n"), 0o644))
 	rule := Rule{Path: path, Size: 64 << 10, Keep: rotations + 10, Method: m}
-	if m == Rename {
+	if m == MethodRename {
 		rule.Signal = &Signal{Pidfile: pidfile}
 		rule.Create = &Create{UID: -1, GID: -1}
 	}
@@ -76,13 +76,13 @@ func stress(t *testing.T, dir string, m Method, appendMode bool, rotations int, 
 				}
 			}
 		}
-		if m == Rename {
+		if m == MethodRename {
 			time.Sleep(2 * time.Millisecond) // let the writer reopen
 		}
 	}
 	last := stop()
 	require.Equal(t, rotations, done, "rotations done in time")
-	if m == Rename {
+	if m == MethodRename {
 		assert.Equal(t, rotations, signalled)
 	}
 	t.Logf("%d lines, %d rotations; drops: %v", last, done, details)
@@ -131,9 +131,10 @@ func assertEveryLineOnce(t *testing.T, path string, last int) {
 			dups = append(dups, n)
 		}
 	}
+	first := func(ns []int) []int { return ns[:min(len(ns), 10)] }
 	assert.Empty(t, bad, "malformed lines")
-	assert.Empty(t, missing, "lines lost (%d of %d)", len(missing), last)
-	assert.Empty(t, dups, "lines duplicated (%d of %d)", len(dups), last)
+	assert.Empty(t, len(missing), "lines lost (%d of %d), first %v", len(missing), last, first(missing))
+	assert.Empty(t, len(dups), "lines duplicated (%d of %d), first %v", len(dups), last, first(dups))
 }
 
 // mountTmpfs mounts a tmpfs of the given size for the test (root only).

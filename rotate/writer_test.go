@@ -36,7 +36,7 @@ func TestWriterEightGoroutinesLoseNothing(t *testing.T) {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var rots []Rotation
-	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 64 << 10, Compress: Zstd,
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 64 << 10, MaxBackups: KeepAll, Compress: CompressionZstd,
 		OnRotate: func(r Rotation) { mu.Lock(); rots = append(rots, r); mu.Unlock() }}
 	const perG = 20000
 	var wg sync.WaitGroup
@@ -85,7 +85,7 @@ func TestWriterEightGoroutinesLoseNothing(t *testing.T) {
 func TestWriterTimeTriggerAndCollisionFreeNames(t *testing.T) {
 	dir := t.TempDir()
 	clk := &fakeClock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
-	w := &Writer{Filename: filepath.Join(dir, "app.log"), Every: time.Hour, Now: clk.Now}
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), Every: time.Hour, MaxBackups: KeepAll, Now: clk.Now}
 	write := func(s string) { _, err := w.Write([]byte(s + "\n")); require.NoError(t, err) }
 	write("a")
 	clk.Add(59 * time.Minute)
@@ -120,7 +120,7 @@ func TestWriterRetention(t *testing.T) {
 	got := readWriterLogs(t, w)
 	assert.Equal(t, []string{"line 009", "line 008", "line 007"}, got, "live file + 2 backups: the third would pass 25 bytes")
 
-	w2 := &Writer{Filename: w.Filename, MaxSize: 10, MaxAge: 1500 * time.Millisecond, Now: clk.Now}
+	w2 := &Writer{Filename: w.Filename, MaxSize: 10, MaxBackups: KeepAll, MaxAge: 1500 * time.Millisecond, Now: clk.Now}
 	clk.Add(time.Second)
 	require.NoError(t, w2.Rotate())
 	require.NoError(t, w2.Close())
@@ -168,7 +168,7 @@ func TestWriterCloseLeavesNoGoroutine(t *testing.T) {
 	dir := t.TempDir()
 	before := runtime.NumGoroutine()
 	for i := range 20 {
-		w := &Writer{Filename: filepath.Join(dir, fmt.Sprintf("w%d.log", i)), MaxSize: 100, Compress: Gzip}
+		w := &Writer{Filename: filepath.Join(dir, fmt.Sprintf("w%d.log", i)), MaxSize: 100, MaxBackups: KeepAll, Compress: CompressionGzip}
 		for range 5 {
 			_, err := w.Write(bytes.Repeat([]byte("x"), 60))
 			require.NoError(t, err)

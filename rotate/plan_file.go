@@ -1,0 +1,270 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// filePlan is one live log's plan within a batch: its report (the
+// actions), the open and locked file, and what the journal records.
+type filePlan struct {
+	fr        FileReport
+	rule      Rule
+	f         *os.File
+	st        os.FileInfo
+	now       time.Time
+	cut       cutPlan
+	in        *intent   // rotating, not a dry run
+	firstSeen time.Time // not rotating and not in the state yet
+	err       error     // why the log could not be planned (fr.Error)
+}
+
+func (p *filePlan) close() {
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+}
+
+// planFile looks at one live log (opened and, unless dry, flocked) and
+// plans its rotation or upkeep from the directory listing x.
+func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStore, dry bool) *filePlan {
+	p := &filePlan{rule: rule, fr: FileReport{Path: path, Method: rule.method()}}
+	fail := func(err error) *filePlan { p.fr.Error, p.err = err.Error(), err; return p }
+	lst, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && rule.MissingOK:
+		p.fr.Reason = "missing (missing_ok)"
+		return p
+	case errors.Is(err, os.ErrNotExist):
+		return fail(fmt.Errorf("no such file (set missing_ok to allow)"))
+	case err != nil:
+		return fail(err)
+	case lst.Mode()&os.ModeSymlink != 0:
+		return fail(fmt.Errorf("is a symbolic link: rotate the file it points to instead"))
+	case lst.IsDir():
+		return fail(fmt.Errorf("is a directory, not a log file"))
+	case !lst.Mode().IsRegular():
+		return fail(fmt.Errorf("is not a regular file (%s)", lst.Mode().Type()))
+	}
+	var f *os.File
+	st := lst
+	if dry {
+		f, err = os.Open(path)
+	} else {
+		f, st, err = openLocked(path)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	p.f, p.st = f, st
+
+	size := st.Size()
+	var start int64
+	if rule.method() == MethodCopyTruncate && sparse(st) {
+		start = dataStart(f, size)
+	}
+	now := r.now()
+	p.now = now
+	base := filepath.Base(path)
+	bks, acts := dedupeCompressed(x.backups(base, rule.DateExt))
+	for _, tmp := range x.tempsOf(base) {
+		acts = append(acts, Action{Op: OpDelete, Path: tmp, Detail: "left by an interrupted run"})
+	}
+	last, known := store.lastRotated(path)
+	if !known && len(bks) > 0 {
+		// Self-healing: no record (new or damaged state) but backups on
+		// disk: the newest one was last written when it was rotated.
+		newest := bks[0]
+		for _, b := range bks {
+			if b.mtime.After(newest.mtime) {
+				newest = b
+			}
+		}
+		last, known = newest.mtime, true
+	}
+	p.fr.Rotate, p.fr.Reason = decide(rule, size-start, last, known, now, r.Force)
+	if !p.fr.Rotate {
+		p.fr.Actions = append(acts, planUpkeep(path, rule, bks, now)...)
+		if _, had := store.lastRotated(path); !had {
+			p.firstSeen = last0(last, known, now)
+		}
+		return p
+	}
+	if rule.method() == MethodCopyTruncate {
+		p.cut = r.planCut(f, st, start, size, !dry)
+		if p.cut.cut <= p.cut.start {
+			p.fr.Rotate, p.fr.Reason = false, "no whole line to copy yet"
+			p.fr.Actions = append(acts, planUpkeep(path, rule, bks, now)...)
+			return p
+		}
+	}
+	exists := func(name string) bool { _, ok := x.names[filepath.Base(name)]; return ok }
+	rot, err := planRotation(path, rule, bks, now, size, exists)
+	if err != nil {
+		return fail(err)
+	}
+	p.fr.Actions = append(acts, rot...)
+	in := intent{Path: path, Method: rule.method(), Time: now.UTC().Truncate(time.Second)}
+	in.Dev, in.Ino = inodeOf(st)
+	for i := range p.fr.Actions {
+		a := &p.fr.Actions[i]
+		switch a.Op {
+		case OpRename:
+			in.Backup = a.To
+		case OpCopy:
+			in.Backup = a.To
+			a.Bytes = p.cut.cut - p.cut.start
+		case OpDrop:
+			a.Bytes = p.cut.cut
+			a.Detail = p.cut.note
+		}
+	}
+	if dry {
+		return p
+	}
+	if rule.Create != nil && rule.method() == MethodRename {
+		c := *rule.Create
+		in.Create = &c
+	}
+	if s := rule.Signal; s != nil && rule.method() == MethodRename {
+		in.Pidfile = s.Pidfile
+		if sig, ok := s.sig().(syscall.Signal); ok {
+			in.Signal = int(sig)
+		}
+	}
+	in.Start, in.Cut, in.Sum, in.Aligned, in.RestSum = p.cut.start, p.cut.cut, p.cut.sum, p.cut.aligned, p.cut.restSum
+	p.in = &in
+	return p
+}
+
+// execute carries out a plan and records the outcome in the state.
+func (r *Rotator) execute(ctx context.Context, p *filePlan, store *stateStore) error {
+	fr := &p.fr
+	if !fr.Rotate {
+		err := r.apply(ctx, fr, p.rule, nil, nil)
+		if !p.firstSeen.IsZero() {
+			store.put(fr.Path, p.firstSeen)
+		}
+		return err
+	}
+	err := r.apply(ctx, fr, p.rule, p.st, &p.cut)
+	if !moved(*fr) {
+		fr.Rotate = false // nothing was taken away: try again next run
+		return err
+	}
+	store.put(fr.Path, p.now)
+	return err
+}
+
+// cutPlan is the range a copytruncate copies and then drops: [start, cut)
+// holds whole lines only.
+type cutPlan struct {
+	start, cut int64
+	aligned    int64  // cut rounded down to a block, when cut is not on one
+	sum        string // SHA-256 of [start, cut)
+	restSum    string // SHA-256 of [aligned, cut)
+	note       string // how the drop will look
+}
+
+const tmpfsMagic = 0x01021994
+
+// planCut chooses the copied range of a live log of size bytes whose data
+// starts at start. With only O_APPEND writers on a file system that can
+// collapse ranges, the cut is the last line end that falls on a block
+// boundary: collapse-range removes exactly the copied lines, and the live
+// log starts with a whole line, no NULs. Where no line ends on a block
+// boundary, or a writer writes at its own offset (the range must be
+// punched to keep its offset valid), or the file system can only punch
+// (tmpfs), the cut is the last line end and the punched part reads as
+// NULs until the next rotation copies past it.
+func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64, sums bool) cutPlan {
+	end := lineEnd(f, start, size)
+	c := cutPlan{start: start, cut: end}
+	var sfs unix.Statfs_t
+	blk := int64(4096)
+	collapse := true
+	if unix.Fstatfs(int(f.Fd()), &sfs) == nil {
+		if sfs.Bsize > 0 {
+			blk = int64(sfs.Bsize)
+		}
+		collapse = int64(sfs.Type) != tmpfsMagic
+	}
+	appendOnly := true
+	for _, w := range r.proc().openers(st) {
+		if w.Writable() && !w.Append() {
+			appendOnly = false
+		}
+	}
+	switch {
+	case !appendOnly:
+		c.note = fmt.Sprintf("a writer writes at its own offset: punch-hole, %d bytes read as NULs", end)
+	case !collapse:
+		c.note = fmt.Sprintf("this file system cannot collapse ranges: punch-hole, %d bytes read as NULs", end)
+	default:
+		if b := alignedLineEnd(f, start, end, blk); b > start {
+			c.cut = b
+			c.note = "collapse-range at a line end on a block boundary"
+			if end > b {
+				c.note += fmt.Sprintf(", %d bytes of whole lines stay for the next rotation", end-b)
+			}
+		} else if end%blk != 0 {
+			c.note = fmt.Sprintf("no line ends on a block boundary: %d bytes read as NULs", end%blk)
+		}
+	}
+	if sums {
+		c.sum = rangeSum(f, c.start, c.cut)
+		if c.cut%blk != 0 && c.cut >= blk {
+			c.aligned = c.cut / blk * blk
+			c.restSum = rangeSum(f, c.aligned, c.cut)
+		}
+	}
+	return c
+}
+
+// alignedLineEnd returns the largest multiple of blk in (start, end] that
+// ends a line (the byte before it is a newline), or 0. It looks back over
+// at most 4096 blocks.
+func alignedLineEnd(f *os.File, start, end, blk int64) int64 {
+	var b [1]byte
+	for off, n := end/blk*blk, 0; off > start && n < 4096; off, n = off-blk, n+1 {
+		if _, err := f.ReadAt(b[:], off-1); err == nil && b[0] == '\n' {
+			return off
+		}
+	}
+	return 0
+}
+
+// dedupeCompressed drops from bks the plain backups that also exist
+// compressed (a compression killed after its rename) and plans their
+// deletion: the compressed file is whole, it was fsynced before it got
+// its name.
+func dedupeCompressed(bks []backup) ([]backup, []Action) {
+	type slot struct {
+		index int
+		stamp string
+	}
+	packed := map[slot]bool{}
+	for _, b := range bks {
+		if b.ext != "" {
+			packed[slot{b.index, b.stamp}] = true
+		}
+	}
+	var out []backup
+	var acts []Action
+	for _, b := range bks {
+		if b.ext == "" && packed[slot{b.index, b.stamp}] {
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: "already compressed by an interrupted run"})
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, acts
+}

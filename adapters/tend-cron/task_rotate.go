@@ -65,7 +65,7 @@ func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 	if f.Keep != nil {
 		rule.Keep = *f.Keep // 0: no backup is kept, as logrotate's rotate 0
 	}
-	if rule.Method != rotate.CopyTruncate {
+	if rule.Method != rotate.MethodCopyTruncate {
 		// After a rename a new file always takes the old one's place, with
 		// its mode and owner unless create says otherwise.
 		rule.Create = &rotate.Create{UID: -1, GID: -1}

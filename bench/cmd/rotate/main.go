@@ -103,7 +103,7 @@ func main() {
 		return &lumberjack.Logger{Filename: p, MaxSize: int(*fileMiB)}
 	})
 	tendZ := run("tend+gzip", func(p string) io.WriteCloser {
-		return &rotate.Writer{Filename: p, MaxSize: fsize, Compress: rotate.Gzip}
+		return &rotate.Writer{Filename: p, MaxSize: fsize, Compress: rotate.CompressionGzip}
 	})
 	ljZ := run("lumberjack+gzip", func(p string) io.WriteCloser {
 		return &lumberjack.Logger{Filename: p, MaxSize: int(*fileMiB), Compress: true}

@@ -24,22 +24,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v4"
 
-	"github.com/tendkit/tend/internal/config"
 	"github.com/tendkit/tend/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "regenerate compose.yaml from quota.yaml with tend-compose")
 
-func TestTendYAMLLoads(t *testing.T) {
-	cfg, err := config.Load("tend.yaml", config.Options{Home: "/home/jupyter", Env: []string{}})
-	require.NoError(t, err)
-	require.NotNil(t, cfg.Sweep)
-	require.NotNil(t, cfg.Rotate)
-	require.NotNil(t, cfg.Health)
-	assert.Nil(t, cfg.Images, "image pruning is the host's job")
-	assert.Equal(t, config.Path("/home/jupyter/.cache/huggingface/hub"), cfg.Sweep.Rules[0].Path)
-	assert.Equal(t, "copytruncate", cfg.Rotate.Files[0].Method)
-}
+// examples/tend.yaml is loaded by TestExampleTendYAMLLoads in
+// adapters/internal/config (only the adapters may import their config
+// package); TestPodCommandsRun runs the real binaries on it.
 
 // goBuild builds pkg (a path relative to the repository root) into dir.
 func goBuild(t *testing.T, pkg, dst string) {
@@ -49,6 +41,36 @@ func goBuild(t *testing.T, pkg, dst string) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build %s: %s", pkg, out)
+}
+
+// TestEntrypointBuildsOutsideModule copies examples/entrypoint/main.go into
+// a module of its own, as a user would, and builds it there: every type its
+// code names must be importable from outside github.com/tendkit/tend (no
+// internal package in an exported API it uses).
+func TestEntrypointBuildsOutsideModule(t *testing.T) {
+	repo, err := filepath.Abs("..")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("entrypoint", "main.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644))
+	gomod := "module example.com/myentrypoint\n\ngo 1.26\n\n" +
+		"require github.com/tendkit/tend v0.0.0\n\n" +
+		"replace github.com/tendkit/tend => " + repo + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+	// The repository's go.sum covers every module the example can reach.
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-mod=mod", "-o", filepath.Join(dir, "entrypoint"), ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build in a module of its own: %s", out)
+	assert.FileExists(t, filepath.Join(dir, "entrypoint"))
 }
 
 // TestEntrypointExampleRuns builds examples/entrypoint and runs it with a
@@ -210,10 +232,6 @@ func TestPodManifest(t *testing.T) {
 	}
 	assert.Equal(t, "1", jupyter.Resources.Limits["nvidia.com/gpu"], "GPUs go in limits")
 	assert.NotContains(t, jupyter.Resources.Requests, "nvidia.com/gpu")
-
-	// The config the containers read must load, with the sidecar's override.
-	_, err = config.Load("tend.yaml", config.Options{Home: "/home/jupyter", Env: []string{"TEND_SWEEP_OLDER_THAN=10d"}})
-	require.NoError(t, err)
 }
 
 // TestPodCommandsRun runs each command of the Pod with the real tend-cron

@@ -32,9 +32,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tendkit/tend/internal/cli"
-	"github.com/tendkit/tend/internal/config"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/config"
+	"github.com/tendkit/tend/units"
 )
 
 const name = "tend-cron"

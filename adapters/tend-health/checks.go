@@ -5,9 +5,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/config"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // buildChecks turns the health section into checks, in the order the report

@@ -101,6 +101,7 @@ type Writer struct {
 	loaded      bool
 	doomed      []string
 	doomedFiles []*os.File
+	toClose     []*os.File
 	reap        chan struct{}
 	reaped      chan struct{}
 }
@@ -358,13 +359,20 @@ func (w *Writer) bound() {
 	if len(w.doomed) == 0 {
 		return
 	}
+	// Unlinking takes microseconds: do it now, so the bound holds at
+	// every moment. Closing a doomed file that is still open frees its
+	// blocks, which can take longer: the deleter goroutine does that.
+	files := w.removeDoomed()
+	if len(files) == 0 {
+		return
+	}
 	if w.closed {
-		// Only the mill's drain after Close gets here: delete in place.
-		for _, f := range w.removeDoomed() {
+		for _, f := range files {
 			f.Close()
 		}
 		return
 	}
+	w.toClose = append(w.toClose, files...)
 	if w.reap == nil {
 		w.reap, w.reaped = make(chan struct{}, 1), make(chan struct{})
 		go w.deleter(w.reap, w.reaped)
@@ -375,12 +383,13 @@ func (w *Writer) bound() {
 	}
 }
 
-// deleter removes the backups bound hands it, until Close.
+// deleter closes the files of deleted backups, until Close.
 func (w *Writer) deleter(wake <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	run := func() {
 		w.mu.Lock()
-		files := w.removeDoomed()
+		files := w.toClose
+		w.toClose = nil
 		w.mu.Unlock()
 		for _, f := range files {
 			f.Close()

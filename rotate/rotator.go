@@ -225,9 +225,6 @@ func (r *Rotator) rule(ctx context.Context, rule Rule, store *stateStore, jr *jo
 		}
 		return r.ruleError(rule, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path), rep, errs)
 	}
-	if matched == 0 && !hasMeta(rule.Path) {
-		rep.Files = append(rep.Files, FileReport{Path: rule.Path, Method: rule.method(), Reason: "missing (missing_ok)"})
-	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,9 +17,6 @@ import (
 
 // defaultRotateState is where the rotate task keeps its state file.
 const defaultRotateState = "/var/lib/tend/rotate.json"
-
-// defaultKeep is the number of backups kept when keep is left out.
-const defaultKeep = 7
 
 // rotateTask runs a rotate.Rotator built from the config's rotate section.
 type rotateTask struct {
@@ -55,7 +53,7 @@ func newRotateTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 // rotateRule converts one rotate.files item.
 func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 	rule := rotate.Rule{
-		Path: string(f.Path), Every: f.Every.D(), Keep: defaultKeep, MaxAge: f.MaxAge.D(),
+		Path: string(f.Path), Every: f.Every.D(), Keep: rotate.DefaultKeep, MaxAge: f.MaxAge.D(),
 		Compress: rotate.Compression(f.Compress), DelayCompress: f.DelayCompress, DateExt: f.DateExt,
 		Method: rotate.Method(f.Method), MissingOK: f.MissingOK, IfEmpty: f.IfEmpty,
 	}
@@ -85,6 +83,9 @@ func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 				return rule, err
 			}
 		}
+	}
+	if pr := f.PostRotate; pr != nil {
+		rule.PostRotate = &rotate.Command{Argv: pr.Command, Timeout: pr.Timeout.D()}
 	}
 	if s := f.Signal; s != nil {
 		rule.Signal = &rotate.Signal{Pidfile: string(s.Pidfile)}
@@ -123,7 +124,9 @@ func (t *rotateTask) Schedule() string { return t.schedule }
 func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	if !dryRun && t.rotator.State != "" {
 		if err := os.MkdirAll(filepath.Dir(t.rotator.State), 0o755); err != nil {
-			return taskResult{Metrics: map[string]float64{"errors": 1}}, fmt.Errorf("rotate: state directory: %w", err)
+			// Not a permission to skip, as a sweep skips what it may not
+			// touch: without its state nothing is rotated, the run failed.
+			return taskResult{Metrics: map[string]float64{"errors": 1}}, errors.New("rotate: nothing rotated: state directory: " + err.Error())
 		}
 	}
 	var rep *rotate.Report
@@ -136,12 +139,17 @@ func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	if rep == nil {
 		return taskResult{Metrics: map[string]float64{"errors": 1}}, err
 	}
+	if rep.Error != "" {
+		// The state could not be locked, read or written: a failed run,
+		// whatever the cause (a permission error included).
+		err = errors.Join(errors.New("rotate: "+rep.Error), err)
+	}
 	verb := "rotated"
 	if rep.DryRun {
 		verb = "would rotate"
 	}
-	lines := []string{fmt.Sprintf("rotate: %s %d of %d logs, compressed %s, deleted %d backups, %d errors",
-		verb, rep.Rotations(), len(rep.Files), units.Size(rep.BytesCompressed()).Human(), rep.Deleted(), rep.Errors())}
+	lines := []string{fmt.Sprintf("rotate: %s %d of %d logs, compressed %s into %s, deleted %d backups, %d errors",
+		verb, rep.Rotations(), len(rep.Files), units.Size(rep.BytesCompressed()).Human(), units.Size(rep.CompressedBytes()).Human(), rep.Deleted(), rep.Errors())}
 	for _, l := range rep.Lines() {
 		lines = append(lines, "  "+l)
 	}
@@ -152,6 +160,7 @@ func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	return taskResult{Report: rep, Lines: lines, Metrics: map[string]float64{
 		"rotations":        float64(rep.Rotations()),
 		"bytes_compressed": float64(rep.BytesCompressed()),
+		"compressed_bytes": float64(rep.CompressedBytes()),
 		"files_deleted":    float64(rep.Deleted()),
 		"errors":           float64(errs),
 	}}, err

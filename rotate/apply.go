@@ -18,7 +18,7 @@ import (
 // failed shift, rename, copy or drop stops the file's remaining steps (so
 // nothing is renamed over or dropped that was not saved); failed deletes,
 // compressions and signals are recorded and the rest goes on.
-func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo, cp *cutPlan) error {
+func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo, cp *cutPlan, jr *journal) error {
 	var errs *multierror.Error
 	log := r.logger()
 	var live *os.File // copytruncate: the live log, read-write
@@ -67,7 +67,14 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 		case OpCopy:
 			live, err = openLive(a.Path, st)
 			if err == nil {
-				a.Compressed, err = copyLive(ctx, live, a.To, rule.codec(), cp.start, cp.cut)
+				// The copy's SHA-256 goes to the journal before the copy
+				// gets its name: a later run that finds a backup with that
+				// sum knows the range was copied.
+				record := func(sum, restSum string) error {
+					return jr.record([]intent{{Path: fr.Path, Method: MethodCopyTruncate, Backup: a.To,
+						Start: cp.start, Cut: cp.cut, Aligned: cp.aligned, Sum: sum, RestSum: restSum}})
+				}
+				a.Compressed, err = copyLive(ctx, live, a.To, rule.codec(), cp.start, cp.cut, cp.aligned, record)
 				a.Bytes = cp.cut - cp.start
 			}
 			stop = err != nil
@@ -157,11 +164,21 @@ func createLive(path string, c *Create, old os.FileInfo) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	if err := f.Chmod(mode); err != nil { // not subject to the umask
+	// Change only what the umask or the creating user got wrong: a chown
+	// is a journaled metadata write, thousands of them show.
+	var now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &now); err != nil {
 		return "", err
 	}
-	if err := f.Chown(uid, gid); err != nil {
-		return "", fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+	if os.FileMode(now.Mode).Perm() != mode {
+		if err := f.Chmod(mode); err != nil {
+			return "", err
+		}
+	}
+	if (uid >= 0 && uint32(uid) != now.Uid) || (gid >= 0 && uint32(gid) != now.Gid) {
+		if err := f.Chown(uid, gid); err != nil {
+			return "", fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+		}
 	}
 	return fmt.Sprintf("mode %#o, uid %d, gid %d", mode, uid, gid), nil
 }

@@ -3,8 +3,11 @@ package rotate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -55,8 +58,9 @@ func lineEnd(f *os.File, start, end int64) int64 {
 
 // copyLive copies [start, cut) of the live log f (whole lines, chosen by
 // planCut) to dst, compressed with codec, atomically, and returns the
-// bytes written to dst.
-func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, start, cut int64) (int64, error) {
+// bytes written to dst. Before dst gets its name, record is given the
+// SHA-256 of the copied range and of its part from aligned (when not 0).
+func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, start, cut, aligned int64, record func(sum, restSum string) error) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
@@ -71,18 +75,42 @@ func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, st
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(enc, ctxReader{ctx, io.NewSectionReader(f, start, cut-start)}); err != nil {
+		sums := &rangeHasher{pos: start, from: aligned, all: sha256.New(), rest: sha256.New()}
+		src := io.TeeReader(ctxReader{ctx, io.NewSectionReader(f, start, cut-start)}, sums)
+		if _, err := io.Copy(enc, src); err != nil {
 			return err
 		}
-		err = enc.Close()
+		if err = enc.Close(); err != nil {
+			return err
+		}
 		written = cw.n
-		return err
+		rest := ""
+		if aligned > 0 {
+			rest = hex.EncodeToString(sums.rest.Sum(nil))
+		}
+		return record(hex.EncodeToString(sums.all.Sum(nil)), rest)
 	})
 	if err != nil {
 		return 0, err
 	}
 	copyOwner(dst, st)
 	return written, nil
+}
+
+// rangeHasher hashes everything written to it, and separately what lies
+// at file offsets from from on (pos is the offset of the next byte).
+type rangeHasher struct {
+	pos, from int64
+	all, rest hash.Hash
+}
+
+func (h *rangeHasher) Write(p []byte) (int, error) {
+	h.all.Write(p)
+	if end := h.pos + int64(len(p)); h.from > 0 && end > h.from {
+		h.rest.Write(p[max(0, h.from-h.pos):])
+	}
+	h.pos += int64(len(p))
+	return len(p), nil
 }
 
 // dropCopied removes [0, cut) from the live log f without losing what its

@@ -58,7 +58,7 @@ func TestCrashMidRotation(t *testing.T) {
 	}
 	b, err := os.ReadFile(state)
 	require.NoError(t, err)
-	var st State
+	var st stateFile
 	require.NoError(t, json.Unmarshal(b, &st), "state repaired: %s", b)
 	assert.Contains(t, st.Files, path)
 	assert.False(t, strings.Contains(string(b), "tend-tmp"))

@@ -101,7 +101,7 @@ func TestDifferentialLogrotate(t *testing.T) {
 				if s.daysAgo > 0 {
 					when := time.Now().Add(-time.Duration(s.daysAgo) * 24 * time.Hour)
 					require.NoError(t, os.WriteFile(stateA, fmt.Appendf(nil, "logrotate state -- version 2\n%q %s\n", logA, when.Format("2006-1-2-15:4:5")), 0o644))
-					st := State{Version: stateVersion, Files: map[string]FileState{logB: {LastRotated: when}}}
+					st := stateFile{Version: stateVersion, Files: map[string]fileRecord{logB: {LastRotated: when}}}
 					writeJSON(t, rot.State, st)
 				}
 				args := []string{"-s", stateA}
@@ -192,7 +192,7 @@ func decompress(t *testing.T, name string, b []byte) []byte {
 	return d
 }
 
-func writeJSON(t *testing.T, path string, v State) {
+func writeJSON(t *testing.T, path string, v stateFile) {
 	t.Helper()
 	s := &stateStore{path: path, state: v, dirty: true}
 	require.NoError(t, s.save())

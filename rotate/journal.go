@@ -146,7 +146,7 @@ func readJournal(path string, log *slog.Logger) []intent {
 func (r *Rotator) recover(ctx context.Context, intents []intent) (map[string]time.Time, []FileReport) {
 	done := map[string]time.Time{}
 	var reps []FileReport
-	for _, in := range intents {
+	for _, in := range mergeIntents(intents) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -172,6 +172,27 @@ func (r *Rotator) recover(ctx context.Context, intents []intent) (map[string]tim
 		}
 	}
 	return done, reps
+}
+
+// mergeIntents folds the records of one log into one intent, in the
+// order of first appearance: a copy's SHA-256 is recorded after its plan.
+func mergeIntents(list []intent) []intent {
+	at := map[string]int{}
+	var out []intent
+	for _, in := range list {
+		i, ok := at[in.Path]
+		if !ok {
+			at[in.Path] = len(out)
+			out = append(out, in)
+			continue
+		}
+		m := &out[i]
+		if in.Sum != "" {
+			m.Sum, m.RestSum, m.Backup = in.Sum, in.RestSum, in.Backup
+			m.Start, m.Cut, m.Aligned = in.Start, in.Cut, in.Aligned
+		}
+	}
+	return out
 }
 
 // recoverRename: if the live log was renamed (its inode is under the

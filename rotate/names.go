@@ -19,9 +19,30 @@ type backup struct {
 	index int    // numbered names: 1 for log.1, log.1.gz ...
 	stamp string // dated names: "20240102" or "20240102-150405"
 	ext   string // ".gz", ".zst" or ""
+	ent   os.DirEntry
+	info  *backupInfo // loaded on first use: most runs need no backup's stat
+}
+
+type backupInfo struct {
 	size  int64
 	mtime time.Time
 }
+
+func (b *backup) stat() *backupInfo {
+	if b.info == nil {
+		b.info = &backupInfo{}
+		if b.ent != nil {
+			if fi, err := b.ent.Info(); err == nil {
+				b.info.size, b.info.mtime = fi.Size(), fi.ModTime()
+			}
+		}
+	}
+	return b.info
+}
+
+// size and mtime are the backup's, from one lstat on first use.
+func (b *backup) size() int64      { return b.stat().size }
+func (b *backup) mtime() time.Time { return b.stat().mtime }
 
 // splitCodec returns name without a compression suffix, and the suffix.
 func splitCodec(name string) (string, string) {
@@ -133,12 +154,7 @@ func (x *dirIndex) backups(base string, dateExt bool) []backup {
 		if !ok {
 			continue
 		}
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() {
-			continue // deleted meanwhile
-		}
-		b.path = filepath.Join(x.dir, e.Name())
-		b.size, b.mtime = info.Size(), info.ModTime()
+		b.path, b.ent = filepath.Join(x.dir, e.Name()), e
 		out = append(out, b)
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -72,7 +72,7 @@ func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, 
 
 	for _, b := range bks {
 		if !within(r.Keep, len(kept), 1) || aged(r, b, now) {
-			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size(), Detail: deleteWhy(r, b, now)})
 			continue
 		}
 		kept = append(kept, b)
@@ -132,7 +132,7 @@ func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, 
 }
 
 func compressAction(b backup, codec Compression) Action {
-	return Action{Op: OpCompress, Path: b.path, To: b.path + codec.Ext(), Bytes: b.size, Detail: string(codec)}
+	return Action{Op: OpCompress, Path: b.path, To: b.path + codec.Ext(), Bytes: b.size(), Detail: string(codec)}
 }
 
 // renumber plans the shifts that give the numbered backups kept (newest
@@ -170,7 +170,7 @@ func planUpkeep(path string, r Rule, bks []backup, now time.Time) []Action {
 	var kept []backup
 	for _, b := range bks {
 		if aged(r, b, now) {
-			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size(), Detail: deleteWhy(r, b, now)})
 			continue
 		}
 		kept = append(kept, b)
@@ -189,7 +189,7 @@ func planUpkeep(path string, r Rule, bks []backup, now time.Time) []Action {
 }
 
 func aged(r Rule, b backup, now time.Time) bool {
-	return r.MaxAge > 0 && now.Sub(b.mtime) > r.MaxAge
+	return r.MaxAge > 0 && now.Sub(b.mtime()) > r.MaxAge
 }
 
 func deleteWhy(r Rule, b backup, now time.Time) string {

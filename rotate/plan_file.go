@@ -38,30 +38,42 @@ func (p *filePlan) close() {
 func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStore, dry bool) *filePlan {
 	p := &filePlan{rule: rule, fr: FileReport{Path: path, Method: rule.method()}}
 	fail := func(err error) *filePlan { p.fr.Error, p.err = err.Error(), err; return p }
-	lst, err := os.Lstat(path)
+	// The listing says what the name is; the open (O_NOFOLLOW) and fstat
+	// make sure of it. The directory lock keeps other runs away meanwhile.
+	if e, ok := x.names[filepath.Base(path)]; ok {
+		switch t := e.Type(); {
+		case t&os.ModeSymlink != 0:
+			return fail(fmt.Errorf("is a symbolic link: rotate the file it points to instead"))
+		case t.IsDir():
+			return fail(fmt.Errorf("is a directory, not a log file"))
+		case !t.IsRegular():
+			return fail(fmt.Errorf("is not a regular file (%s)", t.Type()))
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && rule.MissingOK:
 		p.fr.Reason = "missing (missing_ok)"
 		return p
 	case errors.Is(err, os.ErrNotExist):
 		return fail(fmt.Errorf("no such file (set missing_ok to allow)"))
+	case errors.Is(err, unix.ELOOP):
+		return fail(fmt.Errorf("is a symbolic link: rotate the file it points to instead"))
 	case err != nil:
 		return fail(err)
-	case lst.Mode()&os.ModeSymlink != 0:
-		return fail(fmt.Errorf("is a symbolic link: rotate the file it points to instead"))
-	case lst.IsDir():
-		return fail(fmt.Errorf("is a directory, not a log file"))
-	case !lst.Mode().IsRegular():
-		return fail(fmt.Errorf("is not a regular file (%s)", lst.Mode().Type()))
 	}
-	var f *os.File
-	st := lst
-	if dry {
-		f, err = os.Open(path)
-	} else {
-		f, st, err = openLocked(path)
+	if !dry {
+		if err := lockFile(f); err != nil {
+			f.Close()
+			return fail(err)
+		}
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
 	}
 	if err != nil {
+		f.Close()
 		return fail(err)
 	}
 	p.f, p.st = f, st
@@ -79,16 +91,16 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 		acts = append(acts, Action{Op: OpDelete, Path: tmp, Detail: "left by an interrupted run"})
 	}
 	last, known := store.lastRotated(path)
-	if !known && len(bks) > 0 {
+	if !known && len(bks) > 0 && rule.Every > 0 {
 		// Self-healing: no record (new or damaged state) but backups on
 		// disk: the newest one was last written when it was rotated.
 		newest := bks[0]
 		for _, b := range bks {
-			if b.mtime.After(newest.mtime) {
+			if b.mtime().After(newest.mtime()) {
 				newest = b
 			}
 		}
-		last, known = newest.mtime, true
+		last, known = newest.mtime(), true
 	}
 	p.fr.Rotate, p.fr.Reason = decide(rule, size-start, last, known, now, r.Force)
 	if !p.fr.Rotate {
@@ -99,7 +111,7 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 		return p
 	}
 	if rule.method() == MethodCopyTruncate {
-		p.cut = r.planCut(f, st, start, size, !dry)
+		p.cut = r.planCut(f, st, start, size)
 		if p.cut.cut <= p.cut.start {
 			p.fr.Rotate, p.fr.Reason = false, "no whole line to copy yet"
 			p.fr.Actions = append(acts, planUpkeep(path, rule, bks, now)...)
@@ -140,22 +152,22 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 			in.Signal = int(sig)
 		}
 	}
-	in.Start, in.Cut, in.Sum, in.Aligned, in.RestSum = p.cut.start, p.cut.cut, p.cut.sum, p.cut.aligned, p.cut.restSum
+	in.Start, in.Cut, in.Aligned = p.cut.start, p.cut.cut, p.cut.aligned
 	p.in = &in
 	return p
 }
 
 // execute carries out a plan and records the outcome in the state.
-func (r *Rotator) execute(ctx context.Context, p *filePlan, store *stateStore) error {
+func (r *Rotator) execute(ctx context.Context, p *filePlan, store *stateStore, jr *journal) error {
 	fr := &p.fr
 	if !fr.Rotate {
-		err := r.apply(ctx, fr, p.rule, nil, nil)
+		err := r.apply(ctx, fr, p.rule, nil, nil, jr)
 		if !p.firstSeen.IsZero() {
 			store.put(fr.Path, p.firstSeen)
 		}
 		return err
 	}
-	err := r.apply(ctx, fr, p.rule, p.st, &p.cut)
+	err := r.apply(ctx, fr, p.rule, p.st, &p.cut, jr)
 	if !moved(*fr) {
 		fr.Rotate = false // nothing was taken away: try again next run
 		return err
@@ -169,8 +181,6 @@ func (r *Rotator) execute(ctx context.Context, p *filePlan, store *stateStore) e
 type cutPlan struct {
 	start, cut int64
 	aligned    int64  // cut rounded down to a block, when cut is not on one
-	sum        string // SHA-256 of [start, cut)
-	restSum    string // SHA-256 of [aligned, cut)
 	note       string // how the drop will look
 }
 
@@ -185,7 +195,7 @@ const tmpfsMagic = 0x01021994
 // punched to keep its offset valid), or the file system can only punch
 // (tmpfs), the cut is the last line end and the punched part reads as
 // NULs until the next rotation copies past it.
-func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64, sums bool) cutPlan {
+func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64) cutPlan {
 	end := lineEnd(f, start, size)
 	c := cutPlan{start: start, cut: end}
 	var sfs unix.Statfs_t
@@ -219,12 +229,8 @@ func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64, sums bo
 			c.note = fmt.Sprintf("no line ends on a block boundary: %d bytes read as NULs", end%blk)
 		}
 	}
-	if sums {
-		c.sum = rangeSum(f, c.start, c.cut)
-		if c.cut%blk != 0 && c.cut >= blk {
-			c.aligned = c.cut / blk * blk
-			c.restSum = rangeSum(f, c.aligned, c.cut)
-		}
+	if c.cut%blk != 0 && c.cut >= blk {
+		c.aligned = c.cut / blk * blk
 	}
 	return c
 }
@@ -261,7 +267,7 @@ func dedupeCompressed(bks []backup) ([]backup, []Action) {
 	var acts []Action
 	for _, b := range bks {
 		if b.ext == "" && packed[slot{b.index, b.stamp}] {
-			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: "already compressed by an interrupted run"})
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size(), Detail: "already compressed by an interrupted run"})
 			continue
 		}
 		out = append(out, b)

@@ -21,47 +21,73 @@ import (
 // is rotated when it holds at least Size bytes, or when Every has passed
 // since its last rotation (whole days compare calendar dates, so a daily
 // log rotates on the first run after midnight), or on every run when
-// neither is set. Empty files are left alone unless IfEmpty is set. The
-// time of each file's last rotation is kept in a JSON state file, written
-// atomically after every file; a damaged state file is logged and rebuilt
-// (a log without a record counts as first seen, its every clock starting
-// with the newest backup's modification time), never a reason to stop.
+// neither is set. Empty files are left alone unless IfEmpty is set. A run
+// reads each log directory once (all the logs a glob matches there are
+// planned from that one listing) and writes the JSON state file, the time
+// of each file's last rotation, once at its end, atomically. A damaged
+// state file is logged and rebuilt (a log without a record counts as first
+// seen, its every clock starting with the newest backup's modification
+// time), never a reason to stop; a state file that cannot be locked or
+// written is: the run rotates nothing and fails (Report.Error).
+//
+// Crash safety: before the first step of a batch of rotations the run
+// appends their intents (the live log's inode, where its contents go, the
+// copied range and its SHA-256) to a journal next to the state file and
+// fsyncs it. The next run reads the journal first and finishes what a
+// kill interrupted: a rename whose writer was never signalled is signalled
+// (if the writer still has the renamed file open) and its new file
+// created; a copy that reached its backup name but whose range is still
+// in the live log (same bytes, same SHA-256) has that range dropped; a
+// copy that never reached its name is deleted. Every other step is safe to
+// redo or leaves at most a gap in the backup numbers, which every run
+// closes by renumbering, so kills never reduce what Keep retains.
 //
 // Backups are named log.1, log.2 ... (log.1 newest), or log-YYYYMMDD with
 // DateExt (log-YYYYMMDD-HHMMSS for a second rotation the same day), with
 // .gz or .zst appended once compressed. Compressed files are written under
 // a temporary name, fsynced and renamed, so a partial .gz is never visible;
-// DelayCompress leaves the newest backup plain until the next rotation.
-// Keep backups are kept; older ones, and with MaxAge those last written
-// longer ago than MaxAge (checked on every run), are deleted. No step ever
-// renames over an existing file.
+// DelayCompress leaves the newest backup plain until the next rotation. A
+// compression that failed (a full disk) or was deferred is retried on the
+// next run, rotating or not; compressions stop when ctx is done. Keep
+// backups are kept (0 none, KeepAll every one); older ones, and with
+// MaxAge those last written longer ago than MaxAge (checked on every run),
+// are deleted. No step ever renames over an existing file.
 //
-// Method MethodRename moves the live file to its backup, creates a new one (with
-// Create's mode and owner) and signals the writer named by Signal's pidfile,
-// after checking that the process is alive and still has the rotated file
-// open; a missing pidfile or a dead process is reported, not fatal. A
-// backup is compressed only once no process has it open for writing (a
-// signalled writer may add a few lines to it before it reopens): after a
-// few seconds' wait, its compression is deferred to a later run. Method
-// MethodCopyTruncate copies the live file's complete lines to the backup, then
-// removes that range from the live file with fallocate: collapse-range when
-// every writer has the file open with O_APPEND (read from
-// /proc/PID/fdinfo), punch-hole when one writes at its own offset, so lines
-// written during the copy stay. Only a file system with neither falls back
-// to truncating (logrotate's lossy behaviour), with a logged warning.
+// Method MethodRename moves the live file to its backup, creates a new one
+// (with Create's mode and owner) and signals the writer named by Signal's
+// pidfile, after checking that the process is alive and still has the
+// rotated file open; a missing pidfile or a dead process is reported, not
+// fatal. A backup is compressed only once no process has it open for
+// writing (a signalled writer may add a few lines to it before it
+// reopens): after a few seconds' wait, its compression is deferred to a
+// later run. Method MethodCopyTruncate copies whole lines of the live
+// file to the backup, then removes exactly that range from the live file
+// with fallocate, so lines written during the copy stay. When every writer
+// has the file open with O_APPEND (read from /proc/PID/fdinfo) and the
+// file system can collapse ranges (ext4, xfs), the copy ends at the last
+// line end that falls on a block boundary and collapse-range removes it:
+// the live log then starts with a whole line, no NULs (the lines after
+// that boundary stay for the next rotation). A writer at its own offset
+// (no O_APPEND), a file system that can only punch holes (tmpfs), or a
+// log in which no line ends on a block boundary get punch-hole: nothing is
+// lost, but the punched range reads as NULs until the next rotation
+// copies past it (the Drop step's Detail says so). Only a file system with
+// neither falls back to truncating (logrotate's lossy behaviour), with a
+// logged warning. PostRotate runs a command after each rotation.
 //
 // Two runs never rotate the same file: a run holds an flock on
-// State+".lock" while it works, and, while it rotates a log, flocks on the
-// log's directory (runs with different state files take turns) and on the
-// log itself (a log another program holds an flock on is skipped with
-// ErrLocked). Symbolic links, directories and other non-regular files are
+// State+".lock" while it works, and flocks each log directory while it
+// plans and rotates the logs there (runs with different state files take
+// turns); a log another program holds an flock on is skipped with
+// ErrLocked. Symbolic links, directories and other non-regular files are
 // refused. Plan returns the steps a run would take, in the same Report
 // shape Rotate fills in.
 type Rotator struct {
 	// Rules say what is rotated and how.
 	Rules []Rule
 	// State is the JSON state file ("" keeps state in memory only, so the
-	// Every trigger never fires).
+	// Every trigger never fires and no journal is kept); the journal is
+	// State+".journal", the lock State+".lock".
 	State string
 	// Force rotates every non-empty matching log, as logrotate -f.
 	Force bool
@@ -141,6 +167,16 @@ func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 					errs = multierror.Append(errs, fmt.Errorf("finish the interrupted rotation of %s: %s", fr.Path, fr.firstError()))
 				}
 			}
+			// Record what was finished and start a fresh journal, so that
+			// this run's records never mix with the killed run's.
+			if err := store.save(); err != nil {
+				rep.Error = err.Error()
+				return rep, multierror.Append(errs, err).ErrorOrNil()
+			}
+		}
+		if err := jr.finish(); err != nil {
+			rep.Error = err.Error()
+			return rep, multierror.Append(errs, err).ErrorOrNil()
 		}
 	}
 	seen := map[string]bool{}
@@ -188,7 +224,7 @@ func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
 // batchSize bounds the logs planned (and held open and locked) together,
 // journaled with one fsync.
-const batchSize = 256
+const batchSize = 100000
 
 // rule rotates the logs one rule matches, directory by directory: each
 // directory is locked and read once, its logs planned from that listing,
@@ -325,7 +361,7 @@ func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirInd
 		} else if p.fr.Error != "" {
 			err = errors.New(p.fr.Error)
 		} else if !dry {
-			err = r.execute(ctx, p, store)
+			err = r.execute(ctx, p, store, jr)
 		}
 		rep.Files = append(rep.Files, p.fr)
 		if err != nil {

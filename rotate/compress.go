@@ -9,9 +9,11 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tendkit/tend/internal/atomicfile"
 )
 
-// newEncoder wraps w in the codec's compressor. CompressionZstd runs single-threaded:
+// newEncoder wraps w in the codec's compressor. Zstd runs single-threaded:
 // on small machines the default concurrent encoder is slower.
 func newEncoder(c Compression, w io.Writer) (io.WriteCloser, error) {
 	switch c {
@@ -27,36 +29,6 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// atomicWrite creates dst by writing to a temporary name in its directory,
-// fsyncing and renaming without replacing an existing file, so no partial
-// file is ever visible under dst. fill writes the contents.
-func atomicWrite(dst string, mode os.FileMode, fill func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tend-tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = fill(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	crashPoint("before rename of " + filepath.Base(dst))
-	return renameNoReplace(tmp.Name(), dst)
-}
-
 // compressFile writes src compressed with c to dst (atomically) and then
 // removes src. It returns the bytes read from src and written to dst. It
 // stops, leaving src as it was, when ctx is done. Errors name no path: the
@@ -71,7 +43,7 @@ func compressFile(ctx context.Context, src, dst string, c Compression) (in, out 
 	if err != nil {
 		return 0, 0, err
 	}
-	err = atomicWrite(dst, st.Mode().Perm(), func(w io.Writer) error {
+	err = atomicfile.Write(dst, atomicfile.Options{Perm: st.Mode().Perm(), NoReplace: true}, func(w io.Writer) error {
 		cw := &countWriter{w: w}
 		enc, err := newEncoder(c, cw)
 		if err != nil {
@@ -82,6 +54,7 @@ func compressFile(ctx context.Context, src, dst string, c Compression) (in, out 
 		}
 		err = enc.Close()
 		out = cw.n
+		crashPoint("before rename of " + filepath.Base(dst))
 		return err
 	})
 	if err != nil {

@@ -11,9 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendkit/tend/internal/atomicfile"
 )
 
 // dataStart returns the offset of the first byte of data in f: past the
@@ -69,7 +72,7 @@ func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, st
 		return 0, fmt.Errorf("the live log shrank to %d bytes (planned to copy up to %d): another program truncated it", st.Size(), cut)
 	}
 	var written int64
-	err = atomicWrite(dst, st.Mode().Perm(), func(w io.Writer) error {
+	err = atomicfile.Write(dst, atomicfile.Options{Perm: st.Mode().Perm(), NoReplace: true}, func(w io.Writer) error {
 		cw := &countWriter{w: w}
 		enc, err := newEncoder(codec, cw)
 		if err != nil {
@@ -88,7 +91,11 @@ func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, st
 		if aligned > 0 {
 			rest = hex.EncodeToString(sums.rest.Sum(nil))
 		}
-		return record(hex.EncodeToString(sums.all.Sum(nil)), rest)
+		if err := record(hex.EncodeToString(sums.all.Sum(nil)), rest); err != nil {
+			return err
+		}
+		crashPoint("before rename of " + filepath.Base(dst))
+		return nil
 	})
 	if err != nil {
 		return 0, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,4 +83,27 @@ func TestCompressionRetriedAfterENOSPC(t *testing.T) {
 	assert.FileExists(t, path+".1.gz", "compressed on the next run")
 	assert.Positive(t, rep.CompressedBytes())
 	assert.True(t, strings.Contains(strings.Join(rep.Lines(), "\n"), "compress"))
+}
+
+// TestCompressionStopsOnCancel cancels a run in the middle of compressing
+// a large backup: the run returns at once, the backup stays whole and
+// plain, and no temporary file is left.
+func TestCompressionStopsOnCancel(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "app.log.2")
+	noise := make([]byte, 64<<20)
+	rand.Read(noise)
+	require.NoError(t, os.WriteFile(src, noise, 0o644))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err := compressFile(ctx, src, src+".gz", CompressionGzip)
+	took := time.Since(start)
+	require.ErrorIs(t, err, context.Canceled, "stopped before the end of the file, not after it")
+	t.Logf("stopped after %s", took)
+	b, err := os.ReadFile(src)
+	require.NoError(t, err)
+	assert.Equal(t, noise, b, "the backup is untouched")
+	ents, _ := os.ReadDir(dir)
+	assert.Len(t, ents, 1, "no temporary file left")
 }

@@ -111,9 +111,16 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 		return p
 	}
 	if rule.method() == MethodCopyTruncate {
-		p.cut = r.planCut(f, st, start, size)
-		if p.cut.cut <= p.cut.start {
-			p.fr.Rotate, p.fr.Reason = false, "no whole line to copy yet"
+		p.cut = r.planCut(f, start, size)
+		wait := ""
+		switch {
+		case p.cut.cut <= p.cut.start:
+			wait = "no whole line to copy yet"
+		case p.cut.unaligned && !r.Force && rule.Size > 0 && size-start >= rule.Size && size-start < max(4*rule.Size, deferLimit):
+			wait = "size reached, but no line ends on a block boundary yet: waiting for one, so that the live log keeps no NUL prefix"
+		}
+		if wait != "" {
+			p.fr.Rotate, p.fr.Reason = false, wait
 			p.fr.Actions = append(acts, planUpkeep(path, rule, bks, now)...)
 			return p
 		}
@@ -182,20 +189,26 @@ type cutPlan struct {
 	start, cut int64
 	aligned    int64  // cut rounded down to a block, when cut is not on one
 	note       string // how the drop will look
+	unaligned  bool   // collapse possible, but no line ends on a block boundary
 }
+
+// deferLimit is the size below which a size-triggered copytruncate waits
+// for a line end on a block boundary rather than leave NULs in front of
+// the live log (the log grows; each new block boundary is a line end with
+// a chance of one in the line length).
+const deferLimit = 1 << 20
 
 const tmpfsMagic = 0x01021994
 
 // planCut chooses the copied range of a live log of size bytes whose data
-// starts at start. With only O_APPEND writers on a file system that can
-// collapse ranges, the cut is the last line end that falls on a block
-// boundary: collapse-range removes exactly the copied lines, and the live
-// log starts with a whole line, no NULs. Where no line ends on a block
-// boundary, or a writer writes at its own offset (the range must be
-// punched to keep its offset valid), or the file system can only punch
-// (tmpfs), the cut is the last line end and the punched part reads as
-// NULs until the next rotation copies past it.
-func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64) cutPlan {
+// starts at start. On a file system that can collapse ranges the cut is
+// the last line end that falls on a block boundary: with O_APPEND writers
+// collapse-range removes exactly the copied lines and the live log starts
+// with a whole line, no NULs. Where no line ends on a block boundary, or
+// the file system can only punch (tmpfs), the cut is the last line end;
+// the part punched (and with a writer at its own offset, all of it) reads
+// as NULs until the next rotation copies past it.
+func (r *Rotator) planCut(f *os.File, start, size int64) cutPlan {
 	end := lineEnd(f, start, size)
 	c := cutPlan{start: start, cut: end}
 	var sfs unix.Statfs_t
@@ -207,15 +220,9 @@ func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64) cutPlan
 		}
 		collapse = int64(sfs.Type) != tmpfsMagic
 	}
-	appendOnly := true
-	for _, w := range r.proc().openers(st) {
-		if w.Writable() && !w.Append() {
-			appendOnly = false
-		}
-	}
+	// Writers are looked at when the range is dropped (a writer without
+	// O_APPEND gets punch-hole there); the cut is a line end either way.
 	switch {
-	case !appendOnly:
-		c.note = fmt.Sprintf("a writer writes at its own offset: punch-hole, %d bytes read as NULs", end)
 	case !collapse:
 		c.note = fmt.Sprintf("this file system cannot collapse ranges: punch-hole, %d bytes read as NULs", end)
 	default:
@@ -226,6 +233,7 @@ func (r *Rotator) planCut(f *os.File, st os.FileInfo, start, size int64) cutPlan
 				c.note += fmt.Sprintf(", %d bytes of whole lines stay for the next rotation", end-b)
 			}
 		} else if end%blk != 0 {
+			c.unaligned = true
 			c.note = fmt.Sprintf("no line ends on a block boundary: %d bytes read as NULs", end%blk)
 		}
 	}

@@ -67,6 +67,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 					time.Sleep(10 * time.Millisecond)
 					rep, err := r.Rotate(context.Background())
 					require.NoError(t, err, "the run after a kill at %q: %v", out, rep.Lines())
+					if os.Getenv("TEND_DEBUG") != "" {
+						t.Log(out, strings.Join(rep.Lines(), "\n"))
+					}
 				}
 			}
 			t.Logf("killed at %d points: %s", len(points), strings.Join(points, "; "))

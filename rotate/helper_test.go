@@ -93,6 +93,9 @@ func helperWriter(path string, appendMode bool, rate int) {
 			n++
 			buf = append(buf, "line "...)
 			buf = strconv.AppendInt(buf, int64(n), 10)
+			// Lines of varying length, as real logs have: with one fixed
+			// length the line ends may never meet a block boundary.
+			buf = append(buf, pad[:n%23]...)
 			buf = append(buf, '\n')
 		}
 		if _, err := f.Write(buf); err != nil {
@@ -101,6 +104,8 @@ func helperWriter(path string, appendMode bool, rate int) {
 		written += len(buf)
 	}
 }
+
+var pad = []byte(" ......................")
 
 // startWriter runs helperWriter in a child process and waits until it
 // writes. stop ends it and returns the last line number it wrote.

@@ -86,9 +86,10 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if tc.method == MethodCopyTruncate {
 				b, err := os.ReadFile(path)
 				require.NoError(t, err)
-				if len(b) > 0 {
-					assert.NotEqual(t, byte(0), b[0], "no NUL prefix in the live log")
-				}
+				// NULs are left only when no line ended on a block boundary,
+				// and then less than one block of them.
+				nuls := len(b) - len(bytes.TrimLeft(b, "\x00"))
+				assert.Less(t, nuls, 4096, "NUL prefix of the live log")
 			}
 		})
 	}

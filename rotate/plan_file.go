@@ -116,7 +116,7 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 		switch {
 		case p.cut.cut <= p.cut.start:
 			wait = "no whole line to copy yet"
-		case p.cut.unaligned && !r.Force && rule.Size > 0 && size-start >= rule.Size && size-start < max(4*rule.Size, deferLimit):
+		case p.cut.unaligned && !r.Force && rule.Size > 0 && size-start >= rule.Size && size-start < rule.Size+min(3*rule.Size, deferLimit):
 			wait = "size reached, but no line ends on a block boundary yet: waiting for one, so that the live log keeps no NUL prefix"
 		}
 		if wait != "" {
@@ -192,10 +192,10 @@ type cutPlan struct {
 	unaligned  bool   // collapse possible, but no line ends on a block boundary
 }
 
-// deferLimit is the size below which a size-triggered copytruncate waits
-// for a line end on a block boundary rather than leave NULs in front of
-// the live log (the log grows; each new block boundary is a line end with
-// a chance of one in the line length).
+// deferLimit bounds how far past its size trigger a copytruncate waits
+// (at most 3x size, at most this) for a line end on a block boundary rather
+// than leave NULs in front of the live log (the log grows; each new block
+// boundary is a line end with a chance of one in the line length).
 const deferLimit = 1 << 20
 
 const tmpfsMagic = 0x01021994

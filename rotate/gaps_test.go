@@ -94,8 +94,8 @@ func TestCompressionStopsOnCancel(t *testing.T) {
 	noise := make([]byte, 64<<20)
 	rand.Read(noise)
 	require.NoError(t, os.WriteFile(src, noise, 0o644))
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
+	// Cancelled once a few reads are done: deterministic, mid-file.
+	ctx := &cancelAfter{Context: context.Background(), reads: 8}
 	start := time.Now()
 	_, _, err := compressFile(ctx, src, src+".gz", CompressionGzip)
 	took := time.Since(start)
@@ -106,4 +106,17 @@ func TestCompressionStopsOnCancel(t *testing.T) {
 	assert.Equal(t, noise, b, "the backup is untouched")
 	ents, _ := os.ReadDir(dir)
 	assert.Len(t, ents, 1, "no temporary file left")
+}
+
+// cancelAfter is a context whose Err turns Canceled after reads calls.
+type cancelAfter struct {
+	context.Context
+	reads int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.reads--; c.reads < 0 {
+		return context.Canceled
+	}
+	return nil
 }

@@ -99,10 +99,6 @@ type Rule struct {
 	PostRotate *Command `json:"postrotate,omitempty"`
 }
 
-// DefaultKeep is the number of backups a config file's rule keeps when it
-// leaves keep out (logrotate's examples keep 4 weeks or 7 days).
-const DefaultKeep = 7
-
 // DefaultPostRotateTimeout bounds a PostRotate command without a Timeout.
 const DefaultPostRotateTimeout = time.Minute
 
@@ -148,27 +144,10 @@ func (r Rule) codec() Compression {
 	return r.Compress
 }
 
-// Validate reports what makes the rule unusable, naming the bad value.
-func (r Rule) Validate() error {
-	switch {
-	case r.Path == "":
-		return fmt.Errorf("rule has no path")
-	case r.Size < 0:
-		return fmt.Errorf("rule %s: size %d is negative", r.Path, r.Size)
-	case r.Every < 0:
-		return fmt.Errorf("rule %s: every %s is negative", r.Path, r.Every)
-	case r.Keep < KeepAll:
-		return fmt.Errorf("rule %s: keep %d is negative (KeepAll, -1, keeps every backup)", r.Path, r.Keep)
-	case r.MaxAge < 0:
-		return fmt.Errorf("rule %s: max_age %s is negative", r.Path, r.MaxAge)
-	case !r.Compress.valid():
-		return fmt.Errorf("rule %s: unknown compression %q (zstd, gzip or none)", r.Path, r.Compress)
-	case r.method() != MethodRename && r.method() != MethodCopyTruncate:
-		return fmt.Errorf("rule %s: unknown method %q (rename or copytruncate)", r.Path, r.Method)
-	case r.PostRotate != nil && len(r.PostRotate.Argv) == 0:
-		return fmt.Errorf("rule %s: postrotate has no command", r.Path)
-	case r.PostRotate != nil && r.PostRotate.Timeout < 0:
-		return fmt.Errorf("rule %s: postrotate timeout %s is negative", r.Path, r.PostRotate.Timeout)
+// validate is Validate with the rule's path named first.
+func (r Rule) validate() error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("rule %s: %w", r.Path, err)
 	}
 	return nil
 }

@@ -132,7 +132,7 @@ func (r *Rotator) proc() procFS {
 func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 	rep := &Report{DryRun: dry, Files: []FileReport{}}
 	for _, rule := range r.Rules {
-		if err := rule.Validate(); err != nil {
+		if err := rule.validate(); err != nil {
 			return rep, err
 		}
 	}

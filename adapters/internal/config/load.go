@@ -149,7 +149,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	}
 	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())
 	for _, e := range validate(&cfg) {
-		if !badFields[e.field] {
+		if !decodedBadly(badFields, e.field) {
 			errs = multierror.Append(errs, p.field(e.field, e.err))
 		}
 	}
@@ -160,6 +160,21 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		return nil, errs
 	}
 	return &cfg, nil
+}
+
+// decodedBadly reports whether the decoder already named field, or a field
+// below it: a conclusion about a rule whose fields could not be read (no
+// age limit, when older_than did not parse) would only be noise.
+func decodedBadly(bad map[string]bool, field string) bool {
+	if bad[field] {
+		return true
+	}
+	for f := range bad {
+		if strings.HasPrefix(f, field+".") || strings.HasPrefix(f, field+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // parser keeps what is needed to place an error: the line of each field and
@@ -216,15 +231,29 @@ func (p *parser) at(line int, err error) *Error {
 // field places a validation error about a field path.
 func (p *parser) field(path string, err error) *Error {
 	e := &Error{File: p.file, Field: path, Err: err}
-	for _, f := range p.fields {
-		if f.path == path {
-			e.Line = f.key
+	// A field left out has no line: the nearest enclosing one that is
+	// written stands for it.
+	for at := path; at != "" && e.Line == 0; at = parentField(at) {
+		for _, f := range p.fields {
+			if f.path == at {
+				e.Line = f.key
+			}
 		}
 	}
 	if env, ok := p.envLines[e.Line]; ok {
 		e.Env, e.Line = env, 0
 	}
 	return e
+}
+
+// parentField is "sweep.rules[0]" for "sweep.rules[0].older_than" and
+// "sweep.rules" for "sweep.rules[0]"; "" at the top.
+func parentField(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
 }
 
 func kindName(n *yaml.Node) string {

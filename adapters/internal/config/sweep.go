@@ -50,25 +50,14 @@ func (s *Sweep) validate(c *checker) {
 	for i, r := range s.Rules {
 		f := fmt.Sprintf("sweep.rules[%d]", i)
 		c.required(f+".path", string(r.Path))
-		c.oneOf(f+".layout", r.Layout, "plain", "huggingface")
-		c.oneOf(f+".age", r.Age, "atime", "mtime", "newest")
-		c.globs(f+".include", r.Include)
-		c.globs(f+".exclude", r.Exclude)
-		if r.OlderThan < 0 {
-			c.add(f+".older_than", "%s is negative", r.OlderThan.D())
-		}
 		if r.KeepUnder != nil && r.KeepUnder.Bytes() <= 0 {
 			c.add(f+".keep_under", "must be a positive size")
 		}
 		if p := string(r.Path); p != "" && !strings.HasPrefix(p, "/") && !unexpanded(p) {
 			c.add(f+".path", "%q is not an absolute path (or ~/...)", p)
 		}
-		for j, w := range r.Within {
-			if w == "" || strings.Contains(w, "/") {
-				c.add(fmt.Sprintf("%s.within[%d]", f, j), "%q is not a directory base name", w)
-			}
-		}
 	}
+	s.validateRules(c)
 	for i, p := range s.Protect {
 		if unexpanded(string(p)) {
 			c.add(fmt.Sprintf("sweep.protect[%d]", i), "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", p)

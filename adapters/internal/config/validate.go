@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -43,14 +42,6 @@ func (c *checker) schedule(field, s string) {
 	}
 	if _, err := ParseSchedule(s); err != nil {
 		c.add(field, "bad schedule %q: %v", s, err)
-	}
-}
-
-func (c *checker) globs(field string, pats []string) {
-	for i, p := range pats {
-		if _, err := path.Match(strings.TrimPrefix(p, "/"), ""); err != nil {
-			c.add(fmt.Sprintf("%s[%d]", field, i), "bad glob %q: %v", p, err)
-		}
 	}
 }
 

@@ -383,11 +383,6 @@ func sparse(st os.FileInfo) bool {
 	return ok && blocks*512 < st.Size()
 }
 
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
-
 // moved reports whether the live log's contents went to a backup.
 func moved(fr FileReport) bool {
 	for _, a := range fr.Actions {

@@ -122,6 +122,9 @@ var sweepNames = map[string]string{"root": "path"}
 
 func (s *Sweep) validateRules(c *checker) {
 	for i, r := range s.Rules {
+		if r.leftOut != nil || strings.TrimSpace(string(r.Path)) == "" {
+			continue // left out here, or validate already named the missing path
+		}
 		c.lib(fmt.Sprintf("sweep.rules[%d]", i), r.CleanupRule().Validate(), sweepNames)
 	}
 }

@@ -49,7 +49,7 @@ func (c *checker) required(field, v string) {
 	if strings.TrimSpace(v) == "" {
 		c.add(field, "is required (a bare ~ is YAML for null: write \"~\" for the home directory)")
 	} else if unexpanded(v) {
-		c.add(field, "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", v)
+		c.add(field, "%q: the home directory is unknown ($HOME is unset, empty or \"/\"), so ~ cannot be expanded", v)
 	}
 }
 
@@ -71,5 +71,6 @@ func validate(cfg *Config) []fieldError {
 	cfg.Rotate.validate(&c)
 	cfg.Images.validate(&c)
 	cfg.Health.validate(&c)
+	validateJobs(&c, cfg.Jobs)
 	return c.errs
 }

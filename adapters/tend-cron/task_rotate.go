@@ -160,7 +160,6 @@ func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	return taskResult{Report: rep, Lines: lines, Metrics: map[string]float64{
 		"rotations":        float64(rep.Rotations()),
 		"bytes_compressed": float64(rep.BytesCompressed()),
-		"compressed_bytes": float64(rep.CompressedBytes()),
 		"files_deleted":    float64(rep.Deleted()),
 		"errors":           float64(errs),
 	}}, err

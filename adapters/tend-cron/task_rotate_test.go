@@ -274,6 +274,10 @@ func TestRotateNonRootWithoutStateFails(t *testing.T) {
 		"--config", cfgPath, "--once", "--only", "rotate", "--json")
 	code := p.wait(t)
 	assert.Equal(t, 1, code, "stdout: %s\nstderr: %s", p.stdout.String(), p.stderr.String())
-	assert.Contains(t, p.stdout.String(), `"ok": false`)
+	var doc struct {
+		OK bool `json:"ok"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(p.stdout.String()), &doc), p.stdout.String())
+	assert.False(t, doc.OK)
 	assert.NoFileExists(t, logPath+".1", "nothing rotated without the state")
 }

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -41,7 +42,7 @@ func TestParseBadInput(t *testing.T) {
 		{"  - {name: a, volumes: [\"data:/data\"]}", "both paths must be absolute"},
 		{"  - {name: a, ulimits: {nofile: {soft: 1}}}", "ulimit nofile"},
 		{"  - {name: a, pids_limit: -5}", "pids_limit"},
-		{"  - {name: a, memroy: 6g}", `s.yaml:4: field users[0].memroy: field memroy not found in a user's settings`},
+		{"  - {name: a, memroy: 6g}", `s.yaml:4: user a: field users[0].memroy: unknown key "memroy" in a user's settings (did you mean memory?)`},
 		{"  - {memory: 6g}", "every user needs a name"},
 	} {
 		_, err := ParseSpec("s.yaml", []byte(hostHeader+"users:\n"+tc.yaml+"\n"))
@@ -156,7 +157,7 @@ func TestDefaultsBlamedOnDefaults(t *testing.T) {
 }
 
 func TestLoadSpecMissing(t *testing.T) {
-	_, err := LoadSpec("testdata/nope.yaml")
+	_, err := LoadSpec(context.Background(), "testdata/nope.yaml")
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 

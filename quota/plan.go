@@ -118,8 +118,12 @@ func (s *Spec) place(pr *Problem, failed map[int]fieldSet) (*Problem, bool) {
 			return nil, false
 		}
 		out.Field, out.Line = "defaults."+pr.Field, int(s.defaults.field[f])
-	case known && f == fieldName && ln.field[f] == 0:
-		out.Field = base + ".name"
+	case pr.cause != "":
+		// The setting is unset everywhere; blame the defaults when the
+		// value that led to the problem is theirs.
+		if c, ok := fieldOf(pr.cause); ok && ln.field[c] == 0 && s.defaults.field[c] > 0 {
+			out.Field, out.Line = "defaults."+pr.Field, int(s.defaults.field[c])
+		}
 	}
 	var dup *duplicateNameError
 	if errors.As(pr.Err, &dup) && dup.first < len(s.users) {

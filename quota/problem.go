@@ -23,7 +23,8 @@ type Problem struct {
 	Warning bool   `json:"warning,omitempty"`
 	Err     error  `json:"-"`
 
-	index int // 1 + the index of the user in the list it was found in; 0: none
+	index int    // 1 + the index of the user in the list it was found in; 0: none
+	cause string // the setting whose value led to a problem about an unset one
 }
 
 // Error prints "spec.yaml:12: user bob: field users[1].memory: ...".
@@ -90,6 +91,13 @@ func (ps *problems) add(i int, user, field string, format string, args ...any) {
 
 func (ps *problems) warn(i int, user, field string, format string, args ...any) {
 	ps.warnings = append(ps.warnings, &Problem{User: user, Field: field, Warning: true, Err: fmt.Errorf(format, args...), index: i + 1})
+}
+
+// because records that a problem about field (often unset) comes from the
+// value of cause, so that Spec.Plan can blame the defaults when that value
+// is inherited from them.
+func because(p *[]*Problem, cause string) {
+	(*p)[len(*p)-1].cause = cause
 }
 
 // err returns the problems as a *multierror.Error, or nil.

@@ -93,6 +93,7 @@ func validateMemory(hx *hostIndex, i int, q *QuotaSpec, ps *problems) {
 		ps.add(i, u, "memory_swap", "%s is below the memory limit %s: memory_swap is memory plus swap (docker: \"Minimum memoryswap limit should be larger than memory limit\")", s, q.Memory)
 	case s == 0 && q.Memory > 0:
 		ps.warn(i, u, "memory_swap", "not set: docker then allows as much swap as memory, %s of memory and swap in all; set memory_swap to %s for no swap", 2*q.Memory, q.Memory)
+		because(&ps.warnings, "memory")
 	}
 }
 
@@ -186,9 +187,11 @@ func validateShm(i int, q *QuotaSpec, ps *problems) {
 	}
 	if q.Memory > 0 && shm >= q.Memory {
 		ps.add(i, u, "shm_size", "%s is not below the memory limit %s: what is written to /dev/shm counts against memory", shm, q.Memory)
+		because(&ps.errs, "memory")
 	}
 	if runsTorch(q.Image) && shm < TorchShmMin {
 		ps.warn(i, u, "shm_size", "/dev/shm of %s is under 1GiB: PyTorch DataLoader workers die with \"Bus error\" (set shm_size: 8GiB or ipc: host)", shm)
+		because(&ps.warnings, "image")
 	}
 }
 

@@ -28,13 +28,12 @@ type AllocateOptions struct {
 // It runs in time linear in users plus host CPUs and GPUs.
 func Allocate(host Host, users []QuotaSpec, opts AllocateOptions) ([]QuotaSpec, error) {
 	var ps problems
-	out := allocate(host, users, opts, &ps)
+	out := allocate(host, slices.Clone(users), opts, &ps)
 	return out, ps.err()
 }
 
-func allocate(host Host, users []QuotaSpec, opts AllocateOptions, ps *problems) []QuotaSpec {
-	out := make([]QuotaSpec, len(users))
-	copy(out, users)
+// allocate resolves users in place.
+func allocate(host Host, out []QuotaSpec, opts AllocateOptions, ps *problems) []QuotaSpec {
 	prev := make(map[string]QuotaSpec, len(opts.Previous))
 	for _, q := range opts.Previous {
 		prev[q.Name] = q

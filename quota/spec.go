@@ -3,6 +3,7 @@ package quota
 import (
 	"fmt"
 	"maps"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
@@ -82,6 +83,9 @@ type NanoCPUs int64
 // nine decimals is an error, as it is for docker ("value is too precise").
 func ParseCPUs(s string) (NanoCPUs, error) {
 	t := strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil && n >= 0 && n <= math.MaxInt64/1_000_000_000 {
+		return NanoCPUs(n * 1e9), nil // the common case, without big.Rat
+	}
 	r := new(big.Rat)
 	if m, ok := strings.CutSuffix(t, "m"); ok {
 		if _, ok := r.SetString(m); !ok || strings.ContainsAny(m, "eE/+-") {

@@ -60,13 +60,14 @@ func Validate(host Host, users []QuotaSpec, opts ValidateOptions) (warnings []*P
 }
 
 func validate(hx *hostIndex, users []QuotaSpec, opts ValidateOptions, ps *problems) {
+	images := map[string]error{} // most users share an image: parse each once
 	for i := range users {
 		q := &users[i]
 		validateMemory(hx, i, q, ps)
 		validateCPUs(hx, i, q, ps)
 		validateGPUs(hx, i, q, opts, ps)
 		validateShm(i, q, ps)
-		validateMisc(i, q, ps)
+		validateMisc(i, q, images, ps)
 	}
 	validateShared(hx, users, opts, ps)
 }
@@ -195,12 +196,17 @@ func validateShm(i int, q *QuotaSpec, ps *problems) {
 	}
 }
 
-func validateMisc(i int, q *QuotaSpec, ps *problems) {
+func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 	u := q.Name
 	if err := checkUserName(q.Name); err != nil {
 		ps.add(i, u, "name", "%w", err)
 	}
-	if err := checkImage(q.Image); err != nil {
+	err, ok := images[q.Image]
+	if !ok {
+		err = checkImage(q.Image)
+		images[q.Image] = err
+	}
+	if err != nil {
 		ps.add(i, u, "image", "%w", err)
 	}
 	if q.User != "" && !validUser.MatchString(q.User) {

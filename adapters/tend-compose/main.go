@@ -46,14 +46,14 @@ func main() {
 
 // report is the --json document.
 type report struct {
-	Spec     string            `json:"spec"`
-	Format   string            `json:"format,omitempty"`
-	OK       bool              `json:"ok"`
-	Host     *quota.Host       `json:"host,omitempty"`
-	Users    []quota.QuotaSpec `json:"users,omitempty"`
-	Problems []problemJSON     `json:"problems,omitempty"`
-	Warnings []problemJSON     `json:"warnings,omitempty"`
-	Output   string            `json:"output,omitempty"`
+	Spec     string             `json:"spec"`
+	Format   string             `json:"format,omitempty"`
+	OK       bool               `json:"ok"`
+	Host     *quota.Host        `json:"host,omitempty"`
+	Users    []quota.QuotaSpec  `json:"users,omitempty"`
+	Problems []problemJSON      `json:"problems,omitempty"`
+	Warnings []problemJSON      `json:"warnings,omitempty"`
+	Output   string             `json:"output,omitempty"`
 	Audit    *quota.AuditReport `json:"audit,omitempty"`
 }
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // Plan is a spec made concrete for one host: every user with the defaults

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // Engine is the part of a container engine that Audit uses: the running

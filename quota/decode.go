@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // field is a top-level setting of a user (or of defaults, or a container).

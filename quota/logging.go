@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // Logging caps the log docker keeps of a container's output. Unless a spec

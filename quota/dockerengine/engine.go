@@ -21,8 +21,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
-	"github.com/tendkit/tend/internal/units"
 	"github.com/tendkit/tend/quota"
+	"github.com/tendkit/tend/units"
 )
 
 // Options configure an Engine.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,29 +217,52 @@ func compareOne(r *AuditReport, c Container, q *QuotaSpec) {
 			r.add(c, u, DriftKindShm, want.String(), c.ShmSize.String(), msg, c.ShmSize, want)
 		}
 	}
-	if q.Logging.Capped() && !logCapped(c) {
-		r.add(c, u, DriftKindLogs, q.Logging.String(), c.LogDriver+" unlimited", "log driver %s without max-size: the log can fill the host's disk (the spec says %s)", c.LogDriver, q.Logging)
+	if want := q.Logging.Effective(); q.Logging.Capped() && want.Driver != LogDriverNone {
+		wantTotal := want.MaxSize * units.Size(want.MaxFile)
+		switch got, ok := logBound(c); {
+		case !ok:
+			r.add(c, u, DriftKindLogs, q.Logging.String(), c.LogDriver+" unlimited", "log driver %s without max-size: the log can fill the host's disk (the spec says %s)", c.LogDriver, q.Logging)
+		case got > wantTotal:
+			r.add(c, u, DriftKindLogs, q.Logging.String(), got.String(), "the log may grow to %s (max-size %s, max-file %s), the spec says %s", got, c.LogOptions["max-size"], orNone(nonEmpty(c.LogOptions["max-file"])), q.Logging)
+		}
 	}
 	if want := slices.Sorted(slices.Values(q.GPUs.IDs)); !q.GPUs.All && (c.AllGPUs || !slices.Equal(want, slices.Sorted(slices.Values(c.GPUs)))) {
 		r.add(c, u, DriftKindGPU, orNone(want), gpuText(c), "runs with GPUs %s, the spec gives %s", gpuText(c), orNone(want))
 	}
 }
 
-// logCapped reports whether the container's log driver bounds its size.
-func logCapped(c Container) bool {
+// logBound returns how large the container's log may grow on this host
+// (max-size times max-file); ok is false when it is not bounded. Drivers
+// that do not write the log on the host's disk count as bounded by 0.
+func logBound(c Container) (bound units.Size, ok bool) {
+	files := units.Size(1)
 	switch c.LogDriver {
-	case "none", "local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries":
-		// local rotates by default (20m x 5); the others do not write the
-		// container's log on this host's disk.
-		if c.LogDriver != "local" {
-			return true
-		}
-		return c.LogOptions["max-size"] != "-1"
 	case "json-file", "":
-		v := c.LogOptions["max-size"]
-		return v != "" && v != "-1"
+	case "local":
+		files = 5 // docker's local driver: 20m x 5 unless told otherwise
+		if c.LogOptions["max-size"] == "" {
+			return 100 * units.MiB, true
+		}
+	case "none", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries":
+		return 0, true
+	default:
+		return 0, false
 	}
-	return true
+	size, err := units.ParseSize(c.LogOptions["max-size"])
+	if err != nil || size <= 0 {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(c.LogOptions["max-file"]); err == nil && n > 0 {
+		files = units.Size(n)
+	}
+	return size * files, true
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func gpuText(c Container) string {
@@ -289,6 +313,10 @@ func compareGPUs(r *AuditReport, running []Container, byName map[string]int) {
 		if len(others) > 0 {
 			r.Drifts = append(r.Drifts, Drift{Kind: DriftKindGPUShared, Container: c.Name, User: user(c.Name), Got: "all",
 				Message: fmt.Sprintf("has all GPUs, which %s also use", strings.Join(others, ", "))})
+			for _, o := range others {
+				r.Drifts = append(r.Drifts, Drift{Kind: DriftKindGPUShared, Container: o, User: user(o),
+					Message: fmt.Sprintf("its GPUs are shared with %s, which has all GPUs", c.Name)})
+			}
 		}
 	}
 }

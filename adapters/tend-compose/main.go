@@ -79,15 +79,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // newDockerEngine opens the Docker engine for --audit.
-func newDockerEngine() (quota.Engine, func() error, error) {
-	e, err := dockerengine.New(dockerengine.Options{})
+func newDockerEngine(label string) (quota.Engine, func() error, error) {
+	e, err := dockerengine.New(dockerengine.Options{Label: label})
 	if err != nil {
 		return nil, nil, err
 	}
 	return e, e.Close, nil
 }
 
-func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engine func() (quota.Engine, func() error, error)) int {
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engine func(label string) (quota.Engine, func() error, error)) int {
 	fs := flag.NewFlagSet("tend-compose", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs)
@@ -95,6 +95,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	format := fs.String("format", "compose", "output: compose, docker-args or k8s")
 	check := fs.Bool("check", false, "validate only; print nothing but problems")
 	audit := fs.Bool("audit", false, "compare the running containers (Docker engine) with the spec; exit 1 on drift")
+	auditLabel := fs.String("audit-label", "", "with --audit, look only at containers with this label (KEY or KEY=VALUE)")
 	timeout := fs.Duration("timeout", 30*time.Second, "deadline for reading the spec and for the whole audit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tend-compose --spec FILE [--format compose|docker-args|k8s] [--check] [--json]\n"+
@@ -183,7 +184,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	}
 	rep.OK, rep.Host, rep.Users = true, &plan.Host, plan.Users
 	if *audit {
-		return runAudit(ctx, plan, engine, common.JSON, &rep, stdout, stderr)
+		return runAudit(ctx, plan, func() (quota.Engine, func() error, error) { return engine(*auditLabel) }, common.JSON, &rep, stdout, stderr)
 	}
 	if !*check {
 		out, err := render(plan.Users)

@@ -32,6 +32,9 @@ type Options struct {
 	Host string
 	// CallTimeout bounds each request to the daemon (0 = 10s).
 	CallTimeout time.Duration
+	// Label, when set ("KEY" or "KEY=VALUE"), lists only the containers
+	// that carry it.
+	Label string
 }
 
 // Engine reads running containers from a Docker daemon. Create it with New
@@ -39,6 +42,7 @@ type Options struct {
 type Engine struct {
 	c       *client.Client
 	timeout time.Duration
+	label   string
 }
 
 var _ quota.Engine = (*Engine)(nil)
@@ -57,7 +61,7 @@ func New(opts Options) (*Engine, error) {
 	if t <= 0 {
 		t = 10 * time.Second
 	}
-	return &Engine{c: c, timeout: t}, nil
+	return &Engine{c: c, timeout: t, label: opts.Label}, nil
 }
 
 // Close releases the client's connections.
@@ -85,7 +89,11 @@ func (e *Engine) Running(ctx context.Context) ([]quota.Container, error) {
 		return nil, err
 	}
 	list, err := call(ctx, e, "list containers", func(ctx context.Context) (client.ContainerListResult, error) {
-		return e.c.ContainerList(ctx, client.ContainerListOptions{})
+		opts := client.ContainerListOptions{}
+		if e.label != "" {
+			opts.Filters = make(client.Filters).Add("label", e.label)
+		}
+		return e.c.ContainerList(ctx, opts)
 	})
 	if err != nil {
 		return nil, err

@@ -160,7 +160,9 @@ users:
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker-compose.yml"), compose, 0o644))
 	if dc, err := exec.LookPath("docker-compose"); err == nil {
 		project := "tendtest" + f.id
-		t.Cleanup(func() { _ = exec.Command(dc, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "down", "-t", "1").Run() })
+		t.Cleanup(func() {
+			_ = exec.Command(dc, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "down", "-t", "1").Run()
+		})
 		up := exec.CommandContext(f.ctx, dc, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "up", "-d")
 		out, err := up.CombinedOutput()
 		require.NoError(t, err, "docker-compose up: %s\n%s", out, compose)

@@ -75,9 +75,15 @@ type userLines struct {
 	failed fieldSet
 }
 
-// maxVisits bounds the nodes one decoder walks, aliases included: a
+// maxVisits bounds the values one decoder walks, aliases included: a
 // spec whose aliases expand to more fails instead of running for hours.
-const maxVisits = 8 << 20
+// (A chunk of the users list is far below it; so is a whole spec of up to
+// wholeParseMax bytes without aliases.)
+const maxVisits = 1 << 20
+
+// maxProblems bounds the problems one decoder records; then it records one
+// saying so and stops.
+const maxProblems = 1 << 17
 
 // decoder turns YAML nodes into spec values, collecting problems with
 // their lines. off is added to every node's line (a chunk of the users
@@ -94,7 +100,12 @@ func (d *decoder) line(n *yaml.Node) int { return n.Line + d.off }
 
 // fail records a problem at node n; index is 1 + the user's index, or 0.
 func (d *decoder) fail(n *yaml.Node, index int, user, path string, err error) {
-	d.probs = append(d.probs, &Problem{File: d.file, Line: d.line(n), User: user, Field: path, Err: err, index: index})
+	switch {
+	case len(d.probs) < maxProblems:
+		d.probs = append(d.probs, &Problem{File: d.file, Line: d.line(n), User: user, Field: path, Err: err, index: index})
+	case len(d.probs) == maxProblems:
+		d.probs = append(d.probs, &Problem{File: d.file, Line: d.line(n), Err: fmt.Errorf("more than %d problems here; stopped listing them: %w", maxProblems, ErrTooLarge)})
+	}
 }
 
 // count charges n's children to the visit budget; false when it is spent.
@@ -103,7 +114,7 @@ func (d *decoder) count(n *yaml.Node) bool {
 	if d.visits > maxVisits {
 		if !d.over {
 			d.over = true
-			d.fail(n, 0, "", "", fmt.Errorf("the spec's aliases expand to more than %d values: %w", maxVisits, ErrTooLarge))
+			d.fail(n, 0, "", "", fmt.Errorf("the spec holds more than %d values, aliases expanded: %w", maxVisits, ErrTooLarge))
 		}
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,27 +163,54 @@ func TestLoadSpecMissing(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, name := range []string{"testdata/golden/three-users.yaml", "testdata/golden/single.yaml"} {
+	for _, name := range []string{"testdata/golden/three-users.yaml", "testdata/golden/single.yaml", "../adapters/tend-compose/testdata/everything.yaml"} {
 		data, err := os.ReadFile(name)
 		require.NoError(f, err)
 		f.Add(data)
 	}
 	f.Add([]byte(hostHeader + "users:\n  - {name: a, memory: 1e19, gpus: [\"0\"], ulimits: {nofile: 1:2}}\n"))
 	f.Add([]byte("container: {name: a, cpus: 500m, ports: [\"1.2.3.4:80:80/udp\"]}"))
+	f.Add([]byte("base: &b {memory: 1g}\nusers:\n  - {<<: *b, name: aa}\n  - *b\n"))
+	f.Add([]byte("users:\n- name: aa\n  secrets: [x]\n  logging: {max_size: unlimited}\nsecrets: {x: {file: /x}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSpec("fuzz.yaml", data)
-		if err != nil {
-			for _, p := range Problems(err) {
-				require.NotEmpty(t, p.Error())
-			}
+		for _, p := range Problems(err) {
+			require.NotEmpty(t, p.Error())
+			require.NotContains(t, p.Error(), "\n", "a problem is one line")
+		}
+		if s == nil {
 			return
 		}
 		p, err := s.Plan(Host{Memory: units.GiB, CPUs: []int{0, 1}}, PlanOptions{})
+		ps := Problems(err)
+		for i := 1; i < len(ps); i++ {
+			require.LessOrEqual(t, ps[i-1].Line, ps[i].Line, "problems sorted by line")
+		}
 		if err == nil {
 			_, err = Compose(p.Users)
 			require.NoError(t, err)
 			_, err = Kubernetes(p.Users)
-			require.NoError(t, err)
+			if err != nil {
+				require.True(t, slices.ContainsFunc(p.Users, func(q QuotaSpec) bool { return q.GPUs.All }), "%v", err)
+			}
+			for _, q := range p.Users {
+				_, err = DockerArgs(q)
+				require.NoError(t, err)
+			}
+		}
+		// The chunked parse and the whole-document parse agree.
+		if w, werr := parseWhole("fuzz.yaml", data); werr == nil {
+			SortProblems(w.parsed)
+			require.Equal(t, w.Users, s.Users)
+			require.Equal(t, problemTexts(w.parsed), problemTexts(s.parsed))
 		}
 	})
+}
+
+func problemTexts(ps []*Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Error()
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/tendkit/tend/units"
@@ -86,6 +87,9 @@ func (s *Spec) Plan(host Host, opts PlanOptions) (*Plan, error) {
 	}
 	errs = groupProblems(errs)
 	SortProblems(errs)
+	if len(errs) > maxProblems {
+		errs = append(errs[:maxProblems], &Problem{File: s.File, Err: fmt.Errorf("%d more problems not listed: %w", len(errs)-maxProblems, ErrTooLarge)})
+	}
 	p.Warnings = groupProblems(p.Warnings)
 	SortProblems(p.Warnings)
 	return p, asError(errs)

@@ -155,11 +155,17 @@ func validateGPUs(hx *hostIndex, i int, q *QuotaSpec, opts ValidateOptions, ps *
 			ps.add(i, q.Name, "gpus", "GPU %q is not on the host (it has %s): %w", id, orNone(have), ErrGPUNotOnHost)
 		}
 		k := hx.gpuKey(id)
-		if seen[k] {
+		if twice, dup := seen[k]; dup && !twice {
 			ps.add(i, q.Name, "gpus", "GPU %q is listed twice", id)
 		}
-		seen[k] = true
+		seen[k] = dup(seen, k)
 	}
+}
+
+// dup returns whether k is already in seen (so it is reported once).
+func dup(seen map[string]bool, k string) bool {
+	_, ok := seen[k]
+	return ok
 }
 
 func orNone(s []string) string {
@@ -243,14 +249,17 @@ func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 
 func validateUlimits(i int, q *QuotaSpec, ps *problems) {
 	u := q.Name
-	seen := map[string]bool{}
+	seen, twice := map[string]bool{}, map[string]bool{}
 	for _, l := range q.Ulimits {
 		f := "ulimits." + l.Name
 		switch {
 		case !ulimitNames[l.Name]:
 			ps.add(i, u, f, "unknown ulimit %.40q (docker knows core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)", l.Name)
 		case seen[l.Name]:
-			ps.add(i, u, f, "ulimit %s set twice", l.Name)
+			if !twice[l.Name] {
+				ps.add(i, u, f, "ulimit %s set twice", l.Name)
+				twice[l.Name] = true
+			}
 		case l.Soft < -1 || l.Hard < -1:
 			ps.add(i, u, f, "ulimit %s: negative (only -1, unlimited, is allowed)", l.Name)
 		case l.Hard != -1 && (l.Soft == -1 || l.Soft > l.Hard):
@@ -263,12 +272,16 @@ func validateUlimits(i int, q *QuotaSpec, ps *problems) {
 // validateSecrets checks that every secret is defined (has a file) and
 // that env values pointing into /run/secrets name a mounted secret.
 func validateSecrets(i int, q *QuotaSpec, ps *problems) {
-	have := make(map[string]bool, len(q.Secrets))
+	have := make(map[string]bool, len(q.Secrets)) // name -> reported twice
 	for _, s := range q.Secrets {
-		if have[s.Name] {
-			ps.add(i, q.Name, "secrets", "secret %.80q is listed twice", s.Name)
+		if _, dup := have[s.Name]; dup {
+			if !have[s.Name] { // once per name
+				ps.add(i, q.Name, "secrets", "secret %.80q is listed twice", s.Name)
+				have[s.Name] = true
+			}
+			continue
 		}
-		have[s.Name] = true
+		have[s.Name] = false
 		if err := validSecretName(s.Name); err != nil {
 			ps.add(i, q.Name, "secrets", "%w", err)
 		} else if s.File == "" {
@@ -281,7 +294,7 @@ func validateSecrets(i int, q *QuotaSpec, ps *problems) {
 			continue
 		}
 		name, _, _ := strings.Cut(rest, "/")
-		if !have[name] {
+		if _, ok := have[name]; !ok {
 			ps.add(i, q.Name, "env."+k, "%s points at secret %.80q, which this user does not mount: list it under the user's (or the defaults') `secrets:` and define it in the top-level `secrets:`: %w", k, name, ErrUnknownSecret)
 		}
 	}

@@ -151,3 +151,17 @@ func TestDuplicateNamesNeverShareAGPU(t *testing.T) {
 	assert.Equal(t, []string{"1"}, p.Users[1].GPUs.IDs)
 	assert.Empty(t, p.Warnings)
 }
+
+// TestParseCPUsRefusesExponentsFirst: found by FuzzParseSpec, "1e999999999"
+// made math/big run for minutes.
+func TestParseCPUsRefusesExponentsFirst(t *testing.T) {
+	for _, s := range []string{"1e999999999", "1E99999999m", "0x1p99999999", "1_000"} {
+		start := time.Now()
+		_, err := ParseCPUs(s)
+		assert.Error(t, err, s)
+		assert.Less(t, time.Since(start), time.Second, s)
+	}
+	n, err := ParseCPUs("1.5")
+	require.NoError(t, err)
+	assert.Equal(t, NanoCPUs(1.5e9), n)
+}

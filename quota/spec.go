@@ -87,12 +87,22 @@ func ParseCPUs(s string) (NanoCPUs, error) {
 		return NanoCPUs(n * 1e9), nil // the common case, without big.Rat
 	}
 	r := new(big.Rat)
+	// Exponents are refused before math/big sees them: "1e999999999"
+	// would take it minutes and gigabytes.
+	if len(t) > maxNumberText {
+		return 0, fmt.Errorf("cpus %.20q...: too long for a number of CPUs", s)
+	}
 	if m, ok := strings.CutSuffix(t, "m"); ok {
-		if _, ok := r.SetString(m); !ok || strings.ContainsAny(m, "eE/+-") {
+		if strings.ContainsAny(m, "eEpPxX/+-_") {
+			return 0, fmt.Errorf("cpus %q: not a number of CPUs", s)
+		}
+		if _, ok := r.SetString(m); !ok {
 			return 0, fmt.Errorf("cpus %q: not a number of CPUs", s)
 		}
 		r.Quo(r, big.NewRat(1000, 1))
-	} else if _, ok := r.SetString(t); !ok || strings.ContainsAny(t, "eE/+") {
+	} else if strings.ContainsAny(t, "eEpPxX/+_") {
+		return 0, fmt.Errorf("cpus %q: not a number of CPUs (use 2, 0.5 or 500m)", s)
+	} else if _, ok := r.SetString(t); !ok {
 		return 0, fmt.Errorf("cpus %q: not a number of CPUs (use 2, 0.5 or 500m)", s)
 	}
 	if r.Sign() < 0 {

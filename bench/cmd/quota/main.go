@@ -32,8 +32,9 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions (medians are printed)")
 	users := flag.Int("users", 105000, "users in the valid spec")
 	problems := flag.Int("problems", 16000, "problems in the bad spec")
+	bin := flag.String("bin", "", "a built tend-compose to measure (default: build it)")
 	flag.Parse()
-	if err := run(*reps, *users, *problems); err != nil {
+	if err := run(*reps, *users, *problems, *bin); err != nil {
 		fmt.Fprintln(os.Stderr, "quota bench:", err)
 		os.Exit(1)
 	}
@@ -109,23 +110,18 @@ func medians(rs []result) (time.Duration, int64) {
 	return ws[len(ws)/2], ms[len(ms)/2]
 }
 
-func run(reps, users, problems int) error {
+func run(reps, users, problems int, prebuilt string) error {
 	dir, err := os.MkdirTemp("", "tend-bench-quota-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "tend-compose")
-	// Build in tend's own module (the bench module's go.sum lacks its deps).
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/tendkit/tend").Output()
-	if err != nil {
-		return fmt.Errorf("find tend's module: %w", err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./adapters/tend-compose")
-	build.Dir = strings.TrimSpace(string(root))
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build tend-compose: %w", err)
+	bin := prebuilt
+	if bin == "" {
+		bin = filepath.Join(dir, "tend-compose")
+		if err := build(bin); err != nil {
+			return err
+		}
 	}
 	valid := filepath.Join(dir, "valid.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
@@ -180,6 +176,22 @@ func run(reps, users, problems int) error {
 		default:
 			fmt.Printf("%s (tend %s; no target)\n", c.name, tend)
 		}
+	}
+	return nil
+}
+
+// build builds tend-compose in tend's own module (the bench module's
+// go.sum lacks its dependencies).
+func build(bin string) error {
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/tendkit/tend").Output()
+	if err != nil {
+		return fmt.Errorf("find tend's module: %w", err)
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./adapters/tend-compose")
+	cmd.Dir = strings.TrimSpace(string(root))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build tend-compose: %w", err)
 	}
 	return nil
 }

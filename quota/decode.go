@@ -294,8 +294,12 @@ func (d *decoder) user(n *yaml.Node, index int, single bool) (QuotaSpec, userLin
 		pi = 0
 	}
 	if n.Kind != yaml.MappingNode {
-		if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-			d.fail(n, pi, "", base, fmt.Errorf("expected a mapping of settings (name: ..., memory: ...), not %s", kindName(n)))
+		what := kindName(n)
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			what = "nothing"
+		}
+		if index >= 0 || what != "nothing" { // empty defaults are fine
+			d.fail(n, pi, "", base, fmt.Errorf("expected a mapping of settings (name: ..., image: ..., memory: ...), not %s", what))
 		}
 		ln.failed = ^fieldSet(0)
 		return q, ln

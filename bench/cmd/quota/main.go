@@ -33,8 +33,9 @@ func main() {
 	users := flag.Int("users", 105000, "users in the valid spec")
 	problems := flag.Int("problems", 16000, "problems in the bad spec")
 	bin := flag.String("bin", "", "a built tend-compose to measure (default: build it)")
+	render := flag.Bool("render", true, "also time --format k8s and compose (no target)")
 	flag.Parse()
-	if err := run(*reps, *users, *problems, *bin); err != nil {
+	if err := run(*reps, *users, *problems, *bin, *render); err != nil {
 		fmt.Fprintln(os.Stderr, "quota bench:", err)
 		os.Exit(1)
 	}
@@ -78,6 +79,7 @@ func badSpec(n int) []byte {
 
 type result struct {
 	wall   time.Duration
+	cpu    time.Duration // user + system time of the child
 	rssKiB int64
 	stderr []byte
 	code   int
@@ -92,6 +94,7 @@ func runOnce(bin string, args ...string) (result, error) {
 	r := result{wall: time.Since(start), stderr: stderr.Bytes(), code: cmd.ProcessState.ExitCode()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
 		return r, err
@@ -99,18 +102,20 @@ func runOnce(bin string, args ...string) (result, error) {
 	return r, nil
 }
 
-func medians(rs []result) (time.Duration, int64) {
+func medians(rs []result) (wall, cpu time.Duration, rss int64) {
 	ws := make([]time.Duration, len(rs))
+	cs := make([]time.Duration, len(rs))
 	ms := make([]int64, len(rs))
 	for i, r := range rs {
-		ws[i], ms[i] = r.wall, r.rssKiB
+		ws[i], cs[i], ms[i] = r.wall, r.cpu, r.rssKiB
 	}
 	slices.Sort(ws)
+	slices.Sort(cs)
 	slices.Sort(ms)
-	return ws[len(ws)/2], ms[len(ms)/2]
+	return ws[len(ws)/2], cs[len(cs)/2], ms[len(ms)/2]
 }
 
-func run(reps, users, problems int, prebuilt string) error {
+func run(reps, users, problems int, prebuilt string, render bool) error {
 	dir, err := os.MkdirTemp("", "tend-bench-quota-")
 	if err != nil {
 		return err
@@ -146,6 +151,9 @@ func run(reps, users, problems int, prebuilt string) error {
 		{"quota_k8s_valid", []string{"--spec", valid, "--format", "k8s"}, 0, 0, 0, 0},
 		{"quota_compose_valid", []string{"--spec", valid, "--format", "compose"}, 0, 0, 0, 0},
 	}
+	if !render {
+		cases = cases[:2]
+	}
 	for _, c := range cases {
 		var rs []result
 		for range reps {
@@ -161,13 +169,13 @@ func run(reps, users, problems int, prebuilt string) error {
 			}
 			rs = append(rs, r)
 		}
-		wall, rss := medians(rs)
+		wall, cpu, rss := medians(rs)
 		var all []string
 		for _, r := range rs {
-			all = append(all, fmt.Sprintf("%.0fms/%dMiB", float64(r.wall.Microseconds())/1000, r.rssKiB/1024))
+			all = append(all, fmt.Sprintf("%.0fms(cpu %.0fms)/%dMiB", float64(r.wall.Microseconds())/1000, float64(r.cpu.Microseconds())/1000, r.rssKiB/1024))
 		}
 		fmt.Fprintf(os.Stderr, "%s: runs %s\n", c.name, strings.Join(all, " "))
-		tend := fmt.Sprintf("%.0fms %dMiB", float64(wall.Microseconds())/1000, rss/1024)
+		tend := fmt.Sprintf("%.0fms (cpu %.0fms) %dMiB", float64(wall.Microseconds())/1000, float64(cpu.Microseconds())/1000, rss/1024)
 		switch {
 		case c.targetWall > 0 && c.targetMiB > 0:
 			fmt.Printf("%s ratio=%.3g (tend %s vs target %s; memory %.3g of %dMiB)\n", c.name, wall.Seconds()/c.targetWall.Seconds(), tend, c.targetWall, float64(rss)/1024/float64(c.targetMiB), c.targetMiB)

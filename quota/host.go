@@ -36,16 +36,6 @@ type GPU struct {
 // NumCPU returns the number of online CPUs.
 func (h Host) NumCPU() int { return len(h.CPUs) }
 
-// gpu finds a GPU by id or UUID.
-func (h Host) gpu(id string) (GPU, bool) {
-	for _, g := range h.GPUs {
-		if g.ID == id || (g.UUID != "" && g.UUID == id) {
-			return g, true
-		}
-	}
-	return GPU{}, false
-}
-
 // HostOptions say where ReadHost looks.
 type HostOptions struct {
 	// Root is where /proc and /sys are found ("" = "/"); tests point it at

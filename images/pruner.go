@@ -48,6 +48,8 @@ type ImagePruner struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Concurrency bounds the image inspections in flight (0 = 4).
+	Concurrency int
 }
 
 func (p *ImagePruner) now() time.Time {

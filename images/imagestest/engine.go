@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tendkit/tend/images"
 )
@@ -40,6 +41,7 @@ type Engine struct {
 	images     []images.Image
 	containers []images.Container
 	calls      map[string]int
+	events     []images.Event
 }
 
 // New returns an engine holding set.
@@ -138,7 +140,7 @@ func (e *Engine) Containers(ctx context.Context, imageID string) ([]images.Conta
 	e.count("Containers")
 	var out []images.Container
 	for _, c := range e.containers {
-		if imageID == "" || c.ImageID == imageID {
+		if imageID == "" || e.descends(c.ImageID, imageID) {
 			out = append(out, c)
 		}
 	}
@@ -155,10 +157,10 @@ func (e *Engine) ImageDetail(ctx context.Context, img images.Image) (images.Deta
 	e.count("ImageDetail")
 	for _, im := range e.images {
 		if im.ID == img.ID {
-			return images.Detail{Layers: slices.Clone(im.Layers), LastTagTime: im.LastTagTime, Calls: 1}, ctx.Err()
+			return images.Detail{Layers: slices.Clone(im.Layers), LastTagTime: im.LastTagTime}, ctx.Err()
 		}
 	}
-	return images.Detail{Calls: 1}, fmt.Errorf("image %s: %w", img.ID, images.ErrNotFound)
+	return images.Detail{}, fmt.Errorf("image %s: %w", img.ID, images.ErrNotFound)
 }
 
 // Remove implements images.Engine.
@@ -181,21 +183,93 @@ func (e *Engine) Remove(ctx context.Context, img images.Image) (images.Removed, 
 			return images.Removed{}, fmt.Errorf("image %s is used by container %s: %w", img.ID, c.ID, images.ErrConflict)
 		}
 	}
-	im := e.images[i]
-	e.images = slices.Delete(e.images, i, i+1)
-	still := map[string]bool{}
-	for _, o := range e.images {
-		for _, l := range o.Layers {
-			still[l.ID] = true
-		}
+	if e.hasChild(img.ID) {
+		return images.Removed{}, fmt.Errorf("conflict: unable to delete %s - image has dependent child images: %w", img.ID, images.ErrConflict)
 	}
-	res := images.Removed{Untagged: im.RepoTags, Deleted: []string{im.ID}}
-	for _, l := range slices.Backward(im.Layers) {
-		if !still[l.ID] {
-			res.Deleted = append(res.Deleted, l.ID)
+	res := images.Removed{Untagged: e.images[i].RepoTags}
+	// As Docker with noprune=0: the image, then each untagged parent left
+	// without children and unused, and the layers no image holds any more.
+	for i >= 0 {
+		im := e.images[i]
+		e.images = slices.Delete(e.images, i, i+1)
+		res.Deleted = append(res.Deleted, im.ID)
+		still := map[string]bool{}
+		for _, o := range e.images {
+			for _, l := range o.Layers {
+				still[l.ID] = true
+			}
+		}
+		for _, l := range slices.Backward(im.Layers) {
+			if !still[l.ID] && l.ID != im.ID && !slices.Contains(res.Deleted, l.ID) {
+				res.Deleted = append(res.Deleted, l.ID)
+			}
+		}
+		i = slices.IndexFunc(e.images, func(x images.Image) bool { return x.ID == im.ParentID })
+		if i >= 0 && (len(e.images[i].RepoTags) > 0 || e.hasChild(e.images[i].ID) || e.used(e.images[i].ID)) {
+			break
 		}
 	}
 	return res, nil
+}
+
+// hasChild reports whether an image has id as parent.
+func (e *Engine) hasChild(id string) bool {
+	return slices.ContainsFunc(e.images, func(x images.Image) bool { return x.ParentID == id })
+}
+
+// used reports whether a container uses id.
+func (e *Engine) used(id string) bool {
+	return slices.ContainsFunc(e.containers, func(c images.Container) bool { return c.ImageID == id })
+}
+
+// descends reports whether image id is anc or built on it.
+func (e *Engine) descends(id, anc string) bool {
+	for range len(e.images) + 1 {
+		if id == anc {
+			return true
+		}
+		i := slices.IndexFunc(e.images, func(x images.Image) bool { return x.ID == id })
+		if i < 0 || e.images[i].ParentID == "" {
+			return false
+		}
+		id = e.images[i].ParentID
+	}
+	return false
+}
+
+// Emit records an engine event, for Events to report.
+func (e *Engine) Emit(ev images.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.events = append(e.events, ev)
+}
+
+// Events implements images.EventSource over the emitted events, keeping
+// only the last 256 as Docker does. Without until it returns after the
+// replay once ctx ends.
+func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(images.Event)) error {
+	e.mu.Lock()
+	e.count("Events")
+	evs := slices.Clone(e.events[max(0, len(e.events)-256):])
+	rolled := len(e.events) > 256
+	e.mu.Unlock()
+	var out []images.Event
+	for _, ev := range evs {
+		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
+			out = append(out, ev)
+		}
+	}
+	if rolled && len(evs) > 0 && evs[0].Time.After(since) {
+		fn(images.Event{Type: images.EventTypeMissed, Time: evs[0].Time})
+	}
+	for _, ev := range out {
+		fn(ev)
+	}
+	if until.IsZero() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return ctx.Err()
 }
 
 // PruneBuildCache implements images.Engine.
@@ -216,5 +290,5 @@ func (e *Engine) Usage(ctx context.Context) (images.Usage, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.count("Usage")
-	return images.Usage{Total: e.Total, Used: e.BaseUsed + e.layerBytes() + e.BuildCache, Calls: 1}, ctx.Err()
+	return images.Usage{Total: e.Total, Used: e.BaseUsed + e.layerBytes() + e.BuildCache}, ctx.Err()
 }

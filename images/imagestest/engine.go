@@ -5,6 +5,7 @@ package imagestest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -42,6 +43,7 @@ type Engine struct {
 	containers []images.Container
 	calls      map[string]int
 	events     []images.Event
+	cut        chan struct{}
 }
 
 // New returns an engine holding set.
@@ -245,31 +247,60 @@ func (e *Engine) Emit(ev images.Event) {
 }
 
 // Events implements images.EventSource over the emitted events, keeping
-// only the last 256 as Docker does. Without until it returns after the
-// replay once ctx ends.
+// only the last 256 as Docker does. Without until it follows: events
+// emitted later are delivered until ctx ends or Disconnect is called.
 func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(images.Event)) error {
 	e.mu.Lock()
 	e.count("Events")
-	evs := slices.Clone(e.events[max(0, len(e.events)-256):])
-	rolled := len(e.events) > 256
-	e.mu.Unlock()
-	var out []images.Event
-	for _, ev := range evs {
-		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
-			out = append(out, ev)
-		}
+	total := len(e.events)
+	evs := slices.Clone(e.events[max(0, total-256):])
+	cut := e.cut
+	if cut == nil {
+		cut = make(chan struct{})
+		e.cut = cut
 	}
-	if rolled && len(evs) > 0 && evs[0].Time.After(since) {
+	e.mu.Unlock()
+	if total > 256 && evs[0].Time.After(since) {
 		fn(images.Event{Type: images.EventTypeMissed, Time: evs[0].Time})
 	}
-	for _, ev := range out {
-		fn(ev)
+	for _, ev := range evs {
+		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
+			fn(ev)
+		}
 	}
-	if until.IsZero() {
-		<-ctx.Done()
+	if !until.IsZero() {
 		return ctx.Err()
 	}
-	return ctx.Err()
+	seen := total
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-cut:
+			return errors.New("imagestest: connection cut")
+		case <-t.C:
+		}
+		e.mu.Lock()
+		live := slices.Clone(e.events[seen:])
+		seen = len(e.events)
+		e.mu.Unlock()
+		for _, ev := range live {
+			fn(ev)
+		}
+	}
+}
+
+// Disconnect ends the event streams in progress with an error, as an
+// engine restart does.
+func (e *Engine) Disconnect() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cut != nil {
+		close(e.cut)
+		e.cut = nil
+	}
 }
 
 // PruneBuildCache implements images.Engine.

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/tendkit/tend/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/cli"
 	"github.com/tendkit/tend/quota"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/internal/testenv"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/internal/testenv"
 )
 

@@ -32,8 +32,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tendkit/tend/internal/cli"
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/internal/units"
 )
 

@@ -7,8 +7,8 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/tendkit/tend/internal/cli"
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/config"
 )
 
 // onceReport is the JSON document --once --json prints.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/config"
 )
 
 // defaultSchedules apply when a section leaves its schedule out.

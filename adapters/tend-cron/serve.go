@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tendkit/tend/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
 // reapEvery is how often PID 1 reaps even without a SIGCHLD, in case one

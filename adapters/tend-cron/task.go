@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/config"
 )
 
 // task is one configured job of tend-cron: sweep, rotate or images. Each

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/images"
 	"github.com/tendkit/tend/images/dockerengine"
-	"github.com/tendkit/tend/internal/config"
 	"github.com/tendkit/tend/internal/units"
 )
 

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/images"
 	"github.com/tendkit/tend/images/dockerengine"
 	"github.com/tendkit/tend/images/imagestest"
-	"github.com/tendkit/tend/internal/config"
 )
 
 func TestImagesTask(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/tendkit/tend/internal/config"
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/internal/units"
 	"github.com/tendkit/tend/rotate"
 )

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/cleanup"
-	"github.com/tendkit/tend/internal/config"
 	"github.com/tendkit/tend/internal/units"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/cleanup"
-	"github.com/tendkit/tend/internal/config"
 )
 
 func TestSweepTask(t *testing.T) {

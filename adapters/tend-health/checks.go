@@ -5,8 +5,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/config"
 	"github.com/tendkit/tend/internal/units"
 )
 

@@ -24,9 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/cli"
-	"github.com/tendkit/tend/internal/config"
 )
 
 //go:embed default.yaml

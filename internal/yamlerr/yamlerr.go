@@ -1,6 +1,6 @@
 // Package yamlerr turns go.yaml.in/yaml/v4 decoding errors into the line
 // they point at and a message in words a user knows, for the loaders of
-// tend's YAML files (internal/config, quota).
+// tend's YAML files (adapters/internal/config, quota).
 package yamlerr
 
 import (

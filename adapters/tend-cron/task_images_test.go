@@ -56,7 +56,7 @@ images:
 	text := strings.Join(res.Lines, "\n")
 	assert.Contains(t, text, "images: would remove 1 images, 1.0GiB")
 	assert.Contains(t, text, "keep [pytorch/pytorch:stable]: protected tag")
-	assert.Contains(t, text, "keep [pytorch/pytorch:2.7]: among the 1 most recently used of pytorch/pytorch")
+	assert.Contains(t, text, "keep [pytorch/pytorch:2.7]: among the 1 newest by build time of pytorch/pytorch")
 	assert.Zero(t, eng.Calls()["Remove"]+eng.Calls()["PruneBuildCache"], "a dry run removes nothing")
 
 	res, err = tk.Run(context.Background(), false)
@@ -98,4 +98,35 @@ func TestImagesTaskBadPolicy(t *testing.T) {
 	}
 	_, err := config.Parse("t.yaml", []byte("images:\n  disk_high: 80%\n  disk_low: 90%\n"), config.Options{Env: []string{}})
 	assert.ErrorContains(t, err, "disk_low")
+}
+
+func TestImagesConfigNewFields(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("images:\n  match: [\"*\"]\n  keep_latest: 1\n  keep_latest_by: used\n  call_timeout: 5s\n  timeout: 10m\n  state: /tmp/x.json\n"), config.Options{Env: []string{}})
+	require.NoError(t, err)
+	tk, ok, err := newImagesTask(cfg, nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	it := tk.(*imagesTask)
+	assert.Equal(t, images.KeepLatestByUsed, it.pruner.Policy.KeepLatestBy)
+	assert.Equal(t, 5*time.Second, it.engine.CallTimeout)
+	assert.Equal(t, 10*time.Minute, it.timeout)
+	assert.True(t, it.followEvents, "on by default with a state file")
+
+	cfg, err = config.Parse("t.yaml", []byte("images:\n  match: [\"*\"]\n"), config.Options{Env: []string{}})
+	require.NoError(t, err)
+	tk, _, err = newImagesTask(cfg, nil)
+	require.NoError(t, err)
+	assert.False(t, tk.(*imagesTask).followEvents, "no state file, nothing to record in")
+	assert.Equal(t, defaultImagesTimeout, tk.(*imagesTask).timeout)
+
+	for text, want := range map[string]string{
+		"images:\n  keep_latest_by: newest\n":    `images.keep_latest_by: "newest" is not one of created, used`,
+		"images:\n  call_timeout: -1s\n":         "images.call_timeout",
+		"images:\n  timeout: -1m\n":              "images.timeout",
+		"images:\n  follow_events: true\n":       "images.follow_events: needs images.state",
+		"images:\n  keep_latest_by: [created]\n": "images.keep_latest_by",
+	} {
+		_, err := config.Parse("t.yaml", []byte(text), config.Options{Env: []string{}})
+		assert.ErrorContains(t, err, want, text)
+	}
 }

@@ -27,6 +27,17 @@ type Images struct {
 	// DiskPath is a path on the file system holding the images, for the
 	// watermarks; empty means the daemon's data root (local daemons only).
 	DiskPath Path `yaml:"disk_path,omitempty" json:"disk_path,omitempty"`
+	// KeepLatestBy orders keep_latest: "created" (default, build time) or
+	// "used" (last use on this host).
+	KeepLatestBy string `yaml:"keep_latest_by,omitempty" json:"keep_latest_by,omitempty"`
+	// CallTimeout bounds each engine request (0 = 1m); Timeout the whole
+	// run (0 = 30m).
+	CallTimeout Duration `yaml:"call_timeout,omitempty" json:"call_timeout,omitempty"`
+	Timeout     Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// FollowEvents makes the scheduler follow the engine's events and
+	// record image use in the state file between runs; default: on when
+	// state is set (it needs it).
+	FollowEvents *bool `yaml:"follow_events,omitempty" json:"follow_events,omitempty"`
 }
 
 // validate checks the images section; a nil section has nothing to check.
@@ -45,6 +56,16 @@ func (im *Images) validate(c *checker) {
 	}
 	if im.DiskHigh != nil && im.DiskLow != nil && *im.DiskLow > *im.DiskHigh {
 		c.add("images.disk_low", "%v is above disk_high %v", *im.DiskLow, *im.DiskHigh)
+	}
+	c.oneOf("images.keep_latest_by", im.KeepLatestBy, "created", "used")
+	if im.CallTimeout < 0 {
+		c.add("images.call_timeout", "%v is negative", im.CallTimeout.D())
+	}
+	if im.Timeout < 0 {
+		c.add("images.timeout", "%v is negative", im.Timeout.D())
+	}
+	if im.FollowEvents != nil && *im.FollowEvents && im.State == "" {
+		c.add("images.follow_events", "needs images.state (the file the uses are recorded in)")
 	}
 }
 

@@ -112,7 +112,7 @@ func (p *ImagePruner) chains(plan *Plan, g *graph, cands []Removal, users map[st
 		return d
 	}
 	type ordered struct {
-		r           Removal
+		r          Removal
 		key, depth int
 	}
 	var keep []ordered

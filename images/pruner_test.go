@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 

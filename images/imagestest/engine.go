@@ -141,8 +141,14 @@ func (e *Engine) Containers(ctx context.Context, imageID string) ([]images.Conta
 	defer e.mu.Unlock()
 	e.count("Containers")
 	var out []images.Container
+	parents := map[string]string{}
+	for _, im := range e.images {
+		if im.ParentID != "" {
+			parents[im.ID] = im.ParentID
+		}
+	}
 	for _, c := range e.containers {
-		if imageID == "" || e.descends(c.ImageID, imageID) {
+		if imageID == "" || descends(parents, c.ImageID, imageID) {
 			out = append(out, c)
 		}
 	}
@@ -225,16 +231,16 @@ func (e *Engine) used(id string) bool {
 }
 
 // descends reports whether image id is anc or built on it.
-func (e *Engine) descends(id, anc string) bool {
-	for range len(e.images) + 1 {
+func descends(parents map[string]string, id, anc string) bool {
+	for range len(parents) + 1 {
 		if id == anc {
 			return true
 		}
-		i := slices.IndexFunc(e.images, func(x images.Image) bool { return x.ID == id })
-		if i < 0 || e.images[i].ParentID == "" {
+		p, ok := parents[id]
+		if !ok {
 			return false
 		}
-		id = e.images[i].ParentID
+		id = p
 	}
 	return false
 }

@@ -26,7 +26,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +65,9 @@ type Engine struct {
 	diskPath string
 	timeout  time.Duration
 	requests atomic.Int64
+
+	mu   sync.Mutex
+	kind string // "docker" or "podman", once known
 }
 
 var (
@@ -143,18 +148,36 @@ func (e *Engine) Images(ctx context.Context) ([]images.Image, error) {
 	if err != nil {
 		return nil, e.wrap(ctx, "GET /images/json (list images)", err)
 	}
+	// Below API 1.42 SharedSize is not computed: Docker says -1, Podman
+	// (which reports 1.41) says 0, which would read as "shares nothing".
+	oldAPI := apiBelow(e.c.ClientVersion(), 42)
 	out := make([]images.Image, 0, len(res.Items))
 	for _, s := range res.Items {
+		if oldAPI {
+			s.SharedSize = -1
+		}
 		var tags []string
 		for _, t := range s.RepoTags {
 			if t != "<none>:<none>" {
 				tags = append(tags, t)
 			}
 		}
-		out = append(out, images.Image{ID: s.ID, RepoTags: tags, Labels: s.Labels, ParentID: s.ParentID,
+		parent := s.ParentID
+		if parent != "" && !strings.Contains(parent, ":") {
+			parent = "sha256:" + parent // Podman leaves the algorithm out
+		}
+		out = append(out, images.Image{ID: s.ID, RepoTags: tags, Labels: s.Labels, ParentID: parent,
 			Created: time.Unix(s.Created, 0).UTC(), Size: s.Size, SharedSize: s.SharedSize})
 	}
 	return out, nil
+}
+
+// apiBelow reports whether API version v ("1.41") is below 1.minor; an
+// unknown version counts as below.
+func apiBelow(v string, minor int) bool {
+	major, rest, ok := strings.Cut(v, ".")
+	m, err := strconv.Atoi(rest)
+	return !ok || major != "1" || err != nil || m < minor
 }
 
 // Containers implements images.Engine with one request (the ancestor filter

@@ -43,9 +43,13 @@ func useAction(typ events.Type, action string) bool {
 func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(images.Event)) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	podman, err := e.podman(ctx)
+	if err != nil {
+		return err
+	}
 	opts := client.EventsListOptions{Since: stamp(since)}
-	if !until.IsZero() {
-		opts.Until = stamp(until)
+	if !until.IsZero() && !podman {
+		opts.Until = stamp(until) // Podman 4 answers since+until with nothing
 	}
 	what := "GET /events (engine events)"
 	connected := time.Now()
@@ -68,8 +72,20 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(ima
 	r := &resolver{e: e, names: map[string]string{}}
 	var first time.Time
 	replayed := 0
+	// On Podman a replay up to until reads the stream until an event after
+	// until, or until it has been quiet for a moment (the replay comes at
+	// once).
+	var quiet <-chan time.Time
+	var quietTimer *time.Timer
+	if !until.IsZero() && podman {
+		quietTimer = time.NewTimer(podmanQuiet)
+		defer quietTimer.Stop()
+		quiet = quietTimer.C
+	}
 	for {
 		select {
+		case <-quiet:
+			return nil
 		case m, ok := <-res.Messages:
 			if !ok {
 				res.Messages = nil
@@ -78,6 +94,12 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(ima
 			t := time.Unix(0, m.TimeNano)
 			if m.TimeNano == 0 {
 				t = time.Unix(m.Time, 0)
+			}
+			if quietTimer != nil {
+				if t.After(until) {
+					return nil
+				}
+				quietTimer.Reset(podmanQuiet)
 			}
 			ev, err := r.event(ctx, m, t)
 			if err != nil {
@@ -88,7 +110,8 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(ima
 					first = t
 				}
 				replayed++
-				if replayed == EventBuffer && first.After(since) {
+				// Podman keeps its events in a log file of its own size.
+				if replayed == EventBuffer && first.After(since) && !podman {
 					fn(images.Event{Type: images.EventTypeMissed, Time: first})
 				}
 			}
@@ -103,6 +126,31 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(ima
 			return e.wrap(ctx, what, err)
 		}
 	}
+}
+
+// podmanQuiet is how long a Podman replay waits for more events.
+const podmanQuiet = 300 * time.Millisecond
+
+// podman reports whether the daemon is Podman (one GET /version, once).
+func (e *Engine) podman(ctx context.Context) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kind != "" {
+		return e.kind == "podman", nil
+	}
+	cctx, cancel := e.call(ctx)
+	defer cancel()
+	v, err := e.c.ServerVersion(cctx, client.ServerVersionOptions{})
+	if err != nil {
+		return false, e.wrap(ctx, "GET /version (engine kind)", err)
+	}
+	e.kind = "docker"
+	for _, c := range v.Components {
+		if strings.Contains(strings.ToLower(c.Name), "podman") {
+			e.kind = "podman"
+		}
+	}
+	return e.kind == "podman", nil
 }
 
 // stamp formats t as the API's since/until ("seconds.nanoseconds").
@@ -137,6 +185,10 @@ func (r *resolver) event(ctx context.Context, m events.Message, t time.Time) (im
 	}
 	if strings.HasPrefix(ref, "sha256:") && len(ref) == 71 {
 		ev.ImageID = ref
+		return ev, nil
+	}
+	if len(ref) == 64 && strings.Trim(ref, "0123456789abcdef") == "" {
+		ev.ImageID = "sha256:" + ref // Podman leaves the algorithm out
 		return ev, nil
 	}
 	r.mu.Lock()

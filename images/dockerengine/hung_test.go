@@ -62,8 +62,8 @@ func TestHungEngineEveryCallHasADeadline(t *testing.T) {
 		"/json (inspect image)":     func() error { _, err := e.ImageDetail(ctx, img); return err },
 		"DELETE /images/x:1":        func() error { _, err := e.Remove(ctx, img); return err },
 		"POST /build/prune":         func() error { _, err := e.PruneBuildCache(ctx, 0); return err },
-		"GET /events":               func() error { return e.Events(ctx, time.Now().Add(-time.Minute), time.Time{}, func(images.Event) {}) },
-		"GET /events (engine event": func() error { return e.Events(ctx, time.Now().Add(-time.Minute), time.Now(), func(images.Event) {}) },
+		// Events first asks the engine's kind (Podman replays differently).
+		"GET /version (engine kind)": func() error { return e.Events(ctx, time.Now().Add(-time.Minute), time.Time{}, func(images.Event) {}) },
 	}
 	for what, call := range calls {
 		start := time.Now()
@@ -76,6 +76,16 @@ func TestHungEngineEveryCallHasADeadline(t *testing.T) {
 		assert.ErrorIs(t, err, context.DeadlineExceeded, what)
 		assert.Less(t, took, 10*time.Second, what)
 	}
+
+	// The event stream itself, once the kind is known.
+	e2, err := dockerengine.New(dockerengine.Options{Host: sock, CallTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer e2.Close()
+	dockerengine.SetKindForTest(e2, "docker")
+	err = e2.Events(ctx, time.Now().Add(-time.Minute), time.Time{}, func(images.Event) {})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "GET /events (engine events) did not answer within 200ms")
+	assert.Contains(t, err.Error(), sock)
 
 	// The whole plan fails on the first call, naming it.
 	_, err = (&images.ImagePruner{Engine: e, Policy: images.Policy{Match: []string{"*"}}}).Plan(ctx)

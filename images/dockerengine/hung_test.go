@@ -57,11 +57,11 @@ func TestHungEngineEveryCallHasADeadline(t *testing.T) {
 	defer cancel()
 	img := images.Image{ID: "sha256:" + strings.Repeat("a", 64), RepoTags: []string{"x:1", "x:2"}, SharedSize: 1}
 	calls := map[string]func() error{
-		"GET /images/json":          func() error { _, err := e.Images(ctx); return err },
-		"GET /containers/json":      func() error { _, err := e.Containers(ctx, ""); return err },
-		"/json (inspect image)":     func() error { _, err := e.ImageDetail(ctx, img); return err },
-		"DELETE /images/x:1":        func() error { _, err := e.Remove(ctx, img); return err },
-		"POST /build/prune":         func() error { _, err := e.PruneBuildCache(ctx, 0); return err },
+		"GET /images/json":      func() error { _, err := e.Images(ctx); return err },
+		"GET /containers/json":  func() error { _, err := e.Containers(ctx, ""); return err },
+		"/json (inspect image)": func() error { _, err := e.ImageDetail(ctx, img); return err },
+		"DELETE /images/x:1":    func() error { _, err := e.Remove(ctx, img); return err },
+		"POST /build/prune":     func() error { _, err := e.PruneBuildCache(ctx, 0); return err },
 		// Events first asks the engine's kind (Podman replays differently).
 		"GET /version (engine kind)": func() error { return e.Events(ctx, time.Now().Add(-time.Minute), time.Time{}, func(images.Event) {}) },
 	}

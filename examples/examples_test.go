@@ -43,6 +43,36 @@ func goBuild(t *testing.T, pkg, dst string) {
 	require.NoError(t, err, "go build %s: %s", pkg, out)
 }
 
+// TestEntrypointBuildsOutsideModule copies examples/entrypoint/main.go into
+// a module of its own, as a user would, and builds it there: every type its
+// code names must be importable from outside github.com/tendkit/tend (no
+// internal package in an exported API it uses).
+func TestEntrypointBuildsOutsideModule(t *testing.T) {
+	repo, err := filepath.Abs("..")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("entrypoint", "main.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644))
+	gomod := "module example.com/myentrypoint\n\ngo 1.26\n\n" +
+		"require github.com/tendkit/tend v0.0.0\n\n" +
+		"replace github.com/tendkit/tend => " + repo + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+	// The repository's go.sum covers every module the example can reach.
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-mod=mod", "-o", filepath.Join(dir, "entrypoint"), ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build in a module of its own: %s", out)
+	assert.FileExists(t, filepath.Join(dir, "entrypoint"))
+}
+
 // TestEntrypointExampleRuns builds examples/entrypoint and runs it with a
 // home directory holding an old and a fresh cache file: the old one goes,
 // the probe passes and the job after "--" runs.

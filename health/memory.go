@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // DefaultCgroupRoot is where a container sees its own cgroup.

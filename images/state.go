@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendkit/tend/internal/atomicfile"
 )
 
 // stateVersion is the state file's format version.
@@ -200,35 +202,15 @@ func withStateLock(path string, fn func() error) error {
 	return fn()
 }
 
-// writeState replaces path with st atomically.
+// writeState replaces path with st atomically (internal/atomicfile: temp
+// file in the same directory, fsync, rename, directory fsync).
 func writeState(path string, st *state) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("write state %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("write state %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write state %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

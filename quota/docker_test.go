@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tendkit/tend/internal/testenv"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // TestDockerRoundTrip renders a spec to docker run arguments, runs a

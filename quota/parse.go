@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"go.yaml.in/yaml/v4"
 
-	"github.com/tendkit/tend/internal/units"
 	"github.com/tendkit/tend/internal/yamlerr"
+	"github.com/tendkit/tend/units"
 )
 
 // Spec is a parsed spec file (see DESIGN.md, "Quota spec file"): the host

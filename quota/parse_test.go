@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 const hostHeader = `host: {memory: 64GiB, cpus: 8, gpus: ["0", "1", "2", "3"]}

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // MinMemory is docker's smallest memory limit ("Minimum memory limit

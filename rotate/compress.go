@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tendkit/tend/internal/atomicfile"
 )
 
 // newEncoder wraps w in the codec's compressor. Zstd runs single-threaded:
@@ -26,35 +27,6 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// atomicWrite creates dst by writing to a temporary name in its directory,
-// fsyncing and renaming without replacing an existing file, so no partial
-// file is ever visible under dst. fill writes the contents.
-func atomicWrite(dst string, mode os.FileMode, fill func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tend-tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = fill(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return renameNoReplace(tmp.Name(), dst)
-}
-
 // compressFile writes src compressed with c to dst (atomically) and then
 // removes src. It returns the number of bytes read from src.
 func compressFile(src, dst string, c Compression) (int64, error) {
@@ -68,7 +40,7 @@ func compressFile(src, dst string, c Compression) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	err = atomicWrite(dst, st.Mode().Perm(), func(w io.Writer) error {
+	err = atomicfile.Write(dst, atomicfile.Options{Perm: st.Mode().Perm(), NoReplace: true}, func(w io.Writer) error {
 		enc, err := newEncoder(c, w)
 		if err != nil {
 			return err

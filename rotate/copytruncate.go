@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendkit/tend/internal/atomicfile"
 )
 
 // dataStart returns the offset of the first byte of data in f: past the
@@ -62,7 +64,7 @@ func copyLive(f *os.File, dst string, codec Compression) (start, cut int64, err 
 	size := st.Size()
 	start = dataStart(f, size)
 	cut = lineEnd(f, start, size)
-	err = atomicWrite(dst, st.Mode().Perm(), func(w io.Writer) error {
+	err = atomicfile.Write(dst, atomicfile.Options{Perm: st.Mode().Perm(), NoReplace: true}, func(w io.Writer) error {
 		enc, err := newEncoder(codec, w)
 		if err != nil {
 			return err

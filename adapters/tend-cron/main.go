@@ -34,7 +34,7 @@ import (
 
 	"github.com/tendkit/tend/adapters/internal/cli"
 	"github.com/tendkit/tend/adapters/internal/config"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 const name = "tend-cron"

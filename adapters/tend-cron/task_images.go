@@ -11,7 +11,7 @@ import (
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/images"
 	"github.com/tendkit/tend/images/dockerengine"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // imagesTask runs an images.ImagePruner on the Docker engine, built from

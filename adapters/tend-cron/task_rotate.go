@@ -10,8 +10,8 @@ import (
 	"strconv"
 
 	"github.com/tendkit/tend/adapters/internal/config"
-	"github.com/tendkit/tend/internal/units"
 	"github.com/tendkit/tend/rotate"
+	"github.com/tendkit/tend/units"
 )
 
 // defaultRotateState is where the rotate task keeps its state file.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/cleanup"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // sweepTask runs a cleanup.Sweeper built from the config's sweep section.

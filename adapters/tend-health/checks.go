@@ -7,7 +7,7 @@ import (
 
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // buildChecks turns the health section into checks, in the order the report

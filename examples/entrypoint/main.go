@@ -25,7 +25,7 @@ import (
 
 	"github.com/tendkit/tend/cleanup"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 func main() {

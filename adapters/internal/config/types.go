@@ -3,7 +3,7 @@ package config
 import (
 	"time"
 
-	"github.com/tendkit/tend/internal/units"
+	"github.com/tendkit/tend/units"
 )
 
 // Size is a byte count read from YAML text such as "50GiB" or "100m".

@@ -1,12 +1,3 @@
-// Package units parses and prints the sizes, durations and percentages used
-// in tend's config and quota spec files.
-//
-// Sizes are bytes or binary units: k/m/g/t (and kb/mb/gb/tb) as docker and
-// logrotate read them, Ki/Mi/Gi/Ti and KiB/MiB/GiB/TiB; unit letters are case
-// insensitive, so "6g", "6G", "6Gi" and "6GiB" are all 6*2^30 bytes. A decimal
-// mantissa is accepted only when it names a whole number of bytes ("1.5GiB"
-// yes, "0.3k" no). Overflow, negative values, exponents and unknown units are
-// errors that quote the bad text.
 package units
 
 import (

@@ -15,10 +15,14 @@ type graph struct {
 	imgs     []Image
 	byID     map[string]int
 	children map[string][]int
+	used     map[string]bool // images a container uses
 }
 
-func newGraph(imgs []Image) *graph {
-	g := &graph{imgs: imgs, byID: make(map[string]int, len(imgs)), children: map[string][]int{}}
+func newGraph(imgs []Image, ctrs []Container) *graph {
+	g := &graph{imgs: imgs, byID: make(map[string]int, len(imgs)), children: map[string][]int{}, used: map[string]bool{}}
+	for _, c := range ctrs {
+		g.used[c.ImageID] = true
+	}
 	for i, im := range imgs {
 		g.byID[im.ID] = i
 	}
@@ -30,10 +34,12 @@ func newGraph(imgs []Image) *graph {
 	return g
 }
 
-// intermediate reports whether im is an untagged image with children, which
-// `docker images` hides and which goes with its last child.
+// intermediate reports whether im is an untagged image with children and
+// no container, which `docker images` hides and which goes with its last
+// child. One a container uses stays, holding its layers: it is planned as a
+// top-level image (and kept, as in use).
 func (g *graph) intermediate(im Image) bool {
-	return im.Dangling() && len(g.children[im.ID]) > 0
+	return im.Dangling() && len(g.children[im.ID]) > 0 && !g.used[im.ID]
 }
 
 // top returns the images that are not intermediate, as a new slice.
@@ -73,7 +79,7 @@ func (p *ImagePruner) chains(plan *Plan, g *graph, cands []Removal, users map[st
 			ch := g.imgs[ci]
 			_, cand := isCand[ch.ID]
 			switch {
-			case !cand && !(g.intermediate(ch) && len(users[ch.ID]) == 0):
+			case !cand && !g.intermediate(ch):
 				b = describe(ch, users[ch.ID])
 			default:
 				b = blocker(ch.ID)

@@ -144,7 +144,7 @@ func (p *ImagePruner) Plan(ctx context.Context) (*Plan, error) {
 	if err := p.replay(ctx, plan); err != nil {
 		return nil, err
 	}
-	g := newGraph(listed)
+	g := newGraph(listed, ctrs)
 	fresh := plan.Events != nil && plan.Events.MayHaveMissed
 	imgs, err := p.fillDetails(ctx, st, g.top(), fresh, &plan.Calls)
 	if err != nil {

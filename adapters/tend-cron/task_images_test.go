@@ -130,3 +130,52 @@ func TestImagesConfigNewFields(t *testing.T) {
 		assert.ErrorContains(t, err, want, text)
 	}
 }
+
+// The follower starts in scheduler mode only, never in a dry run (which
+// writes nothing), and its counts reach the next run's metrics as deltas.
+func TestImagesFollowerWiring(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "images.json")
+	cfg, err := config.Parse("t.yaml", []byte("images:\n  match: [\"*\"]\n  state: "+state+"\n"), config.Options{Env: []string{}})
+	require.NoError(t, err)
+	tk, _, err := newImagesTask(cfg, nil)
+	require.NoError(t, err)
+	it := tk.(*imagesTask)
+	eng := imagestest.New(imagestest.Set{})
+	opened := 0
+	it.newEngine = func(dockerengine.Options) (images.Engine, func(), error) { opened++; return eng, func() {}, nil }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	startFollowers(ctx, []task{tk}, true)()
+	assert.Zero(t, opened, "no follower in a dry run")
+
+	wait := startFollowers(ctx, []task{tk}, false)
+	deadline := time.Now().Add(10 * time.Second)
+	for eng.Calls()["Events"] == 0 {
+		require.True(t, time.Now().Before(deadline), "the follower subscribed")
+		time.Sleep(5 * time.Millisecond)
+	}
+	eng.Emit(images.Event{Time: time.Now(), Type: images.EventTypeContainer, Action: "start", ImageID: "sha256:" + strings.Repeat("a", 64)})
+	for {
+		it.mu.Lock()
+		n := 0
+		if it.follower != nil {
+			n = it.follower.Stats().Events
+		}
+		it.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the follower recorded the event")
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := tk.Run(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, res.Metrics["image_events"])
+	assert.Equal(t, 0.0, res.Metrics["image_events_missed"])
+	res, err = tk.Run(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, res.Metrics["image_events"], "a delta since the last run")
+	cancel()
+	wait()
+	assert.FileExists(t, state)
+}

@@ -116,3 +116,39 @@ func TestRemoveParentRestoresTags(t *testing.T) {
 	_, err = e.Remove(ctx, images.Image{ID: base, RepoTags: []string{repo + ":a"}})
 	assert.ErrorIs(t, err, images.ErrConflict, "by ID the engine refuses it")
 }
+
+// A container created from an untagged intermediate build image: the image
+// stays (with its layers) when its child goes, and so does its parent; the
+// bytes freed are the child's own, as planned.
+func TestContainerOnIntermediateImage(t *testing.T) {
+	d, ctx := realSet(t)
+	repo := d.Repo("mid")
+	base := build(t, ctx, d, 150<<10, 91, repo+":base")
+	child, err := d.BuildFrom(ctx, base, 300<<10, 92, repo+":child")
+	require.NoError(t, err)
+	mid, err := d.Exec(ctx, "image", "inspect", "--format", "{{.Parent}}", child)
+	require.NoError(t, err)
+	require.NotEqual(t, base, mid, "the classic builder left an intermediate image")
+	_, err = d.Container(ctx, mid, false)
+	require.NoError(t, err)
+
+	p := &images.ImagePruner{Engine: newEngine(t), Policy: images.Policy{Match: []string{"tendtest-" + d.Run + "/*"}, Labels: []string{d.Label()}, Dangling: true}}
+	plan, err := p.Plan(ctx)
+	require.NoError(t, err)
+	require.Len(t, plan.Removals, 1)
+	assert.Equal(t, child, plan.Removals[0].ID)
+	kept := map[string]images.KeepReason{}
+	for _, k := range plan.Kept {
+		kept[k.ID] = k.Code
+	}
+	assert.Equal(t, map[string]images.KeepReason{base: images.KeepReasonParent, mid: images.KeepReasonInUse}, kept)
+	rep, err := p.Apply(ctx, plan)
+	require.NoError(t, err)
+	assert.Empty(t, rep.Skipped)
+	require.Len(t, rep.Removed, 1)
+	left := allImages(t, ctx, d)
+	assert.True(t, left[mid] && left[base])
+	assert.False(t, left[child])
+	within1pc(t, plan.Bytes, rep.FreedBytes, "freed vs planned")
+	assert.Less(t, plan.Bytes, int64(400<<10), "the child's own layer only (the LABEL step adds none)")
+}

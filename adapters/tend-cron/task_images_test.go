@@ -119,6 +119,11 @@ func TestImagesConfigNewFields(t *testing.T) {
 	assert.False(t, tk.(*imagesTask).followEvents, "no state file, nothing to record in")
 	assert.Equal(t, defaultImagesTimeout, tk.(*imagesTask).timeout)
 
+	cfg, err = config.Parse("t.yaml", []byte("images:\n  match: [\"*\"]\n"), config.Options{Env: []string{"TEND_IMAGES_KEEP_LATEST_BY=used", "TEND_IMAGES_CALL_TIMEOUT=3s"}})
+	require.NoError(t, err)
+	assert.Equal(t, "used", cfg.Images.KeepLatestBy)
+	assert.Equal(t, 3*time.Second, cfg.Images.CallTimeout.D())
+
 	for text, want := range map[string]string{
 		"images:\n  keep_latest_by: newest\n":    `images.keep_latest_by: "newest" is not one of created, used`,
 		"images:\n  call_timeout: -1s\n":         "images.call_timeout",

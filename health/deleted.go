@@ -3,31 +3,25 @@ package health
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/tendkit/tend/internal/procfs"
 	"github.com/tendkit/tend/units"
 )
-
-// DefaultProcRoot is where procfs is mounted.
-const DefaultProcRoot = "/proc"
 
 // DeletedOpen finds files that were unlinked while a process still holds
 // them open: their space stays in use until the process closes them (the
 // classic leak of a log rotated by rename without a signal). It scans
-// ProcRoot/*/fd for links ending in " (deleted)" and sums their sizes per
+// Proc/*/fd for links ending in " (deleted)" and sums their sizes per
 // pid; a file open in several descriptors counts once, empty files and
 // memory-backed ones (memfd:, /dev/shm, anon_inode) not at all.
 //
 // It warns when the total reaches WarnBytes (0 = 1 GiB) and fails at
 // FailBytes (0 = never). Processes it may not inspect are passed over.
 type DeletedOpen struct {
-	// ProcRoot is the procfs mount (default DefaultProcRoot).
-	ProcRoot  string
+	// Proc is the proc file system's mount point ("" = "/proc").
+	Proc      string
 	WarnBytes int64
 	FailBytes int64
 }
@@ -48,23 +42,20 @@ type DeletedFile struct {
 
 const deletedSuffix = " (deleted)"
 
-// ScanDeletedOpen lists the unlinked-but-open files under procRoot,
-// largest first.
-func ScanDeletedOpen(ctx context.Context, procRoot string) ([]DeletedFile, error) {
-	ents, err := os.ReadDir(procRoot)
-	if err != nil {
-		return nil, fmt.Errorf("scan deleted open files: %w", err)
-	}
+// ScanDeletedOpen lists the unlinked-but-open files of the proc file
+// system mounted at proc ("" = "/proc"), largest first, in one walk of
+// proc/*/fd.
+func ScanDeletedOpen(ctx context.Context, proc string) ([]DeletedFile, error) {
 	var out []DeletedFile
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
+	err := procfs.NewFS(proc).WalkProcs(ctx, func(p procfs.Proc) error {
+		out = append(out, scanPid(ctx, p)...)
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
 			return out, err
 		}
-		out = append(out, scanPid(procRoot, pid)...)
+		return nil, fmt.Errorf("scan deleted open files: %w", err)
 	}
 	slices.SortFunc(out, func(a, b DeletedFile) int {
 		if a.Bytes != b.Bytes {
@@ -75,39 +66,31 @@ func ScanDeletedOpen(ctx context.Context, procRoot string) ([]DeletedFile, error
 	return out, nil
 }
 
-func scanPid(procRoot string, pid int) []DeletedFile {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
-	fds, err := os.ReadDir(dir)
-	if err != nil {
-		return nil // gone, or not ours to read
-	}
+func scanPid(ctx context.Context, p procfs.Proc) []DeletedFile {
 	var out []DeletedFile
 	type key struct{ dev, ino uint64 }
 	seen := map[key]bool{}
-	for _, fd := range fds {
-		link := filepath.Join(dir, fd.Name())
-		target, err := os.Readlink(link)
+	_ = p.WalkFDs(ctx, func(fd procfs.FD) error {
+		target, err := fd.Target()
 		if err != nil || !strings.HasSuffix(target, deletedSuffix) || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "/dev/") || strings.HasPrefix(target, "/memfd:") {
-			continue
+			return nil
 		}
-		fi, err := os.Stat(link)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
-			continue
+		st, err := fd.Stat()
+		if err != nil || !st.IsRegular() || st.Size == 0 {
+			return nil
 		}
-		id := key{ino: uint64(len(seen)) + 1<<63}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			id = key{uint64(st.Dev), st.Ino}
-		}
+		id := key{st.Dev, st.Ino}
 		if seen[id] {
-			continue
+			return nil
 		}
 		seen[id] = true
-		out = append(out, DeletedFile{PID: pid, Path: strings.TrimSuffix(target, deletedSuffix), Bytes: fi.Size()})
-	}
+		out = append(out, DeletedFile{PID: p.PID, Path: strings.TrimSuffix(target, deletedSuffix), Bytes: st.Size})
+		return nil
+	})
 	if len(out) > 0 {
-		comm, _ := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm"))
+		comm, _ := p.Comm()
 		for i := range out {
-			out[i].Comm = strings.TrimSpace(string(comm))
+			out[i].Comm = comm
 		}
 	}
 	return out
@@ -115,7 +98,7 @@ func scanPid(procRoot string, pid int) []DeletedFile {
 
 // Check scans once.
 func (c *DeletedOpen) Check(ctx context.Context) Result {
-	files, err := ScanDeletedOpen(ctx, or(c.ProcRoot, DefaultProcRoot))
+	files, err := ScanDeletedOpen(ctx, c.Proc)
 	if err != nil {
 		return failf("%v", err)
 	}

@@ -51,17 +51,17 @@ func TestDeletedOpenFixture(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{DeletedOpen{ProcRoot: root}, Warn, "1.2GiB held by 3 deleted files in 2 processes"},
-		{DeletedOpen{ProcRoot: root, WarnBytes: 2 << 30}, Pass, "1.2GiB held by 3 deleted files"},
-		{DeletedOpen{ProcRoot: root, FailBytes: 1 << 30}, Fail, "at or over 1.0GiB"},
-		{DeletedOpen{ProcRoot: filepath.Join(root, "nowhere")}, Fail, "scan deleted open files"},
+		{DeletedOpen{Proc: root}, Warn, "1.2GiB held by 3 deleted files in 2 processes"},
+		{DeletedOpen{Proc: root, WarnBytes: 2 << 30}, Pass, "1.2GiB held by 3 deleted files"},
+		{DeletedOpen{Proc: root, FailBytes: 1 << 30}, Fail, "at or over 1.0GiB"},
+		{DeletedOpen{Proc: filepath.Join(root, "nowhere")}, Fail, "scan deleted open files"},
 	}
 	for _, tt := range tests {
 		r := tt.c.Check(context.Background())
 		assert.Equal(t, tt.status, r.Status, r.Message)
 		assert.Contains(t, r.Message, tt.msg)
 	}
-	r := (&DeletedOpen{ProcRoot: root}).Check(context.Background())
+	r := (&DeletedOpen{Proc: root}).Check(context.Background())
 	assert.EqualValues(t, map[int]int64{10: 301 << 20, 20: 900 << 20}, r.Details["bytes_per_pid"])
 }
 

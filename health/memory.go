@@ -10,11 +10,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/tendkit/tend/internal/procfs"
 	"github.com/tendkit/tend/units"
 )
 
@@ -34,11 +34,11 @@ type Memory struct {
 	// Root is the cgroup mount (default DefaultCgroupRoot); tests point it
 	// at fixtures.
 	Root string
-	// SelfCgroup is the process's cgroup membership file (default
-	// /proc/self/cgroup): the memory cgroup's path in it is looked up
-	// under Root first, then Root itself (a container with its own cgroup
-	// namespace sees its cgroup at the root).
-	SelfCgroup    string
+	// Proc is the proc file system's mount point ("" = "/proc"): the
+	// memory cgroup's path in Proc/self/cgroup is looked up under Root
+	// first, then Root itself (a container with its own cgroup namespace
+	// sees its cgroup at the root).
+	Proc          string
 	WarnUsage     units.Percent
 	FailUsage     units.Percent
 	FailOnOOMKill bool
@@ -69,31 +69,30 @@ func (c *Memory) Start(ctx context.Context) error {
 func (c *Memory) Close() error { return nil }
 
 func (c *Memory) root() string {
-	return CgroupMemoryDir(or(c.Root, DefaultCgroupRoot), or(c.SelfCgroup, "/proc/self/cgroup"))
+	return CgroupMemoryDir(or(c.Root, DefaultCgroupRoot), procfs.NewFS(c.Proc).Self().Path("cgroup"))
 }
 
 // CgroupMemoryDir returns the directory to pass to ReadCgroupMemory for the
 // process whose cgroup membership file (/proc/PID/cgroup) is self: the
 // memory cgroup's own directory under root when it exists there, else root.
 func CgroupMemoryDir(root, self string) string {
-	b, err := os.ReadFile(self)
+	groups, err := procfs.ReadCgroups(self)
 	if err != nil {
 		return root
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || parts[2] == "/" || strings.Contains(parts[2], "..") {
+	for _, g := range groups {
+		if g.Path == "/" || strings.Contains(g.Path, "..") {
 			continue
 		}
 		var dir string
 		switch {
-		case parts[0] == "0" && parts[1] == "":
-			dir = filepath.Join(root, parts[2])
+		case g.Unified():
+			dir = filepath.Join(root, g.Path)
 			if _, err := os.Stat(filepath.Join(dir, "memory.current")); err == nil {
 				return dir
 			}
-		case slices.Contains(strings.Split(parts[1], ","), "memory"):
-			dir = filepath.Join(root, "memory", parts[2])
+		case g.Has("memory"):
+			dir = filepath.Join(root, "memory", g.Path)
 			if _, err := os.Stat(filepath.Join(dir, "memory.usage_in_bytes")); err == nil {
 				return dir
 			}

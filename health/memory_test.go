@@ -55,8 +55,8 @@ func TestMemoryCheck(t *testing.T) {
 		{"no cgroup here skips", &Memory{Root: "testdata/cgroup/nowhere"}, Skip, "neither cgroup v2"},
 		{"the host's root cgroup skips", &Memory{Root: "testdata/cgroup/v2-root"}, Skip, "the host's root cgroup"},
 		{"garbage fails", &Memory{Root: "testdata/cgroup/v2-garbage"}, Fail, "not a number"},
-		{"own v1 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v1-nested", SelfCgroup: "testdata/cgroup/v1-nested/self", FailUsage: 95}, Fail, "at or over 95%"},
-		{"own v2 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v2-nested", SelfCgroup: "testdata/cgroup/v2-nested/self"}, Pass, "100.0MiB used, no limit"},
+		{"own v1 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v1-nested", Proc: "testdata/proc/v1-nested", FailUsage: 95}, Fail, "at or over 95%"},
+		{"own v2 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v2-nested", Proc: "testdata/proc/v2-nested"}, Pass, "100.0MiB used, no limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

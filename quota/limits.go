@@ -2,13 +2,13 @@ package quota
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/tendkit/tend/internal/procfs"
 	"github.com/tendkit/tend/units"
 )
 
@@ -82,45 +82,34 @@ type mount struct {
 	super               []string
 }
 
+// readMountinfo reads a mountinfo file (internal/procfs parses it).
 func readMountinfo(path string) ([]mount, error) {
-	data, err := os.ReadFile(path)
+	pms, err := procfs.ReadMountInfo(path)
 	if err != nil {
 		return nil, err
 	}
-	var ms []mount
-	for line := range strings.SplitSeq(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(f) < 5 || len(g) < 3 {
-			continue
-		}
-		ms = append(ms, mount{root: unescapeMount(f[3]), point: unescapeMount(f[4]), fstype: g[0], super: strings.Split(g[2], ",")})
+	ms := make([]mount, 0, len(pms))
+	for _, m := range pms {
+		ms = append(ms, mount{root: m.Root, point: m.Point, fstype: m.FSType, super: strings.Split(m.SuperOptions, ",")})
 	}
 	return ms, nil
 }
 
-func unescapeMount(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
-}
-
-// procCgroup maps a v1 controller (or "" for v2) to the process's path.
+// readProcCgroup maps a v1 controller (or "" for v2) to the process's
+// path, from a cgroup membership file (internal/procfs parses it).
 func readProcCgroup(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	cs, err := procfs.ReadCgroups(path)
 	if err != nil {
 		return nil, err
 	}
 	groups := map[string]string{}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+	for _, c := range cs {
+		if c.Unified() {
+			groups[""] = c.Path
 			continue
 		}
-		if parts[0] == "0" && parts[1] == "" {
-			groups[""] = parts[2]
-			continue
-		}
-		for c := range strings.SplitSeq(parts[1], ",") {
-			groups[c] = parts[2]
+		for _, ctl := range c.Controllers {
+			groups[ctl] = c.Path
 		}
 	}
 	return groups, nil

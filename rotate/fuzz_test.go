@@ -4,18 +4,6 @@ import (
 	"testing"
 )
 
-func FuzzParseFdinfo(f *testing.F) {
-	f.Add([]byte("pos:\t1024\nflags:\t0102001\nmnt_id:\t30\nino:\t12\n"))
-	f.Add([]byte("pos:\t-1\nflags:\t9\n"))
-	f.Add([]byte("flags: 02000\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		fi, err := parseFdinfo(b)
-		if err == nil && fi.Pos < 0 {
-			t.Fatalf("negative pos accepted: %d", fi.Pos)
-		}
-	})
-}
-
 func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"files":{"/var/log/a.log":{"last_rotated":"2025-01-02T03:04:05Z"}}}`))
 	f.Add([]byte(`{"version":2}`))

@@ -1,61 +1,15 @@
 package rotate
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
+	"context"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/tendkit/tend/internal/procfs"
 )
 
 // fdInfo is what /proc/PID/fdinfo/FD says about one open file.
-type fdInfo struct {
-	Pos   int64
-	Flags int // octal in the file: O_APPEND is 02000
-}
-
-// parseFdinfo reads the pos: and flags: lines of /proc/PID/fdinfo/FD.
-func parseFdinfo(b []byte) (fdInfo, error) {
-	var fi fdInfo
-	var havePos, haveFlags bool
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "pos":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return fi, fmt.Errorf("fdinfo: bad pos %q", v)
-			}
-			fi.Pos, havePos = n, true
-		case "flags":
-			n, err := strconv.ParseUint(v, 8, 32)
-			if err != nil {
-				return fi, fmt.Errorf("fdinfo: bad flags %q", v)
-			}
-			fi.Flags, haveFlags = int(n), true
-		}
-	}
-	if !havePos || !haveFlags {
-		return fi, fmt.Errorf("fdinfo: no pos or flags line")
-	}
-	return fi, nil
-}
-
-// Append reports whether the descriptor was opened with O_APPEND.
-func (f fdInfo) Append() bool { return f.Flags&unix.O_APPEND != 0 }
-
-// Writable reports whether the descriptor can write.
-func (f fdInfo) Writable() bool { return f.Flags&(unix.O_WRONLY|unix.O_RDWR) != 0 }
+type fdInfo = procfs.FDInfo
 
 // opener is a process descriptor open on a given file.
 type opener struct {
@@ -68,55 +22,45 @@ type opener struct {
 type procFS string
 
 // openers lists the descriptors of all processes (but this one) that have
-// the file st open. Processes that vanish meanwhile are skipped.
+// the file st open, in one walk of /proc/*/fd. Processes that vanish
+// meanwhile are skipped.
 func (p procFS) openers(st os.FileInfo) []opener {
-	ents, err := os.ReadDir(string(p))
-	if err != nil {
+	want, _ := st.Sys().(*syscall.Stat_t)
+	if want == nil {
 		return nil
 	}
 	self := os.Getpid()
 	var out []opener
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
+	_ = procfs.NewFS(string(p)).WalkFDs(context.Background(), func(d procfs.FD) error {
+		if d.PID == self {
+			return procfs.SkipProc
 		}
-		for _, fd := range p.fdsOpenOn(pid, st) {
-			b, err := os.ReadFile(filepath.Join(string(p), e.Name(), "fdinfo", strconv.Itoa(fd)))
-			if err != nil {
-				continue
-			}
-			fi, err := parseFdinfo(b)
-			if err != nil {
-				continue
-			}
-			out = append(out, opener{PID: pid, FD: fd, fdInfo: fi})
+		if !sameOpenFile(d, want) {
+			return nil
 		}
-	}
+		if fi, err := d.Info(); err == nil {
+			out = append(out, opener{PID: d.PID, FD: d.FD, fdInfo: fi})
+		}
+		return nil
+	})
 	return out
 }
 
 // fdsOpenOn lists pid's descriptors open on the file st.
 func (p procFS) fdsOpenOn(pid int, st os.FileInfo) []int {
-	dir := filepath.Join(string(p), strconv.Itoa(pid), "fd")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
 	want, _ := st.Sys().(*syscall.Stat_t)
 	var out []int
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	_ = procfs.NewFS(string(p)).Proc(pid).WalkFDs(context.Background(), func(d procfs.FD) error {
+		if want != nil && sameOpenFile(d, want) {
+			out = append(out, d.FD)
 		}
-		var s unix.Stat_t
-		if unix.Stat(filepath.Join(dir, e.Name()), &s) != nil {
-			continue
-		}
-		if want != nil && s.Ino == want.Ino && s.Dev == want.Dev {
-			out = append(out, fd)
-		}
-	}
+		return nil
+	})
 	return out
+}
+
+// sameOpenFile reports whether the descriptor has the file want open.
+func sameOpenFile(d procfs.FD, want *syscall.Stat_t) bool {
+	s, err := d.Stat()
+	return err == nil && s.Ino == want.Ino && s.Dev == uint64(want.Dev)
 }

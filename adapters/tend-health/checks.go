@@ -68,7 +68,7 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		add(c, m.Timeout, m.Profiles)
 	}
 	if d := hc.DeletedOpen; d != nil {
-		c := &health.DeletedOpen{ProcRoot: string(d.ProcRoot)}
+		c := &health.DeletedOpen{Proc: string(d.ProcRoot)}
 		if d.Warn != nil {
 			c.WarnBytes = d.Warn.Bytes()
 		}

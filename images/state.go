@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -63,9 +64,12 @@ func loadState(path string) (st *state, warning string, err error) {
 	if path == "" {
 		return st, "", nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, maxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, "", nil
+	}
+	if errors.Is(err, errTooBig) {
+		return newState(), fmt.Sprintf("state %s is over %d MiB: rebuilt from the engine", path, maxStateSize>>20), nil
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read state %s: %w", path, err)
@@ -87,6 +91,37 @@ func loadState(path string) (st *state, warning string, err error) {
 	}
 	st.dropped = map[string]bool{}
 	return st, "", nil
+}
+
+// maxStateSize bounds what is read of a state file (a state for 100,000
+// images is about 40 MiB).
+const maxStateSize = 256 << 20
+
+var errTooBig = errors.New("too big")
+
+// readRegular reads a regular file of at most max bytes; a FIFO, a device
+// (/dev/zero) or a directory is an error, and opening never blocks.
+func readRegular(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, errTooBig
+	}
+	return b, nil
 }
 
 // entry returns the image's state entry, creating it.

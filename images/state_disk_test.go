@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,5 +58,31 @@ func TestStateFileOnFullDisk(t *testing.T) {
 			require.NoError(t, rerr)
 			assert.Equal(t, `{"version":2,"images":{}}`, string(b), "the old state is intact")
 		})
+	}
+}
+
+// A state path that names a FIFO, /dev/zero or a directory is an error
+// naming it, at once (never a blocked open or an endless read).
+func TestStateFileNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	zero := filepath.Join(dir, "zero")
+	require.NoError(t, os.Symlink("/dev/zero", zero))
+	for _, path := range []string{fifo, zero, dir} {
+		p := pruner(imagestest.New(imagestest.Set{}), images.Policy{Match: []string{"*"}})
+		p.StateFile = path
+		done := make(chan error, 1)
+		go func() { _, err := p.Plan(context.Background()); done <- err }()
+		select {
+		case err := <-done:
+			require.Error(t, err, path)
+			assert.Contains(t, err.Error(), path)
+			assert.Contains(t, err.Error(), "not a regular file")
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Plan with state %s did not return", path)
+		}
+		f := &images.Follower{Engine: imagestest.New(imagestest.Set{}), StateFile: path}
+		assert.ErrorContains(t, f.Run(context.Background()), "not a regular file")
 	}
 }

@@ -48,6 +48,12 @@ func TestFollowerKill9(t *testing.T) {
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFollowerKill9Child$")
 		cmd.Env = append(os.Environ(), "TEND_FOLLOWER_KILL_STATE="+state)
 		require.NoError(t, cmd.Start())
+		if i == 0 { // the first child runs until it has written (a slow start under -race)
+			deadline := time.Now().Add(20 * time.Second)
+			for _, err := os.Stat(state); err != nil && time.Now().Before(deadline); _, err = os.Stat(state) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 		time.Sleep(time.Duration(100+r.IntN(400)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()

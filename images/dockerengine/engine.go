@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -129,6 +130,8 @@ func (e *Engine) wrap(parent context.Context, what string, err error) error {
 		return fmt.Errorf("docker engine at %s: %s did not answer within %v (call timeout): %w", e.Host(), what, e.timeout, err)
 	case parent.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		return fmt.Errorf("docker engine at %s: %s: %w", e.Host(), what, err)
+	case errors.Is(err, fs.ErrPermission) || strings.Contains(err.Error(), "permission denied"):
+		return fmt.Errorf("docker engine at %s: permission denied (run as root or as a member of the socket's group): %s: %w", e.Host(), what, err)
 	case client.IsErrConnectionFailed(err):
 		return fmt.Errorf("docker engine at %s is not reachable (is the daemon running? set images.host or DOCKER_HOST): %s: %w", e.Host(), what, err)
 	case cerrdefs.IsNotFound(err):

@@ -3,6 +3,8 @@ package dockerengine_test
 import (
 	"context"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,4 +116,38 @@ func TestHungEngineCancel(t *testing.T) {
 func TestNegativeCallTimeout(t *testing.T) {
 	_, err := dockerengine.New(dockerengine.Options{CallTimeout: -time.Second})
 	assert.ErrorContains(t, err, "-1s")
+}
+
+// An unprivileged user on a socket it may not open: the error says so and
+// names the socket (not "is the daemon running?").
+func TestSocketPermissionDenied(t *testing.T) {
+	if os.Getenv("TEND_TEST_AS_NOBODY") == "" {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to make a socket nobody may open and to run as nobody")
+		}
+		dir := t.TempDir()
+		require.NoError(t, os.Chmod(dir, 0o755))
+		sock := filepath.Join(dir, "root-only.sock")
+		l, err := net.Listen("unix", sock)
+		require.NoError(t, err)
+		defer l.Close()
+		require.NoError(t, os.Chmod(sock, 0o600))
+		exe, err := os.Executable()
+		require.NoError(t, err)
+		cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", exe, "-test.run=^TestSocketPermissionDenied$", "-test.v")
+		cmd.Env = append(os.Environ(), "TEND_TEST_AS_NOBODY=unix://"+sock)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "--- PASS")
+		return
+	}
+	sock := os.Getenv("TEND_TEST_AS_NOBODY")
+	e, err := dockerengine.New(dockerengine.Options{Host: sock, CallTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	defer e.Close()
+	_, err = e.Images(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), sock)
+	assert.Contains(t, err.Error(), "permission denied (run as root")
+	assert.NotContains(t, err.Error(), "is the daemon running")
 }

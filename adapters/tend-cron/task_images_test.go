@@ -58,6 +58,8 @@ images:
 	assert.Contains(t, text, "keep [pytorch/pytorch:stable]: protected tag")
 	assert.Contains(t, text, "keep [pytorch/pytorch:2.7]: among the 1 newest by build time of pytorch/pytorch")
 	assert.Zero(t, eng.Calls()["Remove"]+eng.Calls()["PruneBuildCache"], "a dry run removes nothing")
+	assert.NoFileExists(t, state, "a dry run writes nothing")
+	assert.NoFileExists(t, state+".lock")
 
 	res, err = tk.Run(context.Background(), false)
 	require.NoError(t, err)

@@ -36,10 +36,12 @@ func TestFollowerRecordsRunRmAcrossReconnect(t *testing.T) {
 
 	e.Emit(images.Event{Time: time.Now(), Type: images.EventTypeContainer, Action: "create", Ref: "pytorch/pytorch:2.7", ImageID: used.ID})
 	waitFor(t, func() bool { return f.Stats().Events == 1 })
-	e.Disconnect()
+	e.SetDown(true)
 	// While it is away: a start it must catch up on after reconnecting.
 	started := time.Now()
 	e.Emit(images.Event{Time: started, Type: images.EventTypeContainer, Action: "start", Ref: "pytorch/pytorch:2.7", ImageID: used.ID})
+	time.Sleep(50 * time.Millisecond)
+	e.SetDown(false)
 	waitFor(t, func() bool { return f.Stats().Connects >= 2 && f.Stats().Events >= 2 })
 	stop()
 	wg.Wait()
@@ -69,11 +71,12 @@ func TestFollowerSaysWhenItMayHaveMissed(t *testing.T) {
 	waitFor(t, func() bool { return f.Stats().Connects == 1 })
 	e.Emit(images.Event{Time: time.Now(), Type: "network", Action: "connect"})
 	waitFor(t, func() bool { return !f.Stats().Last.IsZero() })
-	e.Disconnect()
+	e.SetDown(true) // away while more events than the engine keeps happen
 	t0 := time.Now()
 	for i := range 300 {
 		e.Emit(images.Event{Time: t0.Add(time.Duration(i+1) * time.Microsecond), Type: "network", Action: "connect"})
 	}
+	e.SetDown(false)
 	waitFor(t, func() bool { return f.Stats().Missed == 1 })
 	cancel()
 	wg.Wait()

@@ -44,6 +44,7 @@ type Engine struct {
 	calls      map[string]int
 	events     []images.Event
 	cut        chan struct{}
+	down       bool
 }
 
 // New returns an engine holding set.
@@ -258,6 +259,10 @@ func (e *Engine) Emit(ev images.Event) {
 func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(images.Event)) error {
 	e.mu.Lock()
 	e.count("Events")
+	if e.down {
+		e.mu.Unlock()
+		return errors.New("imagestest: connection refused (engine down)")
+	}
 	total := len(e.events)
 	evs := slices.Clone(e.events[max(0, total-256):])
 	cut := e.cut
@@ -295,6 +300,17 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(ima
 		for _, ev := range live {
 			fn(ev)
 		}
+	}
+}
+
+// SetDown makes the engine refuse event subscriptions (down) or accept
+// them again; going down also ends the streams in progress.
+func (e *Engine) SetDown(down bool) {
+	e.mu.Lock()
+	e.down = down
+	e.mu.Unlock()
+	if down {
+		e.Disconnect()
 	}
 }
 

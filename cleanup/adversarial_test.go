@@ -26,6 +26,9 @@ import (
 // age is TEND_CLEANUP_CHILD_OLDER (default 1h), its layout
 // TEND_CLEANUP_CHILD_LAYOUT, and TEND_CLEANUP_CHILD_DRY=1 makes it a dry run.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(limitedEnv); spec != "" {
+		os.Exit(limitedChild(spec))
+	}
 	if root := os.Getenv("TEND_CLEANUP_CHILD_ROOT"); root != "" {
 		r := cleanup.Rule{Root: root, OlderThan: time.Hour, Layout: cleanup.Layout(os.Getenv("TEND_CLEANUP_CHILD_LAYOUT"))}
 		if d, err := time.ParseDuration(os.Getenv("TEND_CLEANUP_CHILD_OLDER")); err == nil {

@@ -22,6 +22,9 @@ import (
 // Workers goroutines at once; emptied directories follow, deepest first.
 // Cancelling ctx stops between deletions; the partial report is returned.
 func (s *Sweeper) Apply(ctx context.Context, plan *Report) (*Report, error) {
+	if err := plan.loadItems(); err != nil {
+		return nil, fmt.Errorf("sweep: read the plan back: %w", err)
+	}
 	rep := &Report{Started: s.now(), Skipped: map[string]int{}, Notes: plan.Notes, dirs: plan.dirs, items: plan.items,
 		done: make([]bool, len(plan.items)), Scanned: plan.Scanned}
 	for k, v := range plan.Skipped {
@@ -264,14 +267,14 @@ func (a *applier) remove(d *sharedDir, k int) {
 	root.Deleted++
 	root.Bytes += it.size
 	a.mu.Unlock()
-	logDeleted(a.ctx, a.log, a.rep, it)
+	if a.log.Enabled(a.ctx, slog.LevelInfo) {
+		logDeleted(a.ctx, a.log, a.rep.itemPath(it), it)
+	}
 }
 
 // logDeleted writes the audit record of one deletion.
-func logDeleted(ctx context.Context, log *slog.Logger, rep *Report, it *item) {
-	if log.Enabled(ctx, slog.LevelInfo) {
-		log.LogAttrs(ctx, slog.LevelInfo, "deleted", slog.String("path", rep.itemPath(it)),
-			slog.String("type", it.typ.String()), slog.Int64("bytes", it.size), slog.String("reason", it.why.String()),
-			slog.Time("used", time.Unix(0, it.used)))
-	}
+func logDeleted(ctx context.Context, log *slog.Logger, path string, it *item) {
+	attrs := append(pathAttrs(path), slog.String("type", it.typ.String()), slog.Int64("bytes", it.size),
+		slog.String("reason", it.why.String()), slog.Time("used", time.Unix(0, it.used)))
+	log.LogAttrs(ctx, slog.LevelInfo, "deleted", attrs...)
 }

@@ -1,9 +1,11 @@
 package cleanup
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -152,3 +154,56 @@ func errNotDir(err error) bool {
 
 // errGone reports whether err says an entry vanished.
 func errGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// listing is a directory's entries held compactly: every name in one
+// buffer, each entry 8 bytes beside it, so that a directory of a million
+// entries costs its names plus 8 MB, not a string header and an
+// allocation per name.
+type listing struct {
+	names []byte
+	ents  []listed
+}
+
+type listed struct {
+	off uint32 // into names
+	n   uint8  // length (a name is at most 255 bytes)
+	dir bool   // the listing says it is a directory (see DirEntry)
+}
+
+func (l *listing) add(name []byte, dir bool) {
+	if len(name) > 255 || len(l.names)+len(name) > 1<<32-1 {
+		return // no file system names an entry so; never read past it
+	}
+	l.ents = append(l.ents, listed{off: uint32(len(l.names)), n: uint8(len(name)), dir: dir})
+	l.names = append(l.names, name...)
+}
+
+func (l *listing) name(i int) []byte {
+	e := l.ents[i]
+	return l.names[e.off : e.off+uint32(e.n)]
+}
+
+// sort orders the entries by name, bytewise.
+func (l *listing) sort() {
+	slices.SortFunc(l.ents, func(a, b listed) int {
+		return bytes.Compare(l.names[a.off:a.off+uint32(a.n)], l.names[b.off:b.off+uint32(b.n)])
+	})
+}
+
+// compactLister is implemented by the real Dir: its listing straight into
+// a listing.
+type compactLister interface {
+	readListing(l *listing) error
+}
+
+// readListing lists d into l, compactly when d can.
+func readListing(d Dir, l *listing) error {
+	if c, ok := d.(compactLister); ok {
+		return c.readListing(l)
+	}
+	ents, err := readEntries(d)
+	for _, e := range ents {
+		l.add([]byte(e.Name), e.Dir)
+	}
+	return err
+}

@@ -85,6 +85,10 @@ func (d *osDir) ReadEntries() ([]DirEntry, error) {
 	return ents, err
 }
 
+func (d *osDir) readListing(l *listing) error {
+	return d.getdents(func(b []byte) { appendListing(l, b) })
+}
+
 // getdents reads the whole directory, handing each batch of records to
 // parse.
 func (d *osDir) getdents(parse func([]byte)) error {
@@ -118,6 +122,15 @@ const (
 // "." and ".." (nor an empty name, which no kernel sends). unix.ParseDirent
 // does the same but drops d_type.
 func appendEntries(ents []DirEntry, b []byte) []DirEntry {
+	eachDirent(b, func(name []byte, dir bool) { ents = append(ents, DirEntry{Name: string(name), Dir: dir}) })
+	return ents
+}
+
+// appendListing is appendEntries into a listing.
+func appendListing(l *listing, b []byte) { eachDirent(b, l.add) }
+
+// eachDirent calls f with each entry of the getdents64 records in b.
+func eachDirent(b []byte, f func(name []byte, dir bool)) {
 	for len(b) > direntName {
 		reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
 		if reclen <= direntName || reclen > len(b) {
@@ -135,9 +148,8 @@ func appendEntries(ents []DirEntry, b []byte) []DirEntry {
 		if len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		ents = append(ents, DirEntry{Name: string(name), Dir: rec[direntType] == unix.DT_DIR})
+		f(name, rec[direntType] == unix.DT_DIR)
 	}
-	return ents
 }
 
 func (d *osDir) Lstat(name string) (Info, error) {

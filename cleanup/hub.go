@@ -17,10 +17,19 @@ import (
 // links to is older than OlderThan; an old revision is deleted whole: its
 // snapshot folder, the blobs no kept revision links to, and the refs naming
 // it, as `huggingface-cli delete-cache` does. When every revision of a
-// repository goes, the whole repository folder goes. A revision with a blob
-// held open, mapped or locked by a process is kept. Stale .incomplete
-// blobs and .lock files go by their own age unless held. With KeepUnder,
-// least recently used revisions go next until the blobs fit the budget.
+// repository goes, the rest of the repository folder goes with it. A
+// revision linking into a blobs folder that cannot be read stays (its last
+// use is unknown; the folder is named in the errors). A
+// revision's snapshot links, blobs and refs are aged as one, by its blobs. A
+// revision with a blob or snapshot file held open, mapped or locked by a
+// process is kept whole. Anything else inside a repository that is held,
+// younger than OlderThan (a download in progress: blobs/*.incomplete, a
+// fresh ref), protected (Sweeper.Protect), excluded (Rule.Exclude), a
+// mount point, or not a file, symlink or directory (a FIFO, a socket)
+// stays, and so do the directories holding it; directories are
+// not aged themselves. Stale .incomplete blobs and .lock files go by their
+// own age unless held. With KeepUnder, least recently used revisions go
+// next until the blobs fit the budget. Each entry is planned at most once.
 
 // hnode is one scanned entry of a repository.
 type hnode struct {
@@ -29,7 +38,14 @@ type hnode struct {
 	dir    int32 // the directory holding it
 	self   int32 // for a directory: its own index
 	kids   []*hnode
-	target string // symlink target
+	target string // symlink target, or a ref file's content
+	// pinned: must stay whatever the policy (a mount point, a special
+	// file, a directory not (fully) read, entered or examined).
+	pinned bool
+	// planned: already in the plan (each entry is planned once).
+	planned bool
+	// blob: a complete blob (blobs/HASH) whose size counts for KeepUnder.
+	blob bool
 }
 
 // revision is one snapshot of a repository.
@@ -40,8 +56,10 @@ type revision struct {
 	blobs []string
 	used  int64
 	held  bool
-	bytes int64
 	gone  bool
+	// unknown: it links into a blobs folder that could not be read, so
+	// its last use is unknown: it stays.
+	unknown bool
 	// denied: this process may not remove all of it (named in the errors).
 	denied bool
 }
@@ -49,23 +67,27 @@ type revision struct {
 type hrepo struct {
 	node  *hnode
 	blobs map[string]*hnode // by name in blobs/
-	refs  []*hnode          // ref files, with their content in target
-	revs  []*revision
-	w     *walk
+	// blobsUnread: blobs/ is there but could not be read or entered.
+	blobsUnread bool
+	refs        []*hnode // ref files, with their content in target
+	revs        []*revision
+	w           *walk
 }
 
-func (p *planner) hub(ri int32, r Rule, basis AgeBasis, d Dir, di int32, info Info) error {
-	w := newWalk(p, ri, r, basis, r.Root)
+// hub plans a Hugging Face hub root: scan, plan stale downloads and locks,
+// then old revisions, then revisions over the budget.
+func (p *planner) hub(ri int32, r Rule, basis AgeBasis, resolved string, d Dir, di int32, info Info) error {
+	w := newWalk(p, ri, r, basis, resolved)
 	w.rootDev = info.Dev
 	w.dirInfo = map[int32]Info{di: info}
 	root := &hnode{name: r.Root, self: di, dir: -1}
-	if err := p.scanTree(w, d, root, 0); err != nil {
+	if err := p.scanTree(w, d, root, "", 0); err != nil {
 		return err
 	}
 	var repos []*hrepo
 	for _, k := range root.kids {
 		switch {
-		case k.info.Type == TypeDir && (strings.HasPrefix(k.name, "models--") || strings.HasPrefix(k.name, "datasets--") || strings.HasPrefix(k.name, "spaces--")):
+		case k.info.Type == TypeDir && !k.pinned && isRepoDir(k.name):
 			repos = append(repos, p.hubRepo(w, k))
 		case k.info.Type == TypeDir && k.name == ".locks":
 			p.hubLocks(w, k)
@@ -98,11 +120,22 @@ func (p *planner) hub(ri int32, r Rule, basis AgeBasis, d Dir, di int32, info In
 	return nil
 }
 
-// scanTree reads the directory n (open as d) and everything below it.
-func (p *planner) scanTree(w *walk, d Dir, n *hnode, depth int) error {
+func isRepoDir(name string) bool {
+	return strings.HasPrefix(name, "models--") || strings.HasPrefix(name, "datasets--") || strings.HasPrefix(name, "spaces--")
+}
+
+// scanTree reads the directory n (open as d, at rel below the root) and
+// everything below it. What it cannot read, examine or enter is pinned,
+// with the directory holding it.
+func (p *planner) scanTree(w *walk, d Dir, n *hnode, rel string, depth int) error {
 	defer d.Close()
 	names, err := d.ReadDir()
-	if err != nil {
+	switch {
+	case errGone(err):
+		n.pinned = true // removed since it was opened: gone, not a failure
+		return nil
+	case err != nil:
+		n.pinned = true
 		return fmt.Errorf("sweep %s: read %s: %w", w.r.Root, p.rep.dirPath(n.self), err)
 	}
 	slices.Sort(names)
@@ -110,6 +143,7 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, depth int) error {
 		info, err := d.Lstat(name)
 		if err != nil {
 			if !errGone(err) {
+				n.pinned = true
 				p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: stat %s/%s: %w", w.r.Root, p.rep.dirPath(n.self), name, err))
 			}
 			continue
@@ -117,247 +151,202 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, depth int) error {
 		p.rep.Scanned++
 		p.rep.Roots[w.ri].Scanned++
 		k := &hnode{name: name, info: info, dir: n.self, self: -1}
+		n.kids = append(n.kids, k)
+		switch {
+		case w.exclude.match(name, rel):
+			k.pinned = true // kept, and an excluded directory is not entered
+			p.rep.skip(SkipExcluded)
+			continue
+		case len(w.protect) > 0 && w.protect[join(rel, name)]:
+			k.pinned = true
+			p.rep.skip(SkipProtected)
+			continue
+		}
 		switch info.Type {
 		case TypeSymlink:
 			k.target, _ = d.Readlink(name)
 		case TypeFile:
-			if depth == 2 && p.rep.dirs[n.self].name == "refs" || depth > 2 && strings.Contains(p.rep.dirPath(n.self), "/refs/") {
+			if isRefsDir(rel) {
 				b, _ := d.ReadFile(name, 256)
 				k.target = strings.TrimSpace(string(b))
 			}
+		case TypeOther:
+			k.pinned = true // sockets, FIFOs and devices are never deleted
 		case TypeDir:
-			if info.Dev != w.rootDev {
-				p.rep.skip(SkipMount)
-				continue
-			}
-			if depth > 32 { // no hub folder nests this deep
-				p.rep.skip(SkipTooDeep)
-				continue
-			}
-			sub, err := d.OpenDir(name)
-			if err != nil {
-				p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: open %s/%s: %w", w.r.Root, p.rep.dirPath(n.self), name, err))
-				continue
-			}
-			if got, err := sub.Stat(); err != nil || got.Ino != info.Ino {
-				sub.Close()
-				p.rep.skip(SkipChanged)
-				continue
-			}
-			p.rep.dirs = append(p.rep.dirs, dirRec{parent: n.self, root: w.ri, name: name, dev: info.Dev, ino: info.Ino})
-			k.self = int32(len(p.rep.dirs) - 1)
-			w.dirInfo[k.self] = info
-			if err := p.scanTree(w, sub, k, depth+1); err != nil {
-				p.errs = errAppend(p.errs, err)
-			}
+			p.scanDir(w, d, k, join(rel, name), depth)
 		}
-		n.kids = append(n.kids, k)
 	}
 	return nil
 }
 
+// scanDir enters the subdirectory k of d unless it is a mount point (by
+// mountinfo or device), nested too deep, or not the directory examined.
+func (p *planner) scanDir(w *walk, d Dir, k *hnode, rel string, depth int) {
+	k.pinned = true // until it is entered
+	switch {
+	case w.mounts[rel] || k.info.Dev != w.rootDev:
+		p.rep.skip(SkipMount)
+		return
+	case depth > 32: // no hub folder nests this deep
+		p.rep.skip(SkipTooDeep)
+		return
+	}
+	sub, err := d.OpenDir(k.name)
+	if err != nil {
+		if !errGone(err) && !errNotDir(err) {
+			p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: open %s/%s: %w", w.r.Root, p.rep.dirPath(k.dir), k.name, err))
+		}
+		return
+	}
+	if got, err := sub.Stat(); err != nil || got.Ino != k.info.Ino || got.Dev != k.info.Dev {
+		sub.Close()
+		p.rep.skip(SkipChanged)
+		return
+	}
+	k.pinned = false
+	p.rep.dirs = append(p.rep.dirs, dirRec{parent: k.dir, root: w.ri, name: k.name, dev: k.info.Dev, ino: k.info.Ino})
+	k.self = int32(len(p.rep.dirs) - 1)
+	w.dirInfo[k.self] = k.info
+	if err := p.scanTree(w, sub, k, rel, depth+1); err != nil {
+		p.errs = errAppend(p.errs, err)
+	}
+}
+
+// isRefsDir reports whether the directory at rel (below the root) is a
+// repository's refs folder or one below it (refs/pr/1).
+func isRefsDir(rel string) bool {
+	parts := strings.SplitN(rel, "/", 3)
+	return len(parts) >= 2 && isRepoDir(parts[0]) && parts[1] == "refs"
+}
+
 func (n *hnode) kid(name string) *hnode {
 	for _, k := range n.kids {
-		if k.name == name {
+		if k.name == name && k.info.Type == TypeDir && !k.pinned {
 			return k
 		}
 	}
 	return nil
 }
 
-// hubRepo reads one repository and plans its stale .incomplete blobs.
+// hubRepo reads one repository: its blobs (planning stale .incomplete
+// ones), refs and revisions.
 func (p *planner) hubRepo(w *walk, n *hnode) *hrepo {
 	rp := &hrepo{node: n, blobs: map[string]*hnode{}, w: w}
-	if b := n.kid("blobs"); b != nil {
-		for _, k := range b.kids {
-			if k.info.Type != TypeFile {
-				continue
-			}
-			if strings.HasSuffix(k.name, ".incomplete") {
-				if _, old := w.old(k.info); old && !p.held.isOpen(k.info) && !p.held.isLocked(k.info) && !p.capped() && w.mayDrop(k) {
-					p.emit(w.nodeItem(k, ReasonIncomplete))
-				}
-				continue
-			}
-			rp.blobs[k.name] = k
-		}
-	}
+	p.repoBlobs(rp)
 	if refs := n.kid("refs"); refs != nil {
-		var walkRefs func(x *hnode)
-		walkRefs = func(x *hnode) {
-			for _, k := range x.kids {
-				if k.info.Type == TypeDir {
-					walkRefs(k)
-				} else if k.info.Type == TypeFile {
-					rp.refs = append(rp.refs, k)
-				}
-			}
-		}
-		walkRefs(refs)
+		rp.refs = refFiles(refs, rp.refs)
 	}
 	if snaps := n.kid("snapshots"); snaps != nil {
 		for _, s := range snaps.kids {
-			if s.info.Type != TypeDir {
-				continue
+			if s.info.Type == TypeDir && !s.pinned {
+				rp.revs = append(rp.revs, p.repoRevision(rp, s))
 			}
-			rv := &revision{repo: rp, name: s.name, snap: s, used: ageOf(w.basis, s.info).UnixNano()}
-			seen := map[string]bool{}
-			var links func(x *hnode, rel string)
-			links = func(x *hnode, rel string) {
-				for _, k := range x.kids {
-					switch k.info.Type {
-					case TypeDir:
-						links(k, rel+"/"+k.name)
-					case TypeSymlink:
-						// snapshots/REV/<rel>/name -> ../../blobs/HASH
-						tp := path.Clean(path.Join("snapshots", s.name, rel, k.target))
-						if b, ok := strings.CutPrefix(tp, "blobs/"); ok && rp.blobs[b] != nil && !seen[b] {
-							seen[b] = true
-							rv.blobs = append(rv.blobs, b)
-						}
-					case TypeFile:
-						if p.held.isOpen(k.info) || p.held.isLocked(k.info) {
-							rv.held = true
-						}
-					}
-				}
-			}
-			links(s, "")
-			if len(rv.blobs) > 0 {
-				rv.used = 0
-			}
-			for _, b := range rv.blobs {
-				bi := rp.blobs[b].info
-				rv.used = max(rv.used, ageOf(w.basis, bi).UnixNano())
-				rv.bytes += bi.Size
-				if p.held.isOpen(bi) || p.held.isLocked(bi) {
-					rv.held = true
-				}
-			}
-			rp.revs = append(rp.revs, rv)
 		}
 	}
 	return rp
 }
 
+// repoBlobs indexes the complete blobs of rp and plans its stale partial
+// downloads (old, not held).
+func (p *planner) repoBlobs(rp *hrepo) {
+	b := rp.node.kid("blobs")
+	if b == nil {
+		for _, k := range rp.node.kids {
+			rp.blobsUnread = rp.blobsUnread || k.name == "blobs" && k.info.Type == TypeDir && k.pinned
+		}
+		return
+	}
+	w := rp.w
+	for _, k := range b.kids {
+		if k.info.Type != TypeFile {
+			continue
+		}
+		if !strings.HasSuffix(k.name, ".incomplete") {
+			k.blob = true
+			rp.blobs[k.name] = k
+			continue
+		}
+		if _, old := w.old(k.info); old && !k.pinned && !p.heldNode(k) && !p.capped() && w.mayDrop(k) {
+			k.planned = true
+			p.emit(w.nodeItem(k, ReasonIncomplete))
+		}
+	}
+}
+
+// refFiles appends the ref files under x (refs/main, refs/pr/1).
+func refFiles(x *hnode, out []*hnode) []*hnode {
+	for _, k := range x.kids {
+		switch {
+		case k.info.Type == TypeDir && !k.pinned:
+			out = refFiles(k, out)
+		case k.info.Type == TypeFile:
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// repoRevision reads the snapshot folder s: the blobs it links to, its
+// last use and whether a process holds any of it.
+func (p *planner) repoRevision(rp *hrepo, s *hnode) *revision {
+	w := rp.w
+	rv := &revision{repo: rp, name: s.name, snap: s, used: ageOf(w.basis, s.info).UnixNano()}
+	seen := map[string]bool{}
+	var links func(x *hnode, rel string)
+	links = func(x *hnode, rel string) {
+		for _, k := range x.kids {
+			switch k.info.Type {
+			case TypeDir:
+				links(k, rel+"/"+k.name)
+			case TypeSymlink:
+				// snapshots/REV/<rel>/name -> ../../blobs/HASH
+				tp := path.Clean(path.Join("snapshots", s.name, rel, k.target))
+				b, ok := strings.CutPrefix(tp, "blobs/")
+				rv.unknown = rv.unknown || ok && rp.blobsUnread
+				if ok && rp.blobs[b] != nil && !seen[b] {
+					seen[b] = true
+					rv.blobs = append(rv.blobs, b)
+				}
+			case TypeFile:
+				if p.heldNode(k) {
+					rv.held = true
+				}
+			}
+		}
+	}
+	links(s, "")
+	if len(rv.blobs) > 0 {
+		rv.used = 0
+	}
+	for _, b := range rv.blobs {
+		bn := rp.blobs[b]
+		rv.used = max(rv.used, ageOf(w.basis, bn.info).UnixNano())
+		if p.heldNode(bn) {
+			rv.held = true
+		}
+	}
+	return rv
+}
+
+// heldNode reports whether a process holds k open, mapped or locked.
+func (p *planner) heldNode(k *hnode) bool { return p.held.isOpen(k.info) || p.held.isLocked(k.info) }
+
 // hubLocks plans old, unheld .lock files under .locks.
 func (p *planner) hubLocks(w *walk, n *hnode) {
 	for _, k := range n.kids {
 		switch {
-		case k.info.Type == TypeDir:
+		case k.info.Type == TypeDir && !k.pinned:
 			p.hubLocks(w, k)
 		case k.info.Type == TypeFile:
 			_, old := w.old(k.info)
 			switch {
-			case !old:
-			case p.held.isLocked(k.info) || p.held.isOpen(k.info):
+			case !old || k.pinned:
+			case p.heldNode(k):
 				p.rep.skip(SkipLocked)
 			case !p.capped() && w.mayDrop(k):
+				k.planned = true
 				p.emit(w.nodeItem(k, ReasonAge))
 			}
 		}
 	}
-}
-
-// dropRevision plans a whole revision (or the whole repository when it is
-// the last one), unless it is held, this process may not remove all of it,
-// or the cap would cut it in half.
-func (p *planner) dropRevision(rv *revision, total *int64) {
-	if rv.held {
-		p.rep.skip(SkipHeldRev)
-		return
-	}
-	if rv.denied {
-		return
-	}
-	rp := rv.repo
-	last := true
-	keptBlobs := map[string]bool{}
-	for _, o := range rp.revs {
-		if o != rv && !o.gone {
-			last = false
-			for _, b := range o.blobs {
-				keptBlobs[b] = true
-			}
-		}
-	}
-	var ks []*hnode
-	var freed int64
-	if last {
-		// The repository goes whole, like delete-cache does.
-		ks = subtree(rp.node, nil)
-		for _, b := range rp.blobs {
-			freed += b.info.Size
-		}
-	} else {
-		ks = subtree(rv.snap, nil)
-		var bl []string
-		for _, b := range rv.blobs {
-			if !keptBlobs[b] {
-				bl = append(bl, b)
-			}
-		}
-		slices.Sort(bl)
-		for _, b := range bl {
-			ks = append(ks, rp.blobs[b])
-			freed += rp.blobs[b].info.Size
-		}
-		for _, ref := range rp.refs {
-			if ref.target == rv.name {
-				ks = append(ks, ref)
-			}
-		}
-	}
-	if !rp.w.mayDrop(ks...) {
-		rv.denied = true
-		return
-	}
-	if p.s.MaxDeletions > 0 && len(p.rep.items)+len(ks) > p.s.MaxDeletions {
-		p.rep.skip(SkipCap)
-		return
-	}
-	for _, k := range ks {
-		p.emit(rp.w.nodeItem(k, ReasonRevision))
-	}
-	rv.gone = true
-	*total -= freed
-}
-
-// mayDrop reports whether this process may remove every node in ks from
-// its directory; when not, the first it may not is recorded as denied.
-func (w *walk) mayDrop(ks ...*hnode) bool {
-	if w.p.id == nil {
-		return true
-	}
-	for _, k := range ks {
-		if !w.p.id.mayRemove(w.dirInfo[k.dir], k.info.Uid) {
-			w.p.denied(w.r.Root, w.p.rep.dirPath(k.dir)+"/"+k.name)
-			return false
-		}
-	}
-	return true
-}
-
-// nodeItem is the deletion of k.
-func (w *walk) nodeItem(k *hnode, why Reason) item {
-	it := item{dir: k.dir, typ: k.info.Type, why: why, name: k.name, ino: k.info.Ino, used: ageOf(w.basis, k.info).UnixNano()}
-	if k.info.Type == TypeFile {
-		it.size = k.info.Size
-	}
-	return it
-}
-
-// subtree appends n and everything below it to out, contents first.
-func subtree(n *hnode, out []*hnode) []*hnode {
-	for _, k := range n.kids {
-		if k.info.Type != TypeDir {
-			out = append(out, k)
-		}
-	}
-	for _, k := range n.kids {
-		if k.info.Type == TypeDir {
-			out = subtree(k, out)
-		}
-	}
-	return append(out, n)
 }

@@ -1,10 +1,18 @@
 package cleanup
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"io"
+	"iter"
+	"log/slog"
+	"slices"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Reason says why an item is deleted.
@@ -112,7 +120,11 @@ type Report struct {
 	// Errors are the problems met (also returned as a *multierror.Error).
 	Errors []string `json:"errors,omitempty"`
 
-	dirs  []dirRec
+	dirs []dirRec
+	// segs are the items spilled to spool (see spool.go); items are the
+	// ones after them, still in memory.
+	segs  []segment
+	spool *spool
 	items []item
 	done  []bool // Apply: which items were deleted
 }
@@ -146,54 +158,167 @@ func (r *Report) skip(reason string) {
 
 // dirPath returns the absolute path of directory i.
 func (r *Report) dirPath(i int32) string {
-	var parts []string
-	for ; i >= 0; i = r.dirs[i].parent {
-		parts = append(parts, r.dirs[i].name)
-	}
-	var b strings.Builder
-	for j := len(parts) - 1; j >= 0; j-- {
-		if j != len(parts)-1 && !strings.HasSuffix(b.String(), "/") {
-			b.WriteByte('/')
-		}
-		b.WriteString(parts[j])
-	}
-	return b.String()
+	var pb pathBuilder
+	return string(pb.dir(r, i))
 }
 
 func (r *Report) itemPath(it *item) string {
-	p := r.dirPath(it.dir)
-	if strings.HasSuffix(p, "/") {
-		return p + it.name
-	}
-	return p + "/" + it.name
+	var pb pathBuilder
+	return string(pb.item(r, it))
 }
 
-// Items returns the planned (dry run) or deleted items, in order.
-func (r *Report) Items() []Item {
-	out := make([]Item, 0, len(r.items))
-	var lastDir int32 = -2
-	var lastPath string
-	for i := range r.items {
-		if r.done != nil && !r.done[i] {
-			continue
+// pathBuilder builds the paths of a report's items one after another,
+// reusing the part shared with the previous one: items come depth first,
+// so a path costs only the levels it does not share with the one before.
+type pathBuilder struct {
+	chain []int32 // directory indices from a root down to the last built
+	lens  []int   // buf[:lens[k]] is the path of chain[k]
+	up    []int32 // scratch: ancestors of the directory asked for
+	buf   []byte
+}
+
+// dir returns the path of directory i, valid until the next call.
+func (pb *pathBuilder) dir(r *Report, i int32) []byte {
+	if n := len(pb.chain); n > 0 && pb.chain[n-1] == i {
+		return pb.buf[:pb.lens[n-1]]
+	}
+	pb.up = pb.up[:0]
+	for x := i; x >= 0; x = r.dirs[x].parent {
+		pb.up = append(pb.up, x)
+	}
+	slices.Reverse(pb.up)
+	k := 0
+	for k < len(pb.up) && k < len(pb.chain) && pb.up[k] == pb.chain[k] {
+		k++
+	}
+	pb.chain, pb.lens = append(pb.chain[:k], pb.up[k:]...), pb.lens[:k]
+	if k == 0 {
+		pb.buf = pb.buf[:0]
+	} else {
+		pb.buf = pb.buf[:pb.lens[k-1]]
+	}
+	for ; k < len(pb.chain); k++ {
+		name := r.dirs[pb.chain[k]].name
+		if k > 0 && (len(pb.buf) == 0 || pb.buf[len(pb.buf)-1] != '/') {
+			pb.buf = append(pb.buf, '/')
 		}
-		it := &r.items[i]
-		if it.dir != lastDir {
-			lastDir, lastPath = it.dir, r.dirPath(it.dir)
-			if !strings.HasSuffix(lastPath, "/") {
-				lastPath += "/"
+		pb.buf = append(pb.buf, name...)
+		pb.lens = append(pb.lens, len(pb.buf))
+	}
+	return pb.buf
+}
+
+// item returns the path of it, valid until the next call.
+func (pb *pathBuilder) item(r *Report, it *item) []byte {
+	d := pb.dir(r, it.dir)
+	n := len(d)
+	if n == 0 || d[n-1] != '/' {
+		d = append(d, '/')
+	}
+	d = append(d, it.name...)
+	pb.buf = d[:n] // keep the directory's path; d's tail is scratch
+	return d
+}
+
+// AllItems yields the planned (dry run) or deleted items, in order. Each
+// path is built as it is yielded, from the one before, so printing a plan
+// holds one path at a time however long the plan is.
+func (r *Report) AllItems() iter.Seq[Item] {
+	return func(yield func(Item) bool) {
+		var pb pathBuilder
+		err := r.eachItem(func(i int, it *item) bool {
+			if r.done != nil && !r.done[i] {
+				return true
 			}
+			return yield(Item{Path: string(pb.item(r, it)), Type: it.typ, Bytes: it.size, Reason: it.why, Used: time.Unix(0, it.used)})
+		})
+		if err != nil {
+			// The spool is gone (the temporary file system failed under
+			// it): say so where the items would be.
+			yield(Item{Path: "(plan items lost: " + err.Error() + ")", Type: TypeOther})
 		}
-		out = append(out, Item{Path: lastPath + it.name, Type: it.typ, Bytes: it.size, Reason: it.why, Used: time.Unix(0, it.used)})
 	}
-	return out
 }
 
-// MarshalJSON includes the items.
+// Items returns every planned or deleted item, in order, each with its
+// whole path: for small reports and tests. AllItems and WriteJSON stream.
+func (r *Report) Items() []Item { return slices.Collect(r.AllItems()) }
+
+// MarshalJSON includes the items; WriteJSON writes the same document
+// without building it in memory.
 func (r *Report) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// WriteJSON writes the report as one JSON object, its items streamed one
+// by one with a json.Encoder, so memory does not grow with the plan.
+func (r *Report) WriteJSON(w io.Writer) error {
 	type plain Report
-	return json.Marshal(struct {
-		*plain
-		Items []Item `json:"items"`
-	}{(*plain)(r), r.Items()})
+	head, err := json.Marshal((*plain)(r))
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(head[:len(head)-1])
+	bw.WriteString(`,"items":[`)
+	enc := json.NewEncoder(bw)
+	first := true
+	for it := range r.AllItems() {
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("]}\n")
+	return bw.Flush()
+}
+
+// MarshalJSON writes the item with its path losslessly: a path that is
+// not valid UTF-8 (JSON strings cannot hold such bytes) is written as the
+// text output quotes it (strconv.Quote: "bad\xff" with its quotes) and its
+// exact bytes follow, base64-encoded, in path_b64.
+func (it Item) MarshalJSON() ([]byte, error) {
+	type plain Item
+	v := struct {
+		plain
+		PathB64 []byte `json:"path_b64,omitempty"`
+	}{plain: plain(it)}
+	if !utf8.ValidString(it.Path) {
+		v.Path = strconv.Quote(it.Path)
+		v.PathB64 = []byte(it.Path)
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, restoring the exact bytes.
+func (it *Item) UnmarshalJSON(b []byte) error {
+	type plain Item
+	var v struct {
+		plain
+		PathB64 []byte `json:"path_b64"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*it = Item(v.plain)
+	if v.PathB64 != nil {
+		it.Path = string(v.PathB64)
+	}
+	return nil
+}
+
+// pathAttrs are the log attributes naming path losslessly, as Item's JSON.
+func pathAttrs(path string) []slog.Attr {
+	if utf8.ValidString(path) {
+		return []slog.Attr{slog.String("path", path)}
+	}
+	return []slog.Attr{slog.String("path", strconv.Quote(path)),
+		slog.String("path_b64", base64.StdEncoding.EncodeToString([]byte(path)))}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -119,33 +118,10 @@ func checkRoot(r Rule, home, resolved string) error {
 	return nil
 }
 
+// check is Validate with the root named first, as the sweep reports it.
 func (r Rule) check() error {
-	if r.Root == "" || !filepath.IsAbs(r.Root) {
-		return fmt.Errorf("sweep %q: %w: the root must be an absolute path", r.Root, ErrBadRule)
-	}
-	if r.OlderThan < 0 {
-		return fmt.Errorf("sweep %s: %w: older_than %v is negative", r.Root, ErrBadRule, r.OlderThan)
-	}
-	if r.KeepUnder < 0 {
-		return fmt.Errorf("sweep %s: %w: keep_under %d is negative", r.Root, ErrBadRule, r.KeepUnder)
-	}
-	if r.OlderThan == 0 && r.KeepUnder == 0 {
-		return fmt.Errorf("sweep %s: %w: older_than is 0 and there is no keep_under budget (write older_than: 1s to delete everything)", r.Root, ErrBadRule)
-	}
-	switch r.Layout {
-	case "", LayoutPlain, LayoutHuggingFace:
-	default:
-		return fmt.Errorf("sweep %s: %w: layout %q is not plain or huggingface", r.Root, ErrBadRule, r.Layout)
-	}
-	switch r.Age {
-	case "", AgeAtime, AgeMtime, AgeNewest:
-	default:
-		return fmt.Errorf("sweep %s: %w: age %q is not atime, mtime or newest", r.Root, ErrBadRule, r.Age)
-	}
-	for _, g := range append(append([]string{}, r.Include...), r.Exclude...) {
-		if _, err := path.Match(strings.TrimPrefix(g, "/"), ""); err != nil || g == "" {
-			return fmt.Errorf("sweep %s: %w: bad glob %q", r.Root, ErrBadRule, g)
-		}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("sweep %s: %w", r.Root, err)
 	}
 	return nil
 }

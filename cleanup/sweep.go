@@ -2,14 +2,14 @@ package cleanup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hashicorp/go-multierror"
 )
@@ -62,10 +62,16 @@ type Sweeper struct {
 	// Workers is how many goroutines walk and delete at once; 0 means 16
 	// (deleting is mostly waiting for the file system, even on 2 cores).
 	Workers int
-	// MaxDepth bounds how deep directories are entered (one descriptor is
-	// held per level, so the process needs that many spare descriptors);
-	// 0 means 8192.
+	// MaxDepth bounds how deep directories are entered; 0 means 65,536.
+	// Descriptors stay within MaxOpenDirs however deep the tree; memory
+	// grows by a few hundred bytes per level.
 	MaxDepth int
+	// MaxOpenDirs bounds the directories held open at once by the whole
+	// sweep, all workers together: past it, a walk closes the directories
+	// highest above it and reopens each, checked to be the same device and
+	// inode, when it comes back. 0 means half the soft RLIMIT_NOFILE, at
+	// most 4,096; it is raised to at least 4 per worker.
+	MaxOpenDirs int
 	// ReportItems bounds how many deletions a real sweep lists in its
 	// Report's Items, so that memory stays flat however much goes: the rest
 	// are counted (Report.ItemsOmitted) and logged. 0 means 1,000;
@@ -75,8 +81,9 @@ type Sweeper struct {
 	ReportItems int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Log receives one Info record per deletion and warnings; nil discards.
-	Log *slog.Logger
+	// Logger receives one Info record per deletion and warnings; nil
+	// discards.
+	Logger *slog.Logger
 }
 
 func (s *Sweeper) fs() FS {
@@ -84,6 +91,18 @@ func (s *Sweeper) fs() FS {
 		return OS()
 	}
 	return s.FS
+}
+
+func (s *Sweeper) maxOpenDirs() int {
+	n := s.MaxOpenDirs
+	if n <= 0 {
+		n = 4096
+		var lim unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur < 2*4096 {
+			n = int(lim.Cur / 2)
+		}
+	}
+	return max(n, 4*s.workers())
 }
 
 func (s *Sweeper) workers() int {
@@ -112,10 +131,10 @@ func (s *Sweeper) now() time.Time {
 }
 
 func (s *Sweeper) log() *slog.Logger {
-	if s.Log == nil {
+	if s.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return s.Log
+	return s.Logger
 }
 
 func (s *Sweeper) proc() string {
@@ -148,7 +167,7 @@ func (s *Sweeper) Sweep(ctx context.Context, dryRun bool) (*Report, error) {
 		}
 	}
 	if live {
-		rep, err := s.plan(ctx, true)
+		rep, err := s.walkRoots(ctx, true)
 		rep.DryRun = false
 		s.measureFree(rep)
 		rep.Finished = s.now()
@@ -172,13 +191,18 @@ func (s *Sweeper) Sweep(ctx context.Context, dryRun bool) (*Report, error) {
 // deletions a real run would make, in order, with bytes (Report.DryRun is
 // true). Roots that cannot be swept are errors (wrapped ErrDangerousRoot,
 // ErrBadRule, or the file system's error) and the other roots still are.
-func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.plan(ctx, false) }
+func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.walkRoots(ctx, false) }
 
-// plan walks the roots; live deletes as it goes.
-func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
+// walkRoots walks the roots and plans; live deletes as it goes (a real
+// sweep that needs no whole plan first).
+func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
-		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers())}
+		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
 	p.now = p.rep.Started
+	if !live && s.MaxDeletions == 0 {
+		p.spool = &spool{}
+		p.rep.spool = p.spool
+	}
 	if id, ok := s.fs().(Identity); ok {
 		if uid, groups := id.Identity(); uid != 0 {
 			p.id = &identity{uid: uid, groups: groups}
@@ -186,9 +210,9 @@ func (s *Sweeper) plan(ctx context.Context, live bool) (*Report, error) {
 	}
 	p.maxDepth = s.MaxDepth
 	if p.maxDepth <= 0 {
-		p.maxDepth = 8192
+		p.maxDepth = 1 << 16
 	}
-	if h, err := readHeld(s.proc()); err != nil {
+	if h, err := readHeld(ctx, s.proc()); err != nil {
 		p.warn(err.Error())
 		p.held = h
 	} else {
@@ -231,36 +255,6 @@ func errStrings(me *multierror.Error) []string {
 	return out
 }
 
-// planner is the state of one Plan call.
-type planner struct {
-	s        *Sweeper
-	live     bool // delete as the walk decides
-	log      *slog.Logger
-	ctx      context.Context
-	rep      *Report
-	now      time.Time
-	held     *held
-	mounts   []mount
-	protect  []string
-	maxDepth int
-	errs     *multierror.Error
-	// maxItemDir is the deepest directory record an item refers to; live
-	// sweeps drop the records past it once they are left.
-	maxItemDir int32
-	// itemCap bounds the items a live sweep keeps (-1: no bound).
-	itemCap int
-	// id is who this process is, when the FS enforces permissions and it
-	// is not root (nil: everything is taken as removable).
-	id *identity
-	// turns holds one token per goroutine walking now (Workers at most),
-	// shared by every fork.
-	turns chan struct{}
-}
-
-// acquire waits for a turn to walk; release gives it back.
-func (p *planner) acquire() { p.turns <- struct{}{} }
-func (p *planner) release() { <-p.turns }
-
 // identity is the effective uid and groups a plan checks permissions for.
 type identity struct {
 	uid    uint32
@@ -289,188 +283,11 @@ func (id *identity) mayRemove(dir Info, owner uint32) bool {
 	return dir.Perm&0o1000 == 0 || owner == id.uid || dir.Uid == id.uid
 }
 
-// denied records that an entry at path stays because this process may not
-// remove it, as the error a real removal would have given.
-func (p *planner) denied(root, path string) {
-	p.rep.skip(SkipNotPermitted)
-	p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: remove %s: %w", root, path, syscall.EPERM))
-}
-
-func (p *planner) warn(msg string) {
-	p.rep.Notes = append(p.rep.Notes, msg)
-	p.s.log().Warn(msg)
-}
-
-func (p *planner) capped() bool {
-	return p.s.MaxDeletions > 0 && p.rep.Deleted >= p.s.MaxDeletions
-}
-
-// fork returns a planner for one subtree of root ri (directory di), with a
-// report of its own whose directory 0 stands for di.
-func (p *planner) fork(ri, di int32) *planner {
-	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns}
-	if c.itemCap >= 0 {
-		// The fork's items are joined after the ones listed so far.
-		c.itemCap = max(0, c.itemCap-len(p.rep.items))
-	}
-	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots))}
-	c.rep.Roots[ri] = RootReport{Root: p.rep.Roots[ri].Root, Age: p.rep.Roots[ri].Age}
-	c.rep.dirs = []dirRec{p.rep.dirs[di]}
-	return c
-}
-
-// join appends a forked planner's work, in order.
-func (p *planner) join(c *planner, di int32) {
-	base := int32(len(p.rep.dirs))
-	remap := func(x int32) int32 {
-		if x == 0 {
-			return di
-		}
-		return base + x - 1
-	}
-	for _, d := range c.rep.dirs[1:] {
-		d.parent = remap(d.parent)
-		p.rep.dirs = append(p.rep.dirs, d)
-	}
-	for _, it := range c.rep.items {
-		if p.live && p.itemCap >= 0 && len(p.rep.items) >= p.itemCap {
-			p.rep.ItemsOmitted++
-			continue
-		}
-		it.dir = remap(it.dir)
-		p.rep.items = append(p.rep.items, it)
-		p.maxItemDir = max(p.maxItemDir, it.dir)
-	}
-	p.rep.ItemsOmitted += c.rep.ItemsOmitted
-	p.rep.Scanned += c.rep.Scanned
-	p.rep.Deleted += c.rep.Deleted
-	p.rep.Bytes += c.rep.Bytes
-	for i, r := range c.rep.Roots {
-		p.rep.Roots[i].Scanned += r.Scanned
-		p.rep.Roots[i].Deleted += r.Deleted
-		p.rep.Roots[i].Bytes += r.Bytes
-	}
-	for k, v := range c.rep.Skipped {
-		p.rep.Skipped[k] += v
-	}
-	if c.errs != nil {
-		p.errs = multierror.Append(p.errs, c.errs.Errors...)
-	}
-}
-
-// remove deletes it from d at once (live sweeps); it reports whether it went.
-func (p *planner) remove(d Dir, it item) bool {
-	err := d.Remove(it.name, it.typ == TypeDir)
-	switch {
-	case err == nil:
-		logDeleted(p.ctx, p.log, p.rep, &it)
-		p.emit(it)
-		return true
-	case errGone(err):
-	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
-		p.rep.skip(SkipNotEmpty)
-	default:
-		p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: remove %s: %w", p.rep.Roots[p.rep.dirs[it.dir].root].Root, p.rep.itemPath(&it), err))
-	}
-	return false
-}
-
-// emit adds a deletion to the plan (a live sweep past its ReportItems only
-// counts it).
-func (p *planner) emit(it item) {
-	if p.live && p.itemCap >= 0 && len(p.rep.items) >= p.itemCap {
-		p.rep.ItemsOmitted++
-	} else {
-		p.rep.items = append(p.rep.items, it)
-		p.maxItemDir = max(p.maxItemDir, it.dir)
-	}
-	p.rep.Deleted++
-	p.rep.Bytes += it.size
-	rr := &p.rep.Roots[p.rep.dirs[it.dir].root]
-	rr.Deleted++
-	rr.Bytes += it.size
-}
-
-// root plans one rule.
-func (p *planner) root(ri int32, r Rule) error {
-	if r.Root != "" && filepath.IsAbs(r.Root) {
-		r.Root = filepath.Clean(r.Root)
-	}
-	p.rep.Roots = append(p.rep.Roots, RootReport{Root: r.Root, Age: basisOr(r.Age), FreeBefore: -1, FreeAfter: -1})
-	rr := &p.rep.Roots[ri]
-	if err := r.check(); err != nil {
-		return err
-	}
-	if err := checkRoot(r, p.s.home(), ""); err != nil {
-		return err
-	}
-	st, err := p.s.fs().Lstat(r.Root)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && r.MissingOK:
-		rr.Missing, rr.Note = true, "root does not exist"
-		return nil
-	case err != nil:
-		return fmt.Errorf("sweep %s: %w", r.Root, err)
-	case st.Type == TypeSymlink:
-		return fmt.Errorf("sweep %s: the root is a symlink: name its target instead", r.Root)
-	case st.Type != TypeDir:
-		return fmt.Errorf("sweep %s: the root is not a directory", r.Root)
-	}
-	resolved := r.Root
-	if p.s.FS == nil {
-		resolved, _ = filepath.EvalSymlinks(r.Root)
-	}
-	if err := checkRoot(r, p.s.home(), resolved); err != nil {
-		return err
-	}
-	for _, pr := range p.protect {
-		if under(r.Root, pr) || (resolved != "" && under(resolved, pr)) {
-			rr.Note = "root is protected by " + pr
-			p.rep.skip(SkipProtected)
-			return nil
-		}
-	}
-	if resolved == "" {
-		resolved = r.Root
-	}
-	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeAtime && hasOption(m.options, "noatime") {
-		rr.Age = AgeNewest
-		rr.Note = fmt.Sprintf("%s is mounted noatime: ageing by the newest of atime, mtime and ctime instead", m.point)
-		p.warn(fmt.Sprintf("sweep %s: %s", r.Root, rr.Note))
-	}
-	d, err := p.s.fs().OpenRoot(r.Root)
-	if err != nil {
-		return fmt.Errorf("sweep %s: open root: %w", r.Root, err)
-	}
-	info, err := d.Stat()
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("sweep %s: stat root: %w", r.Root, err)
-	}
-	rr.dev = info.Dev
-	if fsp, ok := d.(FreeSpacer); ok {
-		if n, err := fsp.FreeBytes(); err == nil {
-			rr.FreeBefore = n
-		}
-	}
-	p.rep.dirs = append(p.rep.dirs, dirRec{parent: -1, root: ri, name: r.Root, dev: info.Dev, ino: info.Ino})
-	di := int32(len(p.rep.dirs) - 1)
-	if r.Layout == LayoutHuggingFace {
-		return p.hub(ri, r, rr.Age, d, di, info)
-	}
-	w := newWalk(p, ri, r, rr.Age, resolved)
-	return w.run(d, di, info)
-}
-
 func basisOr(b AgeBasis) AgeBasis {
 	if b == "" {
 		return AgeAtime
 	}
 	return b
 }
-
-// sortNames sorts directory entries by byte order.
-func sortNames(names []string) { slices.Sort(names) }
 
 func errAppend(me *multierror.Error, err error) *multierror.Error { return multierror.Append(me, err) }

@@ -1,11 +1,14 @@
 package cleanup
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // walk plans one plain root: a depth-first walk with an explicit stack (no
@@ -23,12 +26,21 @@ type walk struct {
 	mounts   map[string]bool // root-relative mount points
 	rootDev  uint64
 	budget   []item // keep_under candidates
-	allBytes int64  // bytes of every file under the root
+	allBytes int64  // bytes of every file under the root, each inode once
+	// nlink counts, for KeepUnder, the names seen of each file with
+	// several (hard links): its bytes count once and go only with its
+	// last name.
+	nlink map[uint64]*linkCount
 	// dirInfo describes each directory scanned, by record index, for the
 	// permission check (Hugging Face layout only).
 	dirInfo map[int32]Info
 	// split: subtrees may be walked in parallel (no cap, no budget).
 	split bool
+	// path is the absolute path of the directory on top of the stack.
+	path []byte
+	// relDepth is how deep a relative path can still match a relative
+	// glob, a protected path or a mount point.
+	relDepth int
 }
 
 // splitDepth is how deep (the root is 0) a directory's subdirectories are
@@ -38,11 +50,22 @@ type walk struct {
 const splitDepth = 2
 
 type frame struct {
-	d         Dir
-	idx       int32
-	rel       string // relative to the root ("" for the root)
-	depth     int    // 0 for the root
-	info      Info
+	// d is the open directory; nil while closed to keep the walk under its
+	// descriptor budget (see walk.makeRoom), reopened through ".." when
+	// the walk comes back to it.
+	d   Dir
+	idx int32 // this directory's record in the (part's) report
+	// name is the directory's entry name in its parent.
+	name string
+	// pathLen: w.path[:pathLen] is the directory's absolute path (the path
+	// buffer follows the stack, so a path is built only to be printed).
+	pathLen int
+	// rel is the path relative to the root, kept only as deep as a
+	// relative glob, a protected path or a mount point can need it ("" for
+	// the root and below that depth).
+	rel       string
+	depth     int  // 0 for the root
+	info      Info // its identity (Dev, Ino) is checked on every reopen
 	subdirs   []subdir
 	next      int
 	remaining int  // entries that stay
@@ -76,6 +99,17 @@ func newWalk(p *planner, ri int32, r Rule, basis AgeBasis, resolved string) *wal
 			}
 		}
 	}
+	// A relative path is needed only as deep as something can match it:
+	// path.Match's "*" never matches "/", so a glob of k parts matches
+	// only paths of k parts.
+	for _, set := range []map[string]bool{w.protect, w.mounts} {
+		for k := range set {
+			w.relDepth = max(w.relDepth, strings.Count(k, "/")+1)
+		}
+	}
+	for _, g := range append(append([]string{}, w.include.rel...), w.exclude.rel...) {
+		w.relDepth = max(w.relDepth, strings.Count(g, "/")+1)
+	}
 	return w
 }
 
@@ -91,24 +125,43 @@ func join(rel, name string) string {
 	return rel + "/" + name
 }
 
+// pathOf returns the absolute path of the entry name in f ("" names f
+// itself); f must be on the walk's stack.
+func (w *walk) pathOf(f *frame, name string) string {
+	if name == "" {
+		return string(w.path[:f.pathLen])
+	}
+	b := make([]byte, 0, f.pathLen+1+len(name))
+	b = append(append(append(b, w.path[:f.pathLen]...), '/'), name...)
+	return string(b)
+}
+
+func (w *walk) fail(err error) { w.p.errs = errAppend(w.p.errs, err) }
+
 func (w *walk) run(root Dir, di int32, info Info) error {
 	w.rootDev = info.Dev
 	rootName := filepath.Base(w.r.Root)
-	top := &frame{d: root, idx: di, info: info, included: w.include.empty(), inWithin: len(w.within) == 0 || w.within[rootName]}
+	w.path = append(w.path[:0], w.r.Root...)
+	top := &frame{d: root, idx: di, name: w.r.Root, pathLen: len(w.path), info: info, included: w.include.empty(),
+		inWithin: len(w.within) == 0 || w.within[rootName]}
 	w.split = w.p.s.MaxDeletions == 0 && w.r.KeepUnder == 0 && w.p.s.workers() > 1
 	w.p.acquire()
+	w.p.fds.open.Add(1) // the root, opened by planner.root
 	w.list(top)
 	w.loop([]*frame{top})
 	w.p.release()
 	root.Close()
+	w.p.fds.open.Add(-1)
 	w.spendBudget()
 	return nil
 }
 
 // loop walks depth first from the frames on stack until it is empty; the
-// bottom frame's directory is left open. A shallow directory's subtrees
-// are walked in parallel (see splitDepth), joined in the same order.
+// bottom frame's directory is left open and never closed here. A shallow
+// directory's subtrees are walked in parallel (see splitDepth), joined in
+// the same order.
 func (w *walk) loop(stack []*frame) {
+	low := 1 // stack[1:low] are closed (see makeRoom)
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
 		if f.next == 0 && w.split && f.depth < splitDepth && len(f.subdirs) > 1 && w.p.ctx.Err() == nil {
@@ -117,6 +170,7 @@ func (w *walk) loop(stack []*frame) {
 		if f.next < len(f.subdirs) && w.p.ctx.Err() == nil {
 			sd := f.subdirs[f.next]
 			f.next++
+			low = w.makeRoom(stack, low)
 			if nf := w.enter(f, sd); nf != nil {
 				stack = append(stack, nf)
 				w.list(nf)
@@ -128,17 +182,110 @@ func (w *walk) loop(stack []*frame) {
 		if len(stack) == 0 {
 			break
 		}
-		f.d.Close()
-		w.leave(stack[len(stack)-1], f)
+		parent := stack[len(stack)-1]
+		if parent.d == nil {
+			w.reopen(stack, f)
+			low = len(stack) - 1
+		}
+		w.closeDir(f)
+		w.path = w.path[:parent.pathLen]
+		if parent.d == nil {
+			parent.remaining++
+			continue
+		}
+		w.leave(parent, f)
 		w.forget(f)
 	}
 }
 
+// makeRoom closes the shallowest open directories of this walk (never the
+// bottom one, which another walk may share, nor the top one, about to be
+// read) while the descriptors open in the whole sweep are at the budget,
+// and returns the new low mark: stack[1:low] are closed.
+func (w *walk) makeRoom(stack []*frame, low int) int {
+	for low < len(stack)-1 && w.p.fds.open.Load() >= w.p.fds.max {
+		w.closeDir(stack[low])
+		low++
+	}
+	return low
+}
+
+func (w *walk) closeDir(f *frame) {
+	if f.d != nil {
+		f.d.Close()
+		f.d = nil
+		w.p.fds.open.Add(-1)
+	}
+}
+
+// reopen opens the top directory of stack again, closed by makeRoom, and
+// checks it is the very directory walked (same device and inode), as find
+// and systemd-tmpfiles do: as the parent ("..") of its child c when c is
+// still open, else by name from the nearest open directory above it. A
+// directory moved meanwhile is left (Skipped["changed"]) with the rest of
+// its entries.
+func (w *walk) reopen(stack []*frame, c *frame) {
+	k := len(stack) - 1
+	f := stack[k]
+	var d Dir
+	var err error = errChanged
+	if c.d != nil {
+		d, err = w.openChecked(c.d, "..", f.info)
+	}
+	if err != nil {
+		j := k - 1
+		for stack[j].d == nil {
+			j--
+		}
+		from := stack[j].d
+		for i := j + 1; i <= k; i++ {
+			d, err = w.openChecked(from, stack[i].name, stack[i].info)
+			if i > j+1 { // from was opened on the way down
+				from.Close()
+				w.p.fds.open.Add(-1)
+			}
+			if err != nil {
+				break
+			}
+			from = d
+		}
+	}
+	if err != nil {
+		w.p.rep.skip(SkipChanged)
+		if !errGone(err) && !errNotDir(err) && err != errChanged {
+			w.fail(fmt.Errorf("sweep %s: reopen %s: %w", w.r.Root, w.pathOf(f, ""), err))
+		}
+		f.next = len(f.subdirs) + 1 // never removed: its walk is incomplete
+		return
+	}
+	f.d = d
+}
+
+// openChecked opens the directory name of d and checks it is the one
+// described by want (same device and inode); the descriptor is counted.
+func (w *walk) openChecked(d Dir, name string, want Info) (Dir, error) {
+	nd, err := d.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	got, err := nd.Stat()
+	if err == nil && (got.Dev != want.Dev || got.Ino != want.Ino) {
+		err = errChanged
+	}
+	if err != nil {
+		nd.Close()
+		return nil, err
+	}
+	w.p.fds.open.Add(1)
+	return nd, nil
+}
+
 // forget drops the records of f's directory and everything below it once
-// a live sweep is done with them and no listed item needs their path, so
-// that memory follows the depth of the tree, not its size.
+// the walk is done with them and no listed item needs their path, so that
+// memory follows the depth of the tree, not its size.
 func (w *walk) forget(f *frame) {
-	if w.p.live && int(f.idx) < len(w.p.rep.dirs) && w.p.maxItemDir < f.idx {
+	if int(f.idx) < len(w.p.rep.dirs) && w.p.maxItemDir < f.idx && w.r.KeepUnder == 0 {
+		clear(w.p.rep.dirs[f.idx:])
 		w.p.rep.dirs = w.p.rep.dirs[:f.idx]
 	}
 }
@@ -147,7 +294,7 @@ func (w *walk) forget(f *frame) {
 func (w *walk) enter(f *frame, sd subdir) *frame {
 	if f.depth+1 >= w.p.maxDepth {
 		w.p.rep.skip(SkipTooDeep)
-		w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: %s: nested deeper than %d levels: not entered", w.r.Root, join(f.rel, sd.name), w.p.maxDepth))
+		w.fail(fmt.Errorf("sweep %s: %s: nested deeper than %d levels: not entered", w.r.Root, w.pathOf(f, sd.name), w.p.maxDepth))
 		f.remaining++
 		return nil
 	}
@@ -158,10 +305,11 @@ func (w *walk) enter(f *frame, sd subdir) *frame {
 		case errNotDir(err):
 			w.p.rep.skip(SkipChanged) // replaced since it was listed
 		case !errGone(err):
-			w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: open %s: %w", w.r.Root, w.p.rep.dirPath(f.idx)+"/"+sd.name, err))
+			w.fail(fmt.Errorf("sweep %s: open %s: %w", w.r.Root, w.pathOf(f, sd.name), err))
 		}
 		return nil
 	}
+	w.p.fds.open.Add(1)
 	got, err := d.Stat()
 	skip := ""
 	switch {
@@ -179,13 +327,19 @@ func (w *walk) enter(f *frame, sd subdir) *frame {
 	}
 	if skip != "" {
 		d.Close()
+		w.p.fds.open.Add(-1)
 		w.p.rep.skip(skip)
 		f.remaining++
 		return nil
 	}
 	w.p.rep.dirs = append(w.p.rep.dirs, dirRec{parent: f.idx, root: w.ri, name: sd.name, dev: got.Dev, ino: got.Ino})
-	return &frame{d: d, idx: int32(len(w.p.rep.dirs) - 1), rel: join(f.rel, sd.name), depth: f.depth + 1, info: sd.info,
-		included: sd.incl, inWithin: f.inWithin || w.within[sd.name], eligible: sd.incl && f.inWithin}
+	w.path = append(append(w.path[:f.pathLen], '/'), sd.name...)
+	nf := &frame{d: d, idx: int32(len(w.p.rep.dirs) - 1), name: sd.name, pathLen: len(w.path), depth: f.depth + 1,
+		info: sd.info, included: sd.incl, inWithin: f.inWithin || w.within[sd.name], eligible: sd.incl && f.inWithin}
+	if nf.depth < w.relDepth {
+		nf.rel = join(f.rel, sd.name)
+	}
+	return nf
 }
 
 // leave decides, once f's contents are done, whether f itself goes.
@@ -195,7 +349,7 @@ func (w *walk) leave(parent, f *frame) {
 		parent.remaining++
 		return
 	}
-	if !w.mayRemove(parent, w.p.rep.dirs[f.idx].name, f.info) {
+	if !w.mayRemove(parent, f.name, f.info) {
 		parent.remaining++
 		return
 	}
@@ -204,9 +358,9 @@ func (w *walk) leave(parent, f *frame) {
 		parent.remaining++
 		return
 	}
-	it := item{dir: parent.idx, typ: TypeDir, why: ReasonEmpty, name: w.p.rep.dirs[f.idx].name, ino: f.info.Ino, used: t}
+	it := item{dir: parent.idx, typ: TypeDir, why: ReasonEmpty, name: f.name, ino: f.info.Ino, used: t}
 	if w.p.live {
-		if !w.p.remove(parent.d, it) {
+		if !w.remove(parent, it) {
 			parent.remaining++
 		}
 		return
@@ -214,10 +368,34 @@ func (w *walk) leave(parent, f *frame) {
 	w.p.emit(it)
 }
 
+// remove deletes it from f's directory at once (live sweeps) and logs it
+// with its real path; it reports whether it went.
+func (w *walk) remove(f *frame, it item) bool {
+	err := f.d.Remove(it.name, it.typ == TypeDir)
+	switch {
+	case err == nil:
+		if w.p.log.Enabled(w.p.ctx, slog.LevelInfo) {
+			logDeleted(w.p.ctx, w.p.log, w.pathOf(f, it.name), &it)
+		}
+		w.p.emit(it)
+		return true
+	case errGone(err):
+	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
+		w.p.rep.skip(SkipNotEmpty)
+	default:
+		w.fail(fmt.Errorf("sweep %s: remove %s: %w", w.r.Root, w.pathOf(f, it.name), err))
+	}
+	return false
+}
+
 // parallel walks the subtrees under top with up to Workers goroutines,
 // each into its own part of the report, and joins the parts in the order a
-// single walk would have produced. At most Workers goroutines walk at once
-// in all: the caller lends its turn while it waits (see planner.acquire).
+// single walk would have produced. A part has its own coordinates: its
+// directory 0 is top, recorded under its absolute path, so that every path
+// built inside the part is the real one; join translates the part's
+// directory indices into the whole's once. At most Workers goroutines walk
+// at once in all: the caller lends its turn while it waits (see
+// planner.acquire).
 func (w *walk) parallel(top *frame) {
 	subs := top.subdirs
 	top.subdirs, top.next = nil, 0
@@ -229,6 +407,7 @@ func (w *walk) parallel(top *frame) {
 	var mu sync.Mutex
 	next := make(chan int)
 	var wg sync.WaitGroup
+	topPath := w.pathOf(top, "")
 	for range min(w.p.s.workers(), len(subs)) {
 		wg.Add(1)
 		go func() {
@@ -236,16 +415,21 @@ func (w *walk) parallel(top *frame) {
 			for k := range next {
 				w.p.acquire()
 				mu.Lock()
-				cp := w.p.fork(w.ri, top.idx)
+				cp := w.p.fork(w.ri, top.idx, topPath)
 				mu.Unlock()
 				cw := *w
 				cw.p = cp
-				fr := &frame{d: top.d, idx: 0, rel: top.rel, depth: top.depth, info: top.info, subdirs: subs[k : k+1],
-					included: top.included, inWithin: top.inWithin}
+				cw.path = append(make([]byte, 0, 256), topPath...)
+				fr := &frame{d: top.d, idx: 0, name: top.name, pathLen: len(cw.path), rel: top.rel, depth: top.depth,
+					info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
 				cw.loop([]*frame{fr})
 				cp.release()
-				// Join the parts done so far, in order, to free them early.
+				// Join the parts done so far, in order, to free them early;
+				// one that must wait for those before it waits spilled.
 				mu.Lock()
+				if k != joined {
+					cp.spill()
+				}
 				parts[k], frames[k] = cp, fr
 				for joined < len(parts) && parts[joined] != nil {
 					w.p.join(parts[joined], top.idx)
@@ -267,104 +451,152 @@ func (w *walk) parallel(top *frame) {
 // list examines every entry of f's directory, plans its files and symlinks
 // and queues its subdirectories.
 func (w *walk) list(f *frame) {
-	ents, err := readEntries(f.d)
-	if err != nil {
-		w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: read %s: %w", w.r.Root, w.p.rep.dirPath(f.idx), err))
-		f.remaining += len(ents) + 1
+	var ents listing
+	err := readListing(f.d, &ents)
+	switch {
+	case err == nil:
+	case errGone(err):
+		// Removed after it was opened (getdents says ENOENT): nothing is
+		// left to sweep in it, and it is not there to be removed.
+		f.remaining++
+		return
+	default:
+		w.fail(fmt.Errorf("sweep %s: read %s: %w", w.r.Root, w.pathOf(f, ""), err))
+		f.remaining += len(ents.ents) + 1
 	}
-	slices.SortFunc(ents, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
-	rr := &w.p.rep.Roots[w.ri]
-	for i, e := range ents {
-		name := e.Name
+	ents.sort()
+	for i := range ents.ents {
 		if w.p.live && i%64 == 0 && w.p.ctx.Err() != nil {
-			f.remaining += len(ents) - i // stop between deletions
+			f.remaining += len(ents.ents) - i // stop between deletions
 			return
 		}
-		var info Info
-		if e.Dir {
-			info.Type = TypeDir // described by enter, once opened
-		} else if info, err = f.d.Lstat(name); err != nil {
-			if !errGone(err) {
-				f.remaining++
-				w.p.errs = errAppend(w.p.errs, fmt.Errorf("sweep %s: stat %s: %w", w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name, err))
-			}
-			continue
+		w.examine(f, string(ents.name(i)), ents.ents[i].dir)
+	}
+}
+
+// examine describes the entry name of f (listedDir: the listing says it is
+// a directory) and plans it, or queues it to be entered.
+func (w *walk) examine(f *frame, name string, listedDir bool) {
+	var info Info
+	if listedDir {
+		info.Type = TypeDir // described by enter, once opened
+	} else if i, err := f.d.Lstat(name); err == nil {
+		info = i
+	} else {
+		if !errGone(err) {
+			f.remaining++
+			w.fail(fmt.Errorf("sweep %s: stat %s: %w", w.r.Root, w.pathOf(f, name), err))
 		}
-		w.p.rep.Scanned++
-		rr.Scanned++
-		if info.Type == TypeFile {
-			w.allBytes += info.Size
+		return
+	}
+	w.p.rep.Scanned++
+	w.p.rep.Roots[w.ri].Scanned++
+	if info.Type == TypeFile {
+		w.allBytes += w.inodeBytes(info)
+	}
+	shallow := f.depth < w.relDepth // rel names f; deeper, no relative match is possible
+	switch {
+	case w.match(w.exclude, f, name):
+		w.keep(f, SkipExcluded)
+		return
+	case shallow && len(w.protect) > 0 && w.protect[join(f.rel, name)]:
+		w.keep(f, SkipProtected)
+		return
+	}
+	incl := f.included || w.match(w.include, f, name)
+	switch info.Type {
+	case TypeDir:
+		w.queue(f, subdir{name: name, info: info, incl: incl, listed: listedDir}, shallow)
+	case TypeOther:
+		w.keep(f, SkipSpecial)
+	case TypeSymlink:
+		w.symlink(f, name, info, incl && f.inWithin)
+	case TypeFile:
+		w.file(f, name, info, incl && f.inWithin)
+	}
+}
+
+// keep counts an entry of f that stays, and why ("": no skip to count).
+func (w *walk) keep(f *frame, why string) {
+	if why != "" {
+		w.p.rep.skip(why)
+	}
+	f.remaining++
+}
+
+// queue adds sd to the subdirectories f's walk enters, unless it is a
+// mount point or locked.
+func (w *walk) queue(f *frame, sd subdir, shallow bool) {
+	skip := ""
+	switch {
+	case shallow && len(w.mounts) > 0 && w.mounts[join(f.rel, sd.name)]:
+		// Known from mountinfo: never opened (an automount point would
+		// mount).
+		skip = SkipMount
+	case !sd.listed:
+		skip = w.dirSkip(sd.info)
+	}
+	if skip != "" {
+		w.keep(f, skip)
+		return
+	}
+	f.subdirs = append(f.subdirs, sd)
+}
+
+// symlink plans an old, eligible symlink of f (the link itself).
+func (w *walk) symlink(f *frame, name string, info Info, eligible bool) {
+	t, old := w.old(info)
+	switch {
+	case !eligible || !old:
+		w.keep(f, SkipSymlink)
+	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
+	default:
+		w.keep(f, "") // one not permitted is named in the errors
+	}
+}
+
+// file plans an old, eligible file of f that no process holds, or keeps it
+// as a keep_under candidate.
+func (w *walk) file(f *frame, name string, info Info, eligible bool) {
+	switch {
+	case !eligible:
+		w.keep(f, "")
+		return
+	case w.p.held.isLocked(info):
+		w.keep(f, SkipLocked)
+		return
+	case w.p.held.isOpen(info):
+		w.keep(f, SkipOpen)
+		return
+	}
+	t, old := w.old(info)
+	if !w.p.id.mayRemove(f.info, info.Uid) {
+		if old {
+			w.p.denied(w.r.Root, w.pathOf(f, name))
 		}
-		switch {
-		case w.exclude.match(name, f.rel):
-			w.p.rep.skip(SkipExcluded)
-			f.remaining++
-			continue
-		case len(w.protect) > 0 && w.protect[join(f.rel, name)]:
-			w.p.rep.skip(SkipProtected)
-			f.remaining++
-			continue
-		}
-		incl := f.included || w.include.match(name, f.rel)
-		eligible := incl && f.inWithin
-		switch info.Type {
-		case TypeDir:
-			skip := ""
-			switch {
-			case len(w.mounts) > 0 && w.mounts[join(f.rel, name)]:
-				// Known from mountinfo: never opened (an automount
-				// point would mount).
-				skip = SkipMount
-			case !e.Dir:
-				skip = w.dirSkip(info)
-			}
-			if skip != "" {
-				w.p.rep.skip(skip)
-				f.remaining++
-				continue
-			}
-			f.subdirs = append(f.subdirs, subdir{name: name, info: info, incl: incl, listed: e.Dir})
-		case TypeOther:
-			w.p.rep.skip(SkipSpecial)
-			f.remaining++
-		case TypeSymlink:
-			t, old := w.old(info)
-			switch {
-			case !eligible || !old:
-				w.p.rep.skip(SkipSymlink)
-			case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
-				continue
-			}
-			f.remaining++ // kept (one not permitted is named in the errors)
-		case TypeFile:
-			f.remaining++
-			switch {
-			case !eligible:
-				continue
-			case w.p.held.isLocked(info):
-				w.p.rep.skip(SkipLocked)
-				continue
-			case w.p.held.isOpen(info):
-				w.p.rep.skip(SkipOpen)
-				continue
-			}
-			t, old := w.old(info)
-			if !w.p.id.mayRemove(f.info, info.Uid) {
-				if old {
-					w.p.denied(w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name)
-				}
-				continue // neither old enough nor a budget candidate
-			}
-			it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
-			if old {
-				if w.take(f, it) {
-					f.remaining--
-				}
-			} else if w.r.KeepUnder > 0 {
-				w.budget = append(w.budget, it)
-			}
+		w.keep(f, "") // neither old enough nor a budget candidate
+		return
+	}
+	it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
+	switch {
+	case old && w.take(f, it):
+	case old:
+		w.keep(f, "")
+	default:
+		w.keep(f, "")
+		if w.r.KeepUnder > 0 {
+			w.budget = append(w.budget, it)
 		}
 	}
+}
+
+// match reports whether g matches the entry name of f; a glob relative to
+// the root is tried only where f's relative path is kept.
+func (w *walk) match(g globs, f *frame, name string) bool {
+	if f.depth < w.relDepth {
+		return g.match(name, f.rel)
+	}
+	return len(g.base) > 0 && globs{base: g.base}.match(name, "")
 }
 
 // dirSkip is why the directory described by info is not entered ("": it
@@ -385,7 +617,7 @@ func (w *walk) mayRemove(f *frame, name string, info Info) bool {
 	if w.p.id.mayRemove(f.info, info.Uid) {
 		return true
 	}
-	w.p.denied(w.r.Root, w.p.rep.dirPath(f.idx)+"/"+name)
+	w.p.denied(w.r.Root, w.pathOf(f, name))
 	return false
 }
 
@@ -396,13 +628,41 @@ func (w *walk) take(f *frame, it item) bool {
 		return false
 	}
 	if w.p.live {
-		return w.p.remove(f.d, it)
+		return w.remove(f, it)
 	}
 	w.p.emit(it)
 	return true
 }
 
-// spendBudget plans least recently used files until the root fits KeepUnder.
+// linkCount is how many names a file with hard links has, and how many
+// of them were seen under the root.
+type linkCount struct{ nlink, seen uint64 }
+
+// inodeBytes is what a file adds to the root's size for KeepUnder: its
+// size the first time its inode is seen, 0 for its other names.
+func (w *walk) inodeBytes(info Info) int64 {
+	if w.r.KeepUnder <= 0 || info.Nlink <= 1 {
+		return info.Size
+	}
+	if w.nlink == nil {
+		w.nlink = map[uint64]*linkCount{}
+	}
+	lc := w.nlink[info.Ino]
+	if lc == nil {
+		lc = &linkCount{nlink: info.Nlink}
+		w.nlink[info.Ino] = lc
+	}
+	lc.seen++
+	if lc.seen > 1 {
+		return 0
+	}
+	return info.Size
+}
+
+// spendBudget plans least recently used files until the root fits
+// KeepUnder. A file with hard links counts once and goes with all its
+// names at once (its bytes on the last), and only when every name is
+// under the root and may go: removing some names frees nothing.
 func (w *walk) spendBudget() {
 	if w.r.KeepUnder <= 0 {
 		return
@@ -417,17 +677,39 @@ func (w *walk) spendBudget() {
 		}
 		return 0
 	})
-	for _, it := range w.budget {
+	names := map[uint64][]int{} // budget indexes of each linked inode's names
+	for i, it := range w.budget {
+		if w.nlink[it.ino] != nil {
+			names[it.ino] = append(names[it.ino], i)
+		}
+	}
+	for i, it := range w.budget {
 		if left <= w.r.KeepUnder {
 			break
 		}
-		if w.p.capped() {
+		unit := []int{i}
+		if lc := w.nlink[it.ino]; lc != nil {
+			unit = names[it.ino]
+			if unit[0] != i {
+				continue // planned with its first name
+			}
+			if uint64(len(unit)) != lc.nlink {
+				continue // other names stay: nothing would be freed
+			}
+		}
+		if w.p.s.MaxDeletions > 0 && w.p.rep.Deleted+len(unit) > w.p.s.MaxDeletions {
 			w.p.rep.skip(SkipCap)
 			continue
 		}
-		it.why = ReasonBudget
-		w.p.emit(it)
+		for n, k := range unit {
+			x := w.budget[k]
+			x.why = ReasonBudget
+			if n != len(unit)-1 {
+				x.size = 0
+			}
+			w.p.emit(x)
+		}
 		left -= it.size
 	}
-	w.budget = nil
+	w.budget, w.nlink = nil, nil
 }

@@ -1,7 +1,6 @@
 package images
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -45,63 +44,6 @@ type Policy struct {
 	// DiskLow 0 means DiskHigh.
 	DiskHigh float64 `json:"disk_high,omitempty"`
 	DiskLow  float64 `json:"disk_low,omitempty"`
-}
-
-// Validate checks the policy and names each bad field and value.
-func (p Policy) Validate() error {
-	var errs []error
-	for i, g := range p.Match {
-		if err := checkGlob(g); err != nil {
-			errs = append(errs, fmt.Errorf("match[%d]: %w", i, err))
-		}
-	}
-	for i, g := range p.ProtectTags {
-		if err := checkGlob(g); err != nil {
-			errs = append(errs, fmt.Errorf("protect_tags[%d]: %w", i, err))
-		}
-	}
-	for i, l := range p.Labels {
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "=") {
-			errs = append(errs, fmt.Errorf("labels[%d]: %q is not key or key=value", i, l))
-		}
-	}
-	for i, l := range p.ProtectLabels {
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "=") {
-			errs = append(errs, fmt.Errorf("protect_labels[%d]: %q is not key or key=value", i, l))
-		}
-	}
-	if p.KeepLatest < 0 {
-		errs = append(errs, fmt.Errorf("keep_latest: %d is negative", p.KeepLatest))
-	}
-	if err := p.KeepLatestBy.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if p.UnusedFor < 0 {
-		errs = append(errs, fmt.Errorf("unused_for: %v is negative", p.UnusedFor))
-	}
-	if p.BuildCacheKeep != nil && *p.BuildCacheKeep < 0 {
-		errs = append(errs, fmt.Errorf("build_cache_keep: %d is negative", *p.BuildCacheKeep))
-	}
-	for _, w := range []struct {
-		name string
-		v    float64
-	}{{"disk_high", p.DiskHigh}, {"disk_low", p.DiskLow}} {
-		if w.v < 0 || w.v > 100 {
-			errs = append(errs, fmt.Errorf("%s: %v%% is not between 0%% and 100%%", w.name, w.v))
-		}
-	}
-	if p.DiskLow > p.DiskHigh {
-		errs = append(errs, fmt.Errorf("disk_low: %v%% is above disk_high %v%%", p.DiskLow, p.DiskHigh))
-	}
-	return errors.Join(errs...)
-}
-
-// checkGlob reports a malformed glob.
-func checkGlob(g string) error {
-	if _, err := path.Match(g, ""); err != nil {
-		return fmt.Errorf("bad glob %q: %w", g, err)
-	}
-	return nil
 }
 
 // globMatch is path.Match with "*" and "?" also matching "/".

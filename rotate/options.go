@@ -122,21 +122,10 @@ func (r Rule) codec() Compression {
 	return r.Compress
 }
 
-// validate reports what makes the rule unusable.
+// validate is Validate with the rule's path named first.
 func (r Rule) validate() error {
-	switch {
-	case r.Path == "":
-		return fmt.Errorf("rule has no path")
-	case r.Size < 0:
-		return fmt.Errorf("rule %s: size %d is negative", r.Path, r.Size)
-	case r.Every < 0:
-		return fmt.Errorf("rule %s: every %s is negative", r.Path, r.Every)
-	case r.Keep < 0:
-		return fmt.Errorf("rule %s: keep %d is negative", r.Path, r.Keep)
-	case !r.Compress.valid():
-		return fmt.Errorf("rule %s: unknown compression %q (zstd, gzip or none)", r.Path, r.Compress)
-	case r.method() != Rename && r.method() != CopyTruncate:
-		return fmt.Errorf("rule %s: unknown method %q (rename or copytruncate)", r.Path, r.Method)
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("rule %s: %w", r.Path, err)
 	}
 	return nil
 }

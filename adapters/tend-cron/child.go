@@ -7,17 +7,17 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// handledSignals are the signals main asks to receive: the stop signals,
-// SIGHUP (reload), the user signals (forwarded to the child) and SIGCHLD
-// (reaping as PID 1).
+// handledSignals are the signals tend-cron asks to receive: the stop
+// signals, SIGHUP (reload) and the user signals (forwarded to the child).
 var handledSignals = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCHLD,
+	syscall.SIGUSR1, syscall.SIGUSR2,
 }
 
 // forwardedSignals are passed on to the child in entrypoint mode.
@@ -32,25 +32,38 @@ const (
 	exitNotFound   = 127 // no such command
 )
 
-// child is the command tend-cron wraps in entrypoint mode.
+// child is the command tend-cron wraps in entrypoint mode. It runs in a
+// process group of its own, so that signals meant for tend-cron's group
+// (a TTY's Ctrl-C) do not reach it twice, and when tend-cron's stdin is a
+// terminal that group is made the terminal's foreground group, so that
+// Ctrl-C, Ctrl-\ and window changes go straight to it, once.
 type child struct {
 	cmd *exec.Cmd
 	pid int
-	// reaped is true when the reaping loop (PID 1) collects the child's
-	// status; otherwise a goroutine waits for it and closes done.
-	reaped bool
-	done   chan struct{}
-	code   int
+	// group makes signal send to the child's whole process group (as
+	// tini -g) instead of the child alone.
+	group bool
+	// foreground is true when the child owns the terminal.
+	foreground bool
+	done       chan struct{}
+	code       int
 }
 
-// startChild starts argv with tend-cron's standard streams. When reap is
-// true nothing waits for it: the caller's reaping loop must collect its
-// status (see reap), so that the loop cannot steal it. It returns the shell's
+// startChild starts argv with tend-cron's standard streams, waits for it
+// in the background and closes done when it ended. It returns the shell's
 // exit code for a command that cannot start (127 not found, 126 not
 // executable).
-func startChild(argv []string, stdin io.Reader, stdout, stderr io.Writer, reap bool) (*child, int, error) {
+func startChild(argv []string, stdin *os.File, stdout, stderr io.Writer, group bool) (*child, int, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	fg := stdin != nil && isForegroundTTY(stdin)
+	if fg {
+		// The child's group takes the terminal between fork and exec
+		// (tcsetpgrp on its stdin, fd 0 in the child).
+		cmd.SysProcAttr.Foreground = true
+		cmd.SysProcAttr.Ctty = 0
+	}
 	if err := cmd.Start(); err != nil {
 		code := exitCannotExec
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -59,21 +72,52 @@ func startChild(argv []string, stdin io.Reader, stdout, stderr io.Writer, reap b
 		}
 		return nil, code, err
 	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, reaped: reap, done: make(chan struct{})}
-	if !reap {
-		go func() {
-			cmd.Wait()
-			c.code = exitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
-			close(c.done)
-		}()
-	}
+	c := &child{cmd: cmd, pid: cmd.Process.Pid, group: group, foreground: fg, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		c.code = exitCode(cmd.ProcessState.Sys().(syscall.WaitStatus))
+		if fg {
+			takeTerminal(stdin)
+		}
+		close(c.done)
+	}()
 	return c, 0, nil
 }
 
-// signal forwards sig to the child; a child already gone is not an error.
+// isForegroundTTY reports whether f is a terminal whose foreground process
+// group is tend-cron's own: only then may tend-cron hand it to the child.
+func isForegroundTTY(f *os.File) bool {
+	pgrp, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// takeTerminal makes tend-cron's group the terminal's foreground again
+// once the child has ended, so that a shell that started tend-cron gets
+// its terminal back in the state it left it. SIGTTOU, which a background
+// group gets for tcsetpgrp, is ignored meanwhile.
+func takeTerminal(f *os.File) {
+	runtime.LockOSThread() // the mask is per thread
+	defer runtime.UnlockOSThread()
+	var old, ign unix.Sigset_t
+	ign.Val[0] = 1 << (uint(unix.SIGTTOU) - 1)
+	unix.PthreadSigmask(unix.SIG_BLOCK, &ign, &old)
+	unix.IoctlSetPointerInt(int(f.Fd()), unix.TIOCSPGRP, unix.Getpgrp())
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+}
+
+// signal forwards sig to the child, or to its process group; a child
+// already gone is not an error.
 func (c *child) signal(sig os.Signal) error {
-	err := c.cmd.Process.Signal(sig)
-	if errors.Is(err, os.ErrProcessDone) {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("cannot forward %v", sig)
+	}
+	target := c.pid
+	if c.group {
+		target = -c.pid
+	}
+	err := unix.Kill(target, s)
+	if errors.Is(err, unix.ESRCH) {
 		return nil
 	}
 	return err
@@ -89,27 +133,4 @@ func exitCode(ws syscall.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return 1
-}
-
-// reap collects every exited child without blocking, as PID 1 must so
-// that orphans reparented to it do not stay zombies. When one of them is
-// c, its status is recorded and c.done closed. It returns how many it
-// reaped.
-func reap(c *child) int {
-	n := 0
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return n
-		}
-		n++
-		if c != nil && c.reaped && pid == c.pid {
-			c.code = exitCode(syscall.WaitStatus(ws))
-			close(c.done)
-		}
-	}
 }

@@ -1,23 +1,33 @@
-// Command tend-cron runs tend's sweep, rotate and images tasks once, on
-// schedules, or as the entrypoint wrapper of a container's main process, so
-// that an image needs no cron, no logrotate and no cleanup scripts.
+// Command tend-cron runs tend's sweep, rotate and images tasks and the
+// user's own jobs once, on schedules, or as the init and entrypoint wrapper
+// of a container's main process, so that an image needs no cron, no
+// logrotate, no tini and no cleanup scripts.
 //
-//	tend-cron [--config FILE] --once [--only sweep|rotate|images] [--dry-run] [--json]
-//	tend-cron [--config FILE] [--jitter 5m] [--run-at-start] [--metrics-file FILE]
-//	tend-cron [--config FILE] [flags] -- CMD ARGS...
+//	tend-cron [--config FILE] --once [--only NAME] [--dry-run] [--json]
+//	tend-cron [--config FILE] --check
+//	tend-cron [--config FILE] [--jitter 5m] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]
+//	tend-cron [--config FILE] [flags] [--signal-group] -- CMD ARGS...
 //
 // Without --config it uses the embedded default config (sweep the usual ML
-// caches under $HOME and /tmp older than 7 days). --once runs each task
-// once, prints a summary and exits 1 when a task failed. Paths the user
-// has no permission to touch (other users' files in /tmp, for a non-root
-// tend-cron) are listed with the reason but do not fail a run. Without --once it
-// runs the tasks on their schedules (cron expressions or @every/@daily...),
-// never overlapping a task with itself, until SIGTERM or SIGINT, which stop
-// the task in progress at a safe point; SIGHUP reloads the config, keeping
-// the old one when the new one is bad. With "-- CMD ARGS..." it also starts
-// CMD, forwards SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 to it, reaps
-// zombies when it is PID 1, and exits with CMD's status once CMD ends (127
-// when CMD does not exist, 128+N when a signal N killed it).
+// caches under $HOME and /tmp older than 7 days). --once runs each task and
+// job once (or only the one --only names), prints a summary and exits 1
+// when one failed. --check validates the config and prints the next run
+// times of each task and job. Paths the user has no permission to touch
+// (other users' files in /tmp, for a non-root tend-cron) are listed with
+// the reason but do not fail a run. Without --once it runs the tasks and
+// jobs on their schedules (cron expressions or @every/@daily...), never
+// skipping a slot without logging and counting it, until SIGTERM or
+// SIGINT, which stop every task and job within a second; SIGHUP reloads the
+// config, keeping the old one when the new one is bad.
+//
+// With "-- CMD ARGS..." it also starts CMD in a process group of its own
+// (the terminal's foreground group when stdin is a terminal, so Ctrl-C
+// reaches CMD once), forwards SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2
+// to it (to its whole group with --signal-group), and exits with CMD's
+// status as soon as CMD ends (127 when CMD does not exist, 128+N when a
+// signal N killed it). As PID 1 it splits in two (see initMain): PID 1 only
+// reaps zombies and relays signals, a second tend-cron does the work, so
+// that reaping never steals the status of a process someone waits for.
 package main
 
 import (
@@ -40,18 +50,20 @@ import (
 const name = "tend-cron"
 
 func main() {
+	if os.Getpid() == 1 && os.Getenv(workerEnv) == "" {
+		if code, ok := initMain(os.Args[1:], os.Stderr); ok {
+			os.Exit(code)
+		}
+	}
+	underInit := os.Getenv(workerEnv) == "worker"
+	os.Unsetenv(workerEnv)
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, handledSignals...)
 	c := newCommand(os.Stdout, os.Stderr)
 	c.signals = sigs
-	c.pid1 = os.Getpid() == 1
+	c.underInit = underInit
+	c.stdin = os.Stdin
 	os.Exit(c.run(context.Background(), os.Args[1:]))
-}
-
-// run is main without the process: flags in args, output on stdout and
-// stderr, and ctx's end standing for SIGTERM.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return newCommand(stdout, stderr).run(ctx, args)
 }
 
 // command is one invocation of tend-cron and what it needs from outside.
@@ -59,8 +71,11 @@ type command struct {
 	stdout, stderr io.Writer
 	// signals delivers the process's signals (nil: none, ctx alone stops).
 	signals <-chan os.Signal
-	// pid1 makes the entrypoint reap every child, as PID 1 must.
-	pid1 bool
+	// underInit is true in the worker of a PID-1 tend-cron (initMain),
+	// whose PID 1 reaps the container's zombies.
+	underInit bool
+	// stdin is the child's stdin (nil: none).
+	stdin *os.File
 	// makers build the tasks from a config (taskMakers by default).
 	makers []taskMaker
 	// cfgOpts are passed to the config loader.
@@ -88,8 +103,11 @@ type flags struct {
 	only        string
 	dryRun      bool
 	metricsFile string
+	metricsAddr string
 	jitter      time.Duration
 	runAtStart  bool
+	check       bool
+	signalGroup bool
 	argv        []string // the child command after "--"
 }
 
@@ -98,7 +116,10 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 	f.Register(fs)
 	fs.StringVar(&f.config, "config", "", "config `FILE` (default: the embedded default: sweep ML caches under $HOME and /tmp older than 7d)")
 	fs.BoolVar(&f.once, "once", false, "run each task once, print a summary and exit")
-	fs.StringVar(&f.only, "only", "", "run only this `task`: sweep, rotate or images")
+	fs.StringVar(&f.only, "only", "", "run only this task (sweep, rotate, images) or job, by `name`")
+	fs.BoolVar(&f.check, "check", false, "validate the config, print the next run times of each task and job, and exit (2 on a bad config)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://`ADDR`/metrics (e.g. :9464)")
+	fs.BoolVar(&f.signalGroup, "signal-group", false, "forward signals to CMD's whole process group, not CMD alone (as tini -g)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "plan only: print what would be done and change nothing")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics to `FILE` (node_exporter textfile format) after each run")
 	fs.Func("jitter", "delay each scheduled run by a random `duration` below this (e.g. 5m)", func(s string) error {
@@ -106,19 +127,22 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		f.jitter = d
 		return err
 	})
-	fs.BoolVar(&f.runAtStart, "run-at-start", false, "run every task once at start, then on its schedule")
+	fs.BoolVar(&f.runAtStart, "run-at-start", false, "run every task and job once at start, then on its schedule")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage:\n")
-		fmt.Fprintf(out, "  %s [--config FILE] --once [--only sweep|rotate|images] [--dry-run] [--json]\n", name)
-		fmt.Fprintf(out, "  %s [--config FILE] [--jitter D] [--run-at-start] [--metrics-file FILE]\n", name)
-		fmt.Fprintf(out, "  %s [--config FILE] [flags] -- CMD ARGS...\n\n", name)
-		fmt.Fprintf(out, "Runs tend's sweep, rotate and images tasks once (--once), on their schedules,\n")
-		fmt.Fprintf(out, "or on their schedules while running CMD as a container entrypoint: signals\n")
-		fmt.Fprintf(out, "are forwarded to CMD, zombies reaped as PID 1, and CMD's exit status returned.\n")
-		fmt.Fprintf(out, "SIGHUP reloads the config. Paths the user may not touch are listed as \"not permitted\",\n")
-		fmt.Fprintf(out, "not failures. Exit: 0 ok, 1 a task failed, 2 bad usage or config; with CMD, CMD's status\n")
-		fmt.Fprintf(out, "(127 not found, 126 not executable, 128+N killed by signal N).\n\nFlags:\n")
+		fmt.Fprintf(out, "  %s [--config FILE] --once [--only NAME] [--dry-run] [--json]\n", name)
+		fmt.Fprintf(out, "  %s [--config FILE] --check\n", name)
+		fmt.Fprintf(out, "  %s [--config FILE] [--jitter D] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]\n", name)
+		fmt.Fprintf(out, "  %s [--config FILE] [flags] [--signal-group] -- CMD ARGS...\n\n", name)
+		fmt.Fprintf(out, "Runs tend's sweep, rotate and images tasks and the config's jobs once (--once),\n")
+		fmt.Fprintf(out, "on their schedules, or on their schedules while running CMD as a container\n")
+		fmt.Fprintf(out, "entrypoint: CMD gets its own process group (the terminal's foreground one under\n")
+		fmt.Fprintf(out, "a TTY), signals are forwarded to it, zombies reaped as PID 1, and CMD's exit status\n")
+		fmt.Fprintf(out, "returned. SIGHUP reloads the config. Paths the user may not touch are listed as\n")
+		fmt.Fprintf(out, "\"not permitted\", not failures. Exit: 0 ok, 1 a task or job failed, 2 bad usage or\n")
+		fmt.Fprintf(out, "config; with CMD, CMD's status (127 not found, 126 not executable, 128+N killed by\n")
+		fmt.Fprintf(out, "signal N).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if stop, code := cli.Parse(fs, args, c.stdout, c.stderr); stop {
@@ -131,13 +155,17 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		f.argv = rest
 	}
 	switch {
-	case f.only != "" && !slices.Contains(taskNames, f.only):
-		return f, true, c.usage("--only %q: use one of %s", f.only, strings.Join(taskNames, ", "))
+	case f.check && (f.once || f.argv != nil || f.dryRun || f.JSON):
+		return f, true, c.usage("--check only validates the config: it cannot be combined with --once, --dry-run, --json or a command")
 	case f.once && f.argv != nil:
 		return f, true, c.usage("--once runs the tasks and exits: it cannot also run the command %q", f.argv[0])
 	case f.once && (f.jitter != 0 || f.runAtStart):
 		return f, true, c.usage("--jitter and --run-at-start are for the scheduler, not --once")
-	case !f.once && f.JSON && !f.Version:
+	case f.once && f.metricsAddr != "":
+		return f, true, c.usage("--metrics-addr serves the scheduler's metrics; --once writes them with --metrics-file")
+	case f.signalGroup && f.argv == nil:
+		return f, true, c.usage("--signal-group is about the command after --, and there is none")
+	case !f.once && !f.check && f.JSON && !f.Version:
 		return f, true, c.usage("--json prints the summary of --once; the scheduler logs on stderr: use --log-format json")
 	}
 	return f, false, cli.ExitOK
@@ -166,6 +194,9 @@ func (c *command) run(ctx context.Context, args []string) int {
 		c.printConfigError(err)
 		return cli.ExitUsage
 	}
+	if f.check {
+		return c.check(f, tasks)
+	}
 	if f.once {
 		return c.runOnce(ctx, f, tasks, log)
 	}
@@ -173,7 +204,7 @@ func (c *command) run(ctx context.Context, args []string) int {
 }
 
 // load reads the config (--config or the embedded default) and builds the
-// tasks it configures, keeping only --only's when given.
+// tasks and jobs it configures, keeping only --only's when given.
 func (c *command) load(f flags, log *slog.Logger) ([]task, error) {
 	var cfg *config.Config
 	var err error
@@ -187,23 +218,36 @@ func (c *command) load(f flags, log *slog.Logger) ([]task, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tasks []task
+	var all []task
 	for _, mk := range c.makers {
 		t, ok, err := mk(cfg, log)
 		if err != nil {
 			return nil, err
 		}
-		if ok && (f.only == "" || t.Name() == f.only) {
-			tasks = append(tasks, t)
+		if ok {
+			all = append(all, t)
 		}
 	}
-	if len(tasks) == 0 {
-		if f.only != "" {
-			return nil, fmt.Errorf("%s: --only %s: the config has no %s section", src, f.only, f.only)
-		}
-		return nil, fmt.Errorf("%s: no task to run: the config has no sweep, rotate or images section", src)
+	for _, j := range cfg.Jobs {
+		all = append(all, newJobTask(j, log))
 	}
-	return tasks, nil
+	if f.only == "" {
+		if len(all) == 0 {
+			return nil, fmt.Errorf("%s: nothing to run: the config has no sweep, rotate or images section and no jobs", src)
+		}
+		return all, nil
+	}
+	var names []string
+	for _, t := range all {
+		if t.Name() == f.only {
+			return []task{t}, nil
+		}
+		names = append(names, t.Name())
+	}
+	if slices.Contains(config.TaskNames, f.only) {
+		return nil, fmt.Errorf("%s: --only %s: the config has no %s section", src, f.only, f.only)
+	}
+	return nil, fmt.Errorf("%s: --only %q: no task or job of that name (the config has: %s)", src, f.only, strings.Join(names, ", "))
 }
 
 // printConfigError prints every problem of a bad config, one per line.

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,61 +19,96 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCounterName(t *testing.T) {
+func TestCounterNamesPutTheUnitLast(t *testing.T) {
 	for key, want := range map[string]string{
-		"bytes_freed":    "tend_bytes_freed_total",
-		"rotations":      "tend_rotations_total",
-		"errors_total":   "tend_errors_total",
-		"images-removed": "tend_images_removed_total",
-		"9lives":         "tend_9lives_total",
+		"bytes_freed":      "tend_freed_bytes_total",
+		"freed_bytes":      "tend_freed_bytes_total",
+		"bytes_compressed": "tend_compressed_bytes_total",
+		"compressed_bytes": "tend_compressed_bytes_total",
+		"rotations":        "tend_rotations_total",
+		"errors_total":     "tend_errors_total",
+		"images-removed":   "tend_images_removed_total",
+		"bytes_read":       "tend_read_bytes_total",
+		"9lives":           "tend_9lives_total",
 	} {
-		assert.Equal(t, want, counterName(key), key)
+		assert.Equal(t, want, counterFor(key).name, key)
+	}
+	// Every help text is true for every task that reports the counter.
+	for key, d := range knownCounters {
+		assert.NotContains(t, d.help, "by sweeps", key)
 	}
 }
 
 // Counters add up over runs; dry runs are not counted; the file is
-// replaced whole, leaving no temporary file behind.
+// replaced whole, leaving no temporary file behind; the same registry is
+// what /metrics serves.
 func TestMetricsAccumulateAndWriteAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tend.prom")
 	m := newMetrics(path)
 	t0 := time.Unix(1700000000, 0)
-	m.add(runRecord{Task: "sweep", OK: true, Started: t0, Duration: 0.5, Metrics: map[string]float64{"files_deleted": 3}}, t0)
+	m.add(runRecord{Task: "sweep", OK: true, Started: t0, Duration: 0.5, Metrics: map[string]float64{"files_deleted": 3, "bytes_freed": 10}}, t0)
 	m.add(runRecord{Task: "sweep", OK: true, Started: t0, DryRun: true, Metrics: map[string]float64{"files_deleted": 100}}, t0)
 	m.add(runRecord{Task: "sweep", Started: t0.Add(time.Hour), Errors: []string{"a", "b"}, Denied: []string{"c"}, Metrics: map[string]float64{"files_deleted": 4}}, t0.Add(time.Hour))
+	m.add(runRecord{Task: "rotate", OK: true, Started: t0, Metrics: map[string]float64{"files_deleted": 2, "bytes_compressed": 1 << 20}}, t0)
+	m.add(runRecord{Task: "backup", Job: true, Started: t0, Duration: 2, Report: jobReport{ExitCode: 3}}, t0.Add(2*time.Second))
+	m.add(runRecord{Task: "backup", Job: true, OK: true, Started: t0.Add(time.Minute), Duration: 1, Report: jobReport{ExitCode: 0}}, t0.Add(61*time.Second))
+	m.add(runRecord{Task: "backup", Job: true, Started: t0.Add(2 * time.Minute), Duration: 5, Report: jobReport{ExitCode: 143, TimedOut: true}}, t0.Add(125*time.Second))
+	m.skipped(skip{Name: "backup", IsJob: true, Reason: skipBusy})
+	m.skipped(skip{Name: "sweep", Reason: skipLate})
 	require.NoError(t, m.write())
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, `# HELP tend_files_deleted_total Files and directories deleted by sweeps.
-# TYPE tend_files_deleted_total counter
-tend_files_deleted_total{task="sweep"} 7
-# HELP tend_task_runs_total Runs of the task since tend-cron started.
-# TYPE tend_task_runs_total counter
-tend_task_runs_total{task="sweep"} 2
-# HELP tend_task_failures_total Runs of the task that ended with an error.
-# TYPE tend_task_failures_total counter
-tend_task_failures_total{task="sweep"} 1
-# HELP tend_task_errors Errors in the task's last run (0 when it succeeded).
-# TYPE tend_task_errors gauge
-tend_task_errors{task="sweep"} 2
-# HELP tend_task_not_permitted Paths the task's last run had no permission to touch (reported, not failures).
-# TYPE tend_task_not_permitted gauge
-tend_task_not_permitted{task="sweep"} 1
-# HELP tend_last_run_timestamp_seconds Unix time the task's last run started.
-# TYPE tend_last_run_timestamp_seconds gauge
-tend_last_run_timestamp_seconds{task="sweep"} 1.7000036e+09
-# HELP tend_last_run_duration_seconds How long the task's last run took.
-# TYPE tend_last_run_duration_seconds gauge
-tend_last_run_duration_seconds{task="sweep"} 0
-# HELP tend_last_success_timestamp_seconds Unix time the task last finished without an error.
-# TYPE tend_last_success_timestamp_seconds gauge
-tend_last_success_timestamp_seconds{task="sweep"} 1.7e+09
-`, string(data))
 	series := parseTextfile(t, data)
-	assert.Equal(t, 7.0, series[`tend_files_deleted_total{task="sweep"}`])
+	for k, v := range map[string]float64{
+		`tend_files_deleted_total{task="sweep"}`:                   7,
+		`tend_files_deleted_total{task="rotate"}`:                  2,
+		`tend_freed_bytes_total{task="sweep"}`:                     10,
+		`tend_compressed_bytes_total{task="rotate"}`:               1 << 20,
+		`tend_task_runs_total{task="sweep"}`:                       2,
+		`tend_task_failures_total{task="sweep"}`:                   1,
+		`tend_task_errors{task="sweep"}`:                           2,
+		`tend_task_not_permitted{task="sweep"}`:                    1,
+		`tend_last_run_timestamp_seconds{task="sweep"}`:            1700003600,
+		`tend_last_success_timestamp_seconds{task="sweep"}`:        1700000000,
+		`tend_task_skipped_runs_total{reason="late",task="sweep"}`: 1,
+		`tend_job_runs_total{job="backup"}`:                        3,
+		`tend_job_failures_total{job="backup"}`:                    2,
+		`tend_job_timeouts_total{job="backup"}`:                    1,
+		`tend_job_last_exit_code{job="backup"}`:                    143,
+		`tend_job_last_duration_seconds{job="backup"}`:             5,
+		`tend_job_last_success_timestamp_seconds{job="backup"}`:    1700000061,
+		`tend_job_skipped_runs_total{job="backup",reason="busy"}`:  1,
+	} {
+		assert.Equal(t, v, series[k], k)
+	}
+	assert.NotContains(t, series, `tend_task_runs_total{task="backup"}`, "jobs are counted as jobs")
+	assert.Contains(t, string(data), "# HELP tend_files_deleted_total Files deleted: cache files and directories for sweep, old log backups for rotate.\n")
+	assert.NotContains(t, string(data), "tend_bytes_", "the unit comes last")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file left")
+
+	// The HTTP endpoint serves the same registry.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { m.serve(ctx, ln, slog.New(slog.DiscardHandler)); close(served) }()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, series, parseTextfile(t, body), "the file and /metrics say the same")
+	cancel()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the metrics server did not stop")
+	}
 
 	// A directory that cannot be written is an error naming the file.
 	bad := newMetrics(filepath.Join(dir, "missing", "tend.prom"))

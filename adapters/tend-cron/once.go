@@ -20,8 +20,9 @@ type onceReport struct {
 	Tasks   []runRecord `json:"tasks"`
 }
 
-// runOnce runs each task once, in order, and prints the summary. SIGTERM
-// or SIGINT stops the task in progress at a safe point and skips the rest.
+// runOnce runs each task, then each job, once, in order, and prints the
+// summary. SIGTERM or SIGINT stops the task in progress at a safe point (a
+// job's process group is killed) and skips the rest.
 func (c *command) runOnce(ctx context.Context, f flags, tasks []task, log *slog.Logger) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -49,10 +50,10 @@ func (c *command) runOnce(ctx context.Context, f flags, tasks []task, log *slog.
 	m := newMetrics(f.metricsFile)
 	for _, t := range tasks {
 		if ctx.Err() != nil {
-			log.Warn("skipped: stopped by a signal", "task", t.Name())
+			log.Warn("skipped: stopped by a signal", kindKey(t), t.Name())
 			continue
 		}
-		log.Debug("running", "task", t.Name(), "dry_run", f.dryRun)
+		log.Debug("running", kindKey(t), t.Name(), "dry_run", f.dryRun)
 		rec := runTask(ctx, t, f.dryRun, c.now)
 		rep.OK = rep.OK && rec.OK
 		rep.Tasks = append(rep.Tasks, rec)
@@ -65,7 +66,7 @@ func (c *command) runOnce(ctx context.Context, f flags, tasks []task, log *slog.
 		}
 	}
 	if f.JSON {
-		if err := cli.WriteJSON(c.stdout, rep); err != nil {
+		if err := writeOnceJSON(c.stdout, rep); err != nil {
 			fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
 			return cli.ExitFail
 		}

@@ -27,7 +27,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"help", []string{"--help"}, 0, []string{"Usage:", "--once", "-- CMD ARGS"}},
 		{"version", []string{"--version"}, 0, []string{"tend-cron "}},
 		{"bad flag", []string{"--nope"}, 2, []string{"flag provided but not defined: -nope"}},
-		{"bad only", []string{"--once", "--only", "cleanup"}, 2, []string{`--only "cleanup": use one of sweep, rotate, images`}},
+		{"bad only", []string{"--once", "--only", "cleanup"}, 2, []string{`--only "cleanup": no task or job of that name (the config has: sweep)`}},
 		{"command without --", []string{"jupyter"}, 2, []string{`unexpected argument "jupyter": put the command to run after --`}},
 		{"once with command", []string{"--once", "--", "true"}, 2, []string{"cannot also run the command"}},
 		{"json without once", []string{"--json", "--", "true"}, 2, []string{"--json prints the summary of --once", "--log-format json"}},
@@ -182,7 +182,7 @@ func TestOnceMetricsFile(t *testing.T) {
 	require.NoError(t, err)
 	text := string(data)
 	for _, want := range []string{
-		"# TYPE tend_bytes_freed_total counter\ntend_bytes_freed_total{task=\"sweep\"} 3072\n",
+		"# TYPE tend_freed_bytes_total counter\ntend_freed_bytes_total{task=\"sweep\"} 3072\n",
 		"tend_files_deleted_total{task=\"sweep\"} 2\n",
 		"tend_rotations_total{task=\"rotate\"} 1\n",
 		"tend_task_errors{task=\"rotate\"} 1\ntend_task_errors{task=\"sweep\"} 0\n",
@@ -202,6 +202,6 @@ func TestOnceNoTasks(t *testing.T) {
 	c, _, stderr := testCommand(t) // no maker: nothing configured
 	code := c.run(context.Background(), []string{"--once"})
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr.String(), "<embedded default>: no task to run")
+	assert.Contains(t, stderr.String(), "<embedded default>: nothing to run")
 	assert.False(t, strings.Contains(stderr.String(), "panic"))
 }

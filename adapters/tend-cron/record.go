@@ -14,13 +14,12 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// taskNames are the tasks --only accepts, in the order --once runs them.
-var taskNames = []string{"sweep", "rotate", "images"}
-
 // runRecord is one run of one task as tend-cron prints it: the task's own
 // report plus when it ran, how long it took and what went wrong.
 type runRecord struct {
+	// Task is the task's name, or the job's when Job is true.
 	Task     string    `json:"task"`
+	Job      bool      `json:"job,omitempty"`
 	DryRun   bool      `json:"dry_run"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_seconds"`
@@ -46,6 +45,7 @@ type runRecord struct {
 // an error, so that one bad run cannot take the container's PID 1 down.
 func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (rec runRecord) {
 	rec = runRecord{Task: t.Name(), DryRun: dryRun, Started: now()}
+	_, rec.Job = t.(*jobTask)
 	var (
 		res taskResult
 		err error
@@ -60,7 +60,7 @@ func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (re
 	}()
 	rec.Duration = now().Sub(rec.Started).Seconds()
 	rec.Report, rec.Lines, rec.Metrics = res.Report, res.Lines, res.Metrics
-	rec.Canceled = err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() != nil
+	rec.Canceled = err != nil && ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
 	for _, e := range flatten(err) {
 		if errors.Is(e, fs.ErrPermission) && !rec.Canceled {
 			rec.Denied = append(rec.Denied, e.Error())
@@ -158,7 +158,11 @@ func (r runRecord) writeHuman(w io.Writer) {
 // log writes the record to the logger: one record for the outcome, one
 // per summary line and one per error.
 func (r runRecord) log(log *slog.Logger) {
-	attrs := []any{"task", r.Task, "duration", roundDuration(r.Duration).String(), "dry_run", r.DryRun}
+	key := "task"
+	if r.Job {
+		key = "job"
+	}
+	attrs := []any{key, r.Task, "duration", roundDuration(r.Duration).String(), "dry_run", r.DryRun}
 	if len(r.Denied) > 0 {
 		attrs = append(attrs, "not_permitted", len(r.Denied))
 	}
@@ -177,14 +181,14 @@ func (r runRecord) log(log *slog.Logger) {
 	for _, l := range r.Lines {
 		l = strings.TrimSpace(strings.TrimPrefix(l, r.Task+": "))
 		if !denied[l] {
-			log.Info(l, "task", r.Task)
+			log.Info(l, key, r.Task)
 		}
 	}
 	for _, e := range r.Errors {
-		log.Warn(e, "task", r.Task)
+		log.Warn(e, key, r.Task)
 	}
 	for _, d := range r.Denied {
-		log.Warn("not permitted: "+d, "task", r.Task)
+		log.Warn("not permitted: "+d, key, r.Task)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -10,30 +11,52 @@ import (
 	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
-// reapEvery is how often PID 1 reaps even without a SIGCHLD, in case one
-// was lost while the signal channel was full.
-const reapEvery = 5 * time.Second
+// stopWait bounds how long tend-cron waits, once it stops, for the runs in
+// progress: tasks stop at their next safe point and jobs' process groups
+// get SIGKILL after killGrace, both well within it. A task that has not
+// returned by then is left behind (the process exits under it) and named
+// in the log, so that tend-cron never outstays a container's stop grace.
+const stopWait = 700 * time.Millisecond
 
 // serve runs the scheduler until a stop signal or, in entrypoint mode,
 // until the child ends; it returns tend-cron's exit code.
 func (c *command) serve(ctx context.Context, f flags, tasks []task, log *slog.Logger) int {
-	jobs, err := newJobs(tasks)
+	entries, err := newEntries(tasks)
 	if err != nil {
 		c.printConfigError(err)
 		return cli.ExitUsage
 	}
+	m := newMetrics(f.metricsFile)
+	var ln net.Listener
+	if f.metricsAddr != "" {
+		if ln, err = net.Listen("tcp", f.metricsAddr); err != nil {
+			log.Error("cannot serve metrics", "addr", f.metricsAddr, "err", err)
+			return cli.ExitUsage
+		}
+	}
 	var ch *child
 	if f.argv != nil {
 		var code int
-		ch, code, err = startChild(f.argv, os.Stdin, c.stdout, c.stderr, c.pid1)
+		ch, code, err = startChild(f.argv, c.stdin, c.stdout, c.stderr, f.signalGroup)
 		if err != nil {
+			if ln != nil {
+				ln.Close()
+			}
 			log.Error("cannot start the command", "err", err)
 			return code
 		}
-		log.Info("started", "command", f.argv, "pid", ch.pid, "reaping", c.pid1)
+		log.Info("started", "command", f.argv, "pid", ch.pid, "foreground", ch.foreground, "signal_group", ch.group, "reaping", c.reaping())
 	}
 
-	m := newMetrics(f.metricsFile)
+	bg, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	httpDone := make(chan struct{})
+	if ln != nil {
+		log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+		go func() { defer close(httpDone); m.serve(bg, ln, log) }()
+	} else {
+		close(httpDone)
+	}
 	s := &scheduler{
 		log: log, dryRun: f.dryRun, jitter: f.jitter, runAtStart: f.runAtStart, Now: c.Now,
 		record: func(r runRecord) {
@@ -45,34 +68,40 @@ func (c *command) serve(ctx context.Context, f flags, tasks []task, log *slog.Lo
 				}
 			}
 		},
+		skipped: m.skipped,
 	}
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	defer stopSched()
 	defer startFollowers(schedCtx, tasks, f.dryRun)() // images: engine events between runs
-	reload := make(chan []job)
+	reload := make(chan []entry)
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
-		s.Run(schedCtx, jobs, reload)
+		s.Run(schedCtx, entries, reload)
 	}()
-	// finish stops the scheduler (a run in progress stops at a safe point)
-	// and waits for it.
+	// finish stops the scheduler (tasks stop at a safe point, jobs' groups
+	// are killed) and waits for it, at most stopWait.
 	finish := func(code int) int {
 		stopSched()
-		<-schedDone
+		select {
+		case <-schedDone:
+		case <-time.After(stopWait):
+			log.Warn("exiting with runs still in progress: they did not stop in time", "waited", stopWait)
+		}
+		if f.metricsFile != "" {
+			if err := m.write(); err != nil {
+				log.Error("metrics not written", "err", err)
+			}
+		}
+		stopBg()
+		<-httpDone
 		log.Info("stopped", "exit", code)
 		return code
 	}
 
 	var childDone <-chan struct{}
-	var tick <-chan time.Time
 	if ch != nil {
 		childDone = ch.done
-		if ch.reaped {
-			t := time.NewTicker(reapEvery)
-			defer t.Stop()
-			tick = t.C
-		}
 	}
 	parentDone := ctx.Done()
 	for {
@@ -81,30 +110,21 @@ func (c *command) serve(ctx context.Context, f flags, tasks []task, log *slog.Lo
 		case <-childDone:
 			log.Info("command exited", "pid", ch.pid, "exit", ch.code)
 			return finish(ch.code)
-		case <-tick:
-			reap(ch)
-			continue
 		case <-parentDone:
 			parentDone = nil
 			sig = syscall.SIGTERM
 		case sig = <-c.signals:
 		}
-		if sig == syscall.SIGCHLD {
-			if c.pid1 {
-				reap(ch)
-			}
-			continue
-		}
 		if ch != nil && forwardedSignals[sig] {
 			if err := ch.signal(sig); err != nil {
 				log.Warn("cannot forward signal", "signal", sig.String(), "err", err)
 			} else {
-				log.Debug("forwarded", "signal", sig.String(), "pid", ch.pid)
+				log.Debug("forwarded", "signal", sig.String(), "pid", ch.pid, "group", ch.group)
 			}
 		}
 		switch {
 		case isStop(sig):
-			log.Info("stopping: runs in progress stop at a safe point", "signal", sig.String())
+			log.Info("stopping: tasks stop at a safe point, jobs are killed", "signal", sig.String())
 			stopSched()
 			if ch == nil {
 				return finish(cli.ExitOK)
@@ -115,13 +135,21 @@ func (c *command) serve(ctx context.Context, f flags, tasks []task, log *slog.Lo
 	}
 }
 
-// reload reads the config again and hands the new jobs to the scheduler; a
-// bad config is logged and the running one kept.
-func (c *command) reload(f flags, log *slog.Logger, reload chan<- []job, schedDone <-chan struct{}) {
+// reaping says who reaps the container's zombies.
+func (c *command) reaping() string {
+	if c.underInit {
+		return "PID 1 (tend-cron's init)"
+	}
+	return "not PID 1: left to the container's init"
+}
+
+// reload reads the config again and hands the new entries to the
+// scheduler; a bad config is logged and the running one kept.
+func (c *command) reload(f flags, log *slog.Logger, reload chan<- []entry, schedDone <-chan struct{}) {
 	tasks, err := c.load(f, log)
-	var jobs []job
+	var entries []entry
 	if err == nil {
-		jobs, err = newJobs(tasks)
+		entries, err = newEntries(tasks)
 	}
 	if err != nil {
 		for _, e := range flatten(err) {
@@ -130,8 +158,8 @@ func (c *command) reload(f flags, log *slog.Logger, reload chan<- []job, schedDo
 		return
 	}
 	select {
-	case reload <- jobs:
-		log.Info("config reloaded", "tasks", len(jobs))
+	case reload <- entries:
+		log.Info("config reloaded", "entries", len(entries))
 	case <-schedDone:
 	}
 }

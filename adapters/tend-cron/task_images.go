@@ -43,21 +43,7 @@ func newImagesTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 		return nil, false, nil
 	}
 	ic := cfg.Images
-	pol := images.Policy{
-		Match: ic.Match, Labels: ic.Labels, KeepLatest: ic.KeepLatest, UnusedFor: ic.UnusedFor.D(),
-		ProtectTags: ic.ProtectTags, ProtectLabels: ic.ProtectLabels, Dangling: ic.Dangling,
-		KeepLatestBy: images.KeepLatestBy(ic.KeepLatestBy),
-	}
-	if ic.BuildCacheKeep != nil {
-		keep := ic.BuildCacheKeep.Bytes()
-		pol.BuildCacheKeep = &keep
-	}
-	if ic.DiskHigh != nil {
-		pol.DiskHigh = float64(*ic.DiskHigh)
-	}
-	if ic.DiskLow != nil {
-		pol.DiskLow = float64(*ic.DiskLow)
-	}
+	pol := ic.Policy()
 	if err := pol.Validate(); err != nil {
 		return nil, false, fmt.Errorf("images: %w", err)
 	}

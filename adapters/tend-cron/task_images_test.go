@@ -127,7 +127,7 @@ func TestImagesConfigNewFields(t *testing.T) {
 	assert.Equal(t, 3*time.Second, cfg.Images.CallTimeout.D())
 
 	for text, want := range map[string]string{
-		"images:\n  keep_latest_by: newest\n":    `images.keep_latest_by: "newest" is not one of created, used`,
+		"images:\n  keep_latest_by: newest\n":    `images.keep_latest_by: "newest" is not "created" or "used"`,
 		"images:\n  call_timeout: -1s\n":         "images.call_timeout",
 		"images:\n  timeout: -1m\n":              "images.timeout",
 		"images:\n  follow_events: true\n":       "images.follow_events: needs images.state",

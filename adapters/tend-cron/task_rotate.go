@@ -17,9 +17,6 @@ import (
 // defaultRotateState is where the rotate task keeps its state file.
 const defaultRotateState = "/var/lib/tend/rotate.json"
 
-// defaultKeep is the number of backups kept when keep is left out.
-const defaultKeep = 7
-
 // rotateTask runs a rotate.Rotator built from the config's rotate section.
 type rotateTask struct {
 	schedule string
@@ -55,7 +52,7 @@ func newRotateTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 // rotateRule converts one rotate.files item.
 func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 	rule := rotate.Rule{
-		Path: string(f.Path), Every: f.Every.D(), Keep: defaultKeep, MaxAge: f.MaxAge.D(),
+		Path: string(f.Path), Every: f.Every.D(), Keep: rotate.DefaultKeep, MaxAge: f.MaxAge.D(),
 		Compress: rotate.Compression(f.Compress), DelayCompress: f.DelayCompress, DateExt: f.DateExt,
 		Method: rotate.Method(f.Method), MissingOK: f.MissingOK, IfEmpty: f.IfEmpty,
 	}

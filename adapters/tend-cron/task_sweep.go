@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 type sweepTask struct {
 	schedule string
 	sweeper  *cleanup.Sweeper
+	leftOut  []config.LeftOut // rules that cannot be located here
 }
 
 // newSweepTask turns cfg.Sweep into a cleanup.Sweeper; ok is false when
@@ -26,7 +28,7 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 		return nil, false, nil
 	}
 	sc := cfg.Sweep
-	s := &cleanup.Sweeper{MaxDeletions: sc.MaxDeletions, Log: log}
+	s := &cleanup.Sweeper{MaxDeletions: sc.MaxDeletions, Logger: log}
 	for _, p := range sc.Protect {
 		s.Protect = append(s.Protect, string(p))
 	}
@@ -45,7 +47,19 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 	if sched == "" {
 		sched = "@daily"
 	}
-	return &sweepTask{schedule: sched, sweeper: s}, true, nil
+	if len(sc.LeftOut) > 0 {
+		log.Warn("sweep: rules left out: they cannot be located in this environment", "count", len(sc.LeftOut), "why", sc.LeftOut[0].Reason, "rules", leftOutNames(sc.LeftOut))
+	}
+	return &sweepTask{schedule: sched, sweeper: s, leftOut: sc.LeftOut}, true, nil
+}
+
+// leftOutNames lists the rules left out, as "sweep.rules[0] (cache: torch)".
+func leftOutNames(l []config.LeftOut) string {
+	names := make([]string, len(l))
+	for i, x := range l {
+		names[i] = fmt.Sprintf("%s (%s)", x.Field, x.Rule)
+	}
+	return strings.Join(names, ", ")
 }
 
 func (t *sweepTask) Name() string     { return "sweep" }
@@ -57,10 +71,15 @@ func (t *sweepTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	if rep == nil {
 		return taskResult{Metrics: map[string]float64{"errors": 1}}, err
 	}
-	return taskResult{Report: rep, Lines: sweepLines(rep), Metrics: map[string]float64{
-		"bytes_freed":   float64(rep.Bytes),
-		"files_deleted": float64(rep.Deleted),
-		"errors":        float64(len(rep.Errors)),
+	lines := sweepLines(rep)
+	if len(t.leftOut) > 0 {
+		lines = append(lines, fmt.Sprintf("  left out %d rules: %s: %s", len(t.leftOut), t.leftOut[0].Reason, leftOutNames(t.leftOut)))
+	}
+	return taskResult{Report: rep, Lines: lines, Metrics: map[string]float64{
+		"bytes_freed":    float64(rep.Bytes),
+		"files_deleted":  float64(rep.Deleted),
+		"errors":         float64(len(rep.Errors)),
+		"rules_left_out": float64(len(t.leftOut)),
 	}}, err
 }
 
@@ -106,7 +125,7 @@ func sweepLines(rep *cleanup.Report) []string {
 		lines = append(lines, "  error: "+e)
 	}
 	if rep.DryRun {
-		lines = append(lines, sweepPlanLines(rep.Items(), maxSweepPlanLines)...)
+		lines = append(lines, sweepPlanLines(rep.AllItems(), rep.Deleted, maxSweepPlanLines)...)
 	}
 	return lines
 }
@@ -115,18 +134,21 @@ func sweepLines(rep *cleanup.Report) []string {
 // carries every item.
 const maxSweepPlanLines = 200
 
-// sweepPlanLines lists a dry run's plan in order, one entry per line; names that
+// sweepPlanLines lists the first max of a dry run's total planned items in
+// order, one entry per line, building only the paths it prints; names that
 // are not printable (a newline, invalid UTF-8) are quoted.
-func sweepPlanLines(items []cleanup.Item, max int) []string {
-	if len(items) == 0 {
+func sweepPlanLines(items iter.Seq[cleanup.Item], total, max int) []string {
+	if total == 0 {
 		return nil
 	}
 	lines := []string{"  plan (in order):"}
-	for i, it := range items {
+	i := 0
+	for it := range items {
 		if i == max {
-			lines = append(lines, fmt.Sprintf("    ... and %d more (--json lists them all)", len(items)-max))
+			lines = append(lines, fmt.Sprintf("    ... and %d more (--json lists them all)", total-max))
 			break
 		}
+		i++
 		p := it.Path
 		if q := strconv.Quote(p); q[1:len(q)-1] != p {
 			p = q

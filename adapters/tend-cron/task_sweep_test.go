@@ -72,8 +72,13 @@ sweep:
 }
 
 func TestSweepTaskReportsDangerousRoot(t *testing.T) {
-	cfg, err := config.Parse("t.yaml", []byte("sweep:\n  schedule: \"@hourly\"\n  rules:\n    - path: /usr\n      older_than: 7d\n"), config.Options{Env: []string{}})
+	// A system directory is a config error now (cleanup.Rule.Validate);
+	// the sweep still refuses one that reaches it.
+	_, err := config.Parse("t.yaml", []byte("sweep:\n  rules:\n    - path: /usr\n      older_than: 7d\n"), config.Options{Env: []string{}})
+	require.ErrorIs(t, err, cleanup.ErrDangerousRoot)
+	cfg, err := config.Parse("t.yaml", []byte("sweep:\n  schedule: \"@hourly\"\n  rules:\n    - path: /tmp/x\n      older_than: 7d\n"), config.Options{Env: []string{}})
 	require.NoError(t, err)
+	cfg.Sweep.Rules[0].Path = "/usr"
 	tk, ok, err := newSweepTask(cfg, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -81,5 +86,6 @@ func TestSweepTaskReportsDangerousRoot(t *testing.T) {
 	res, err := tk.Run(context.Background(), true)
 	require.ErrorIs(t, err, cleanup.ErrDangerousRoot)
 	assert.Equal(t, 1.0, res.Metrics["errors"])
-	assert.Contains(t, strings.Join(res.Lines, "\n"), "error: sweep /usr: dangerous root")
+	assert.Contains(t, strings.Join(res.Lines, "\n"), "error: sweep /usr: ")
+	assert.Contains(t, strings.Join(res.Lines, "\n"), "dangerous root: a system directory")
 }

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string) int {
 			{Root: filepath.Join(home, ".cache/pip"), OlderThan: age, MissingOK: true},
 			{Root: home, Within: []string{".ipynb_checkpoints"}, OlderThan: age, MissingOK: true},
 		},
-		Log: log,
+		Logger: log,
 	}
 	rep, err := sweeper.Sweep(ctx, false)
 	if rep != nil {

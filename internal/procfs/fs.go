@@ -34,6 +34,8 @@ const DefaultMountPoint = "/proc"
 const readdirChunk = 256
 
 // SkipProc, returned by a walk's callback, moves on to the next process.
+//
+//lint:ignore ST1012 named like fs.SkipDir: a signal to the walk, not a failure
 var SkipProc = errors.New("skip this process")
 
 // FS is a proc file system mount (or a fixture tree shaped like one).

@@ -20,20 +20,53 @@ const (
 	ExitUsage = 2 // bad usage or a bad config
 )
 
-// Version is set at link time (-ldflags "-X github.com/tendkit/tend/internal/cli.Version=v1.2.3");
+// Version is set at link time
+// (-ldflags "-X github.com/tendkit/tend/adapters/internal/cli.Version=v1.2.3");
 // otherwise the module version from the build info is used.
 var Version = ""
 
-// VersionString returns "NAME VERSION" for --version.
+// VersionString returns the --version line: "NAME VERSION", then the VCS
+// revision the binary was built from with "-dirty" when the work tree had
+// uncommitted changes, and the Go version: "tend-cron v1.2.3 (rev
+// 0123456789ab-dirty, go1.26.8)". It reads runtime/debug.ReadBuildInfo;
+// a binary built without VCS stamping (-buildvcs=false, or outside a
+// repository) says "rev unknown".
 func VersionString(name string) string {
-	v := Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionString(name, Version, bi)
+}
+
+func versionString(name, linked string, bi *debug.BuildInfo) string {
+	v := linked
 	if v == "" {
 		v = "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		if bi != nil && bi.Main.Version != "" {
 			v = bi.Main.Version
 		}
 	}
-	return name + " " + v
+	rev, dirty, goVersion := "unknown", false, ""
+	if bi != nil {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+				if len(rev) > 12 {
+					rev = rev[:12]
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	out := name + " " + v + " (rev " + rev
+	if goVersion != "" {
+		out += ", " + goVersion
+	}
+	return out + ")"
 }
 
 // NewLogger returns a logger writing to w as "text" or "json" at the given

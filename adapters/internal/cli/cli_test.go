@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"flag"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -55,9 +56,19 @@ func TestNewLogger(t *testing.T) {
 
 func TestVersionString(t *testing.T) {
 	assert.True(t, strings.HasPrefix(VersionString("tend-cron"), "tend-cron "))
-	Version = "v1.2.3"
-	defer func() { Version = "" }()
-	assert.Equal(t, "tend-cron v1.2.3", VersionString("tend-cron"))
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/tendkit/tend", Version: "v0.4.0"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+			{Key: "vcs.modified", Value: "true"},
+		}}
+	assert.Equal(t, "tend-cron v0.4.0 (rev 0123456789ab-dirty, go1.26.8)", versionString("tend-cron", "", bi))
+	assert.Equal(t, "tend-cron v1.2.3 (rev 0123456789ab-dirty, go1.26.8)", versionString("tend-cron", "v1.2.3", bi), "a version set at link time wins")
+	bi.Settings[2].Value = "false"
+	bi.Main.Version = "(devel)"
+	assert.Equal(t, "tend-health (devel) (rev 0123456789ab, go1.26.8)", versionString("tend-health", "", bi))
+	assert.Equal(t, "tend-compose (devel) (rev unknown)", versionString("tend-compose", "", nil))
+	assert.Equal(t, "x (devel) (rev unknown, go1.26.8)", versionString("x", "", &debug.BuildInfo{GoVersion: "go1.26.8"}))
 }
 
 func TestWriteJSON(t *testing.T) {

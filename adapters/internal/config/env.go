@@ -34,6 +34,9 @@ func (p *parser) applyEnv(root *yaml.Node, env []string) error {
 		if !ok || !known {
 			continue
 		}
+		if st.Kind() != reflect.Pointer {
+			return &Error{Env: name, Field: sec, Err: fmt.Errorf("the %s section is a list: environment variables cannot override it; edit the config file", sec)}
+		}
 		line := envLineBase + len(p.envLines)
 		p.envLines[line] = name
 		bad := func(format string, args ...any) error {

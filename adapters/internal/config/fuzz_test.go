@@ -21,6 +21,8 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("sweep:\n  rules:\n    - path: ~\n"))
 	f.Add([]byte("images: {disk_high: 10%, disk_low: 90%}"))
 	f.Add([]byte("rotate: [1, 2]"))
+	f.Add([]byte("jobs:\n  - {name: a, schedule: '@every 1m', command: [x, y], env: {A: b}, overlap: queue, timeout: 1m}\n  - {name: b, schedule: '0 * * * *', command: 'echo hi'}\n"))
+	f.Add([]byte("jobs: {name: a}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("fuzz.yaml", data, Options{Env: []string{"TEND_SWEEP_OLDER_THAN=1d"}, Home: "/h"})
 		if err == nil {

@@ -1,11 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"net"
-	"net/url"
-	"strings"
-)
+import "fmt"
 
 // Health configures tend-health (package health).
 type Health struct {
@@ -130,59 +125,38 @@ func (h *Health) validate(c *checker) {
 	hc := h.Checks
 	for i, x := range hc.HTTP {
 		f := fmt.Sprintf("health.checks.http[%d]", i)
-		c.required(f+".url", x.URL)
-		c.httpURL(f+".url", x.URL)
-		for j, st := range x.Expect {
-			if st < 100 || st > 599 {
-				c.add(fmt.Sprintf("%s.expect[%d]", f, j), "%d is not an HTTP status (100-599)", st)
-			}
-		}
 		c.profiles(f+".profiles", x.Profiles)
 	}
 	for i, x := range hc.SSH {
 		f := fmt.Sprintf("health.checks.ssh[%d]", i)
-		c.required(f+".addr", x.Addr)
-		c.hostPort(f+".addr", x.Addr)
 		c.profiles(f+".profiles", x.Profiles)
 	}
 	for i, x := range hc.TCP {
 		f := fmt.Sprintf("health.checks.tcp[%d]", i)
-		c.required(f+".addr", x.Addr)
-		c.hostPort(f+".addr", x.Addr)
 		c.profiles(f+".profiles", x.Profiles)
 	}
 	for i, x := range hc.Disk {
 		f := fmt.Sprintf("health.checks.disk[%d]", i)
 		c.required(f+".path", string(x.Path))
-		if x.MinFreeInodes < 0 {
-			c.add(f+".min_free_inodes", "%d is negative", x.MinFreeInodes)
-		}
 		c.profiles(f+".profiles", x.Profiles)
 	}
 	for i, x := range hc.Command {
 		f := fmt.Sprintf("health.checks.command[%d]", i)
-		if len(x.Command) == 0 || strings.TrimSpace(x.Command[0]) == "" {
-			c.add(f+".command", "is required: the program and its arguments as a list, e.g. [pg_isready, -q]")
-		}
 		c.profiles(f+".profiles", x.Profiles)
 	}
 	if g := hc.GPU; g != nil {
-		c.nonNegative("health.checks.gpu.min_count", g.MinCount)
-		c.nonNegative("health.checks.gpu.max_temp_c", g.MaxTempC)
 		c.profiles("health.checks.gpu.profiles", g.Profiles)
 	}
 	if t := hc.Torch; t != nil {
 		c.profiles("health.checks.torch.profiles", t.Profiles)
 	}
 	if m := hc.Memory; m != nil {
-		if m.WarnUsage != nil && m.FailUsage != nil && *m.FailUsage < *m.WarnUsage {
-			c.add("health.checks.memory.fail_usage", "%v is below warn_usage %v", *m.FailUsage, *m.WarnUsage)
-		}
 		c.profiles("health.checks.memory.profiles", m.Profiles)
 	}
 	if d := hc.DeletedOpen; d != nil {
 		c.profiles("health.checks.deleted_open.profiles", d.Profiles)
 	}
+	h.validateChecks(c)
 }
 
 // healthProfiles are the profiles a check may be placed in.
@@ -191,24 +165,5 @@ var healthProfiles = []string{"liveness", "readiness", "startup"}
 func (c *checker) profiles(field string, ps []string) {
 	for i, p := range ps {
 		c.oneOf(fmt.Sprintf("%s[%d]", field, i), p, healthProfiles...)
-	}
-}
-
-func (c *checker) hostPort(field, addr string) {
-	if strings.TrimSpace(addr) == "" {
-		return
-	}
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-		c.add(field, "%q is not host:port (e.g. 127.0.0.1:22)", addr)
-	}
-}
-
-func (c *checker) httpURL(field, raw string) {
-	if strings.TrimSpace(raw) == "" {
-		return
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		c.add(field, "%q is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:8888/api/status)", raw)
 	}
 }

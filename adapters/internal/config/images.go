@@ -1,10 +1,5 @@
 package config
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Images configures the image pruning task (package images).
 type Images struct {
 	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
@@ -46,18 +41,7 @@ func (im *Images) validate(c *checker) {
 		return
 	}
 	c.schedule("images.schedule", im.Schedule)
-	c.nonNegative("images.keep_latest", im.KeepLatest)
-	c.globs("images.match", im.Match)
-	c.globs("images.protect_tags", im.ProtectTags)
-	im.labels(c, "images.labels", im.Labels)
-	im.labels(c, "images.protect_labels", im.ProtectLabels)
-	if im.UnusedFor < 0 {
-		c.add("images.unused_for", "%v is negative", im.UnusedFor.D())
-	}
-	if im.DiskHigh != nil && im.DiskLow != nil && *im.DiskLow > *im.DiskHigh {
-		c.add("images.disk_low", "%v is above disk_high %v", *im.DiskLow, *im.DiskHigh)
-	}
-	c.oneOf("images.keep_latest_by", im.KeepLatestBy, "created", "used")
+	im.validatePolicy(c)
 	if im.CallTimeout < 0 {
 		c.add("images.call_timeout", "%v is negative", im.CallTimeout.D())
 	}
@@ -66,14 +50,5 @@ func (im *Images) validate(c *checker) {
 	}
 	if im.FollowEvents != nil && *im.FollowEvents && im.State == "" {
 		c.add("images.follow_events", "needs images.state (the file the uses are recorded in)")
-	}
-}
-
-// labels checks "key" or "key=value" selectors.
-func (im *Images) labels(c *checker, field string, sels []string) {
-	for i, l := range sels {
-		if k, _, _ := strings.Cut(l, "="); strings.TrimSpace(k) == "" {
-			c.add(fmt.Sprintf("%s[%d]", field, i), "%q is not key or key=value", l)
-		}
 	}
 }

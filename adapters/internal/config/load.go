@@ -34,18 +34,33 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 // Options change where Load looks for the home directory and the
 // environment. The zero value uses the process's own.
 type Options struct {
-	// Home replaces $HOME for "~" expansion.
+	// Home replaces $HOME for "~" expansion and cache lookups; "" means
+	// HOME from Env (or the process's environment when Env is nil).
 	Home string
 	// Env replaces os.Environ() for TEND_* overrides.
 	Env []string
 }
 
+// home is Home, else HOME from Env when Env is given, else $HOME.
 func (o Options) home() string {
 	if o.Home != "" {
 		return o.Home
 	}
-	h, _ := os.UserHomeDir()
-	return h
+	if o.Env != nil {
+		return envMap(o.Env)["HOME"]
+	}
+	return os.Getenv("HOME")
+}
+
+// envMap turns KEY=VALUE pairs into a map; a later pair wins, as in exec.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func (o Options) env() []string {
@@ -84,7 +99,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrEmpty is returned for a config that configures no task at all.
-var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images or health section")
+var ErrEmpty = errors.New("config is empty: it configures no sweep, rotate, images, health or jobs section")
 
 // Load reads and validates the config file at path.
 func Load(path string, opts Options) (*Config, error) {
@@ -121,7 +136,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health), found %s", kindName(root))}
+		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health, jobs), found %s", kindName(root))}
 	}
 	p := &parser{file: name, envLines: map[int]string{}}
 	if err := p.applyEnv(root, opts.env()); err != nil {
@@ -141,15 +156,31 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		for _, e := range le.Errors {
 			fe := p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
 			badFields[fe.Field] = true
+			// A value the decoder could not read inside a field (a map
+			// where a list was expected) is that field's problem too.
+			for f := fe.Field; ; {
+				i := strings.LastIndexAny(f, ".[")
+				if i <= 0 {
+					break
+				}
+				f = f[:i]
+				badFields[f+".*"] = true
+			}
 			errs = multierror.Append(errs, fe)
 		}
 	}
-	if errs == nil && cfg == (Config{}) {
+	if errs == nil && cfg.empty() {
 		return nil, &Error{File: name, Err: ErrEmpty}
 	}
-	expandPaths(reflect.ValueOf(&cfg).Elem(), opts.home())
-	for _, e := range validate(&cfg) {
-		if !badFields[e.field] {
+	env := envMap(opts.env())
+	var pre checker
+	expandVars(reflect.ValueOf(&cfg).Elem(), "", env, &pre)
+	cfg.Sweep.locate(opts.home(), env, &pre)
+	if h := homeKnown(opts.home()); h != "" {
+		expandPaths(reflect.ValueOf(&cfg).Elem(), h)
+	}
+	for _, e := range append(pre.errs, validate(&cfg)...) {
+		if !decodedBadly(badFields, e.field) {
 			errs = multierror.Append(errs, p.field(e.field, e.err))
 		}
 	}
@@ -159,7 +190,17 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if errs.ErrorOrNil() != nil {
 		return nil, errs
 	}
+	cfg.Sweep.split()
 	return &cfg, nil
+}
+
+// decodedBadly reports whether the decoder already named field, or a field
+// below it: a conclusion about a rule whose fields could not be read (no
+// age limit, when older_than did not parse) would only be noise.
+func decodedBadly(bad map[string]bool, field string) bool {
+	// Parse marks every enclosing field of a field the decoder could not
+	// read as "FIELD.*": one lookup each, however many problems there are.
+	return bad[field] || bad[field+".*"]
 }
 
 // parser keeps what is needed to place an error: the line of each field and
@@ -216,15 +257,29 @@ func (p *parser) at(line int, err error) *Error {
 // field places a validation error about a field path.
 func (p *parser) field(path string, err error) *Error {
 	e := &Error{File: p.file, Field: path, Err: err}
-	for _, f := range p.fields {
-		if f.path == path {
-			e.Line = f.key
+	// A field left out has no line: the nearest enclosing one that is
+	// written stands for it.
+	for at := path; at != "" && e.Line == 0; at = parentField(at) {
+		for _, f := range p.fields {
+			if f.path == at {
+				e.Line = f.key
+			}
 		}
 	}
 	if env, ok := p.envLines[e.Line]; ok {
 		e.Env, e.Line = env, 0
 	}
 	return e
+}
+
+// parentField is "sweep.rules[0]" for "sweep.rules[0].older_than" and
+// "sweep.rules" for "sweep.rules[0]"; "" at the top.
+func parentField(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
 }
 
 func kindName(n *yaml.Node) string {

@@ -55,12 +55,6 @@ func (r *Rotate) validate(c *checker) {
 	for i, f := range r.Files {
 		p := fmt.Sprintf("rotate.files[%d]", i)
 		c.required(p+".path", string(f.Path))
-		c.globs(p+".path", []string{string(f.Path)})
-		if f.Keep != nil {
-			c.nonNegative(p+".keep", *f.Keep)
-		}
-		c.oneOf(p+".compress", f.Compress, "zstd", "gzip", "none")
-		c.oneOf(p+".method", f.Method, "rename", "copytruncate")
 		if f.Size != nil && *f.Size == 0 {
 			c.add(p+".size", "0 bytes would rotate on every run; leave size out to rotate by time only")
 		}
@@ -69,14 +63,8 @@ func (r *Rotate) validate(c *checker) {
 			if f.Signal.Name != "" && unix.SignalNum(signalName(f.Signal.Name)) == 0 {
 				c.add(p+".signal.name", "%q is not a signal name (HUP, USR1, USR2, ...)", f.Signal.Name)
 			}
-			if f.Method == "copytruncate" {
-				c.add(p+".signal", "copytruncate keeps the writer's file: there is nothing to signal (use method: rename)")
-			}
 		}
 		if f.Create != nil {
-			if f.Method == "copytruncate" {
-				c.add(p+".create", "copytruncate keeps the live file: create applies to method rename only")
-			}
 			if f.Create.Mode != "" {
 				if m, err := strconv.ParseUint(f.Create.Mode, 8, 32); err != nil || m > 0o7777 {
 					c.add(p+".create.mode", "%q is not an octal file mode such as \"0644\"", f.Create.Mode)
@@ -84,6 +72,7 @@ func (r *Rotate) validate(c *checker) {
 			}
 		}
 	}
+	r.validateFiles(c)
 }
 
 // signalName spells a signal as unix.SignalNum wants it: "HUP" -> "SIGHUP".

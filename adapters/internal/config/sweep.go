@@ -15,11 +15,20 @@ type Sweep struct {
 	MaxDeletions int `yaml:"max_deletions,omitempty" json:"max_deletions,omitempty"`
 	// Rules name the roots to sweep and how.
 	Rules []SweepRule `yaml:"rules,omitempty" json:"rules,omitempty"`
+	// LeftOut lists the rules (and protect paths) that cannot be located
+	// in this environment and were left out when the config was loaded;
+	// the other rules run.
+	LeftOut []LeftOut `yaml:"-" json:"left_out,omitempty"`
 }
 
 // SweepRule is one root and the policy applied under it.
 type SweepRule struct {
-	Path Path `yaml:"path" json:"path"`
+	// Path is the root; it may use ${VAR} and ${VAR:-default}.
+	Path Path `yaml:"path,omitempty" json:"path,omitempty"`
+	// Cache names a known cache instead of a path (cleanup.Caches: torch,
+	// huggingface-hub, pip, ...), found through the variables the tool
+	// itself reads (HF_HOME, XDG_CACHE_HOME, ...).
+	Cache string `yaml:"cache,omitempty" json:"cache,omitempty"`
 	// Layout is "plain" (default) or "huggingface".
 	Layout string `yaml:"layout,omitempty" json:"layout,omitempty"`
 	// OlderThan is the age past which entries are deleted.
@@ -38,6 +47,9 @@ type SweepRule struct {
 	Within []string `yaml:"within,omitempty" json:"within,omitempty"`
 	// MissingOK makes a missing root a note instead of an error.
 	MissingOK bool `yaml:"missing_ok,omitempty" json:"missing_ok,omitempty"`
+
+	leftOut *LeftOut // set by locate: not located here, left out by split
+	extra   []string // set by locate: further directories of the cache
 }
 
 // validate checks the sweep section; a nil section has nothing to check.
@@ -49,13 +61,11 @@ func (s *Sweep) validate(c *checker) {
 	c.nonNegative("sweep.max_deletions", s.MaxDeletions)
 	for i, r := range s.Rules {
 		f := fmt.Sprintf("sweep.rules[%d]", i)
-		c.required(f+".path", string(r.Path))
-		c.oneOf(f+".layout", r.Layout, "plain", "huggingface")
-		c.oneOf(f+".age", r.Age, "atime", "mtime", "newest")
-		c.globs(f+".include", r.Include)
-		c.globs(f+".exclude", r.Exclude)
-		if r.OlderThan < 0 {
-			c.add(f+".older_than", "%s is negative", r.OlderThan.D())
+		if r.leftOut != nil || (r.Cache != "" && r.Path == "") {
+			continue // left out, or the cache's problem is already named
+		}
+		if strings.TrimSpace(string(r.Path)) == "" {
+			c.add(f+".path", "a rule needs a path or a cache (a bare ~ is YAML for null: write \"~\" for the home directory)")
 		}
 		if r.KeepUnder != nil && r.KeepUnder.Bytes() <= 0 {
 			c.add(f+".keep_under", "must be a positive size")
@@ -63,15 +73,11 @@ func (s *Sweep) validate(c *checker) {
 		if p := string(r.Path); p != "" && !strings.HasPrefix(p, "/") && !unexpanded(p) {
 			c.add(f+".path", "%q is not an absolute path (or ~/...)", p)
 		}
-		for j, w := range r.Within {
-			if w == "" || strings.Contains(w, "/") {
-				c.add(fmt.Sprintf("%s.within[%d]", f, j), "%q is not a directory base name", w)
-			}
-		}
 	}
+	s.validateRules(c)
 	for i, p := range s.Protect {
 		if unexpanded(string(p)) {
-			c.add(fmt.Sprintf("sweep.protect[%d]", i), "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", p)
+			continue // under an unknown home: nothing there is swept either
 		} else if !strings.HasPrefix(string(p), "/") {
 			c.add(fmt.Sprintf("sweep.protect[%d]", i), "%q is not an absolute path (or ~/...)", p)
 		}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -46,19 +45,11 @@ func (c *checker) schedule(field, s string) {
 	}
 }
 
-func (c *checker) globs(field string, pats []string) {
-	for i, p := range pats {
-		if _, err := path.Match(strings.TrimPrefix(p, "/"), ""); err != nil {
-			c.add(fmt.Sprintf("%s[%d]", field, i), "bad glob %q: %v", p, err)
-		}
-	}
-}
-
 func (c *checker) required(field, v string) {
 	if strings.TrimSpace(v) == "" {
 		c.add(field, "is required (a bare ~ is YAML for null: write \"~\" for the home directory)")
 	} else if unexpanded(v) {
-		c.add(field, "%q: the home directory is unknown ($HOME is not set), so ~ cannot be expanded", v)
+		c.add(field, "%q: the home directory is unknown ($HOME is unset, empty or \"/\"), so ~ cannot be expanded", v)
 	}
 }
 
@@ -80,5 +71,6 @@ func validate(cfg *Config) []fieldError {
 	cfg.Rotate.validate(&c)
 	cfg.Images.validate(&c)
 	cfg.Health.validate(&c)
+	validateJobs(&c, cfg.Jobs)
 	return c.errs
 }

@@ -90,6 +90,55 @@ rotate:
 	t2, p2 := medianInt(tr), medianInt(cr)
 	fmt.Fprintf(os.Stderr, "cron: idle RSS KiB: tend %v, %s %v\n", tr, peerName, cr)
 	fmt.Printf("cron-idle-rss ratio=%.2f (tend %d KiB vs peer %s %d KiB)\n", float64(t2)/float64(p2), t2, peerName, p2)
+
+	// As PID 1 tend-cron is two processes (a reaper and a worker) whose
+	// binary pages are shared: PSS, summed over both, is what they cost.
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "cron: unshare or root missing: PID-1 memory not measured")
+		return
+	}
+	var tp, cp []int
+	for range *reps {
+		tp = append(tp, treePSS("tend-cron", unshare, "--pid", "--fork", "--mount-proc", bin, "--config", writeIdleConfig(work), "--", "sleep", "30"))
+		cp = append(cp, treePSS(filepath.Base(peerCron[0]), peerCron...))
+	}
+	t3, p3 := medianInt(tp), medianInt(cp)
+	fmt.Fprintf(os.Stderr, "cron: idle PSS KiB as PID 1 (both processes): tend %v, %s %v\n", tp, peerName, cp)
+	fmt.Printf("cron-pid1-idle-pss ratio=%.2f (tend reaper+worker %d KiB vs peer %s %d KiB)\n", float64(t3)/float64(p3), t3, peerName, p3)
+}
+
+// treePSS starts argv, waits a second and sums the Pss (KiB) of the
+// processes named comm in its process tree.
+func treePSS(comm string, argv ...string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	check(cmd.Start())
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(time.Second)
+	total := 0
+	var walk func(pid string)
+	walk = func(pid string) {
+		name, _ := os.ReadFile("/proc/" + pid + "/comm")
+		if strings.TrimSpace(string(name)) == comm {
+			rollup, _ := os.ReadFile("/proc/" + pid + "/smaps_rollup")
+			for _, l := range strings.Split(string(rollup), "\n") {
+				if f := strings.Fields(l); len(f) >= 2 && f[0] == "Pss:" {
+					n, _ := strconv.Atoi(f[1])
+					total += n
+				}
+			}
+		}
+		// Each thread lists the children it forked.
+		tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+		for _, task := range tasks {
+			kids, _ := os.ReadFile("/proc/" + pid + "/task/" + task.Name() + "/children")
+			for _, k := range strings.Fields(string(kids)) {
+				walk(k)
+			}
+		}
+	}
+	walk(strconv.Itoa(cmd.Process.Pid))
+	return total
 }
 
 // cronDaemon returns the command line of a foreground cron daemon with an

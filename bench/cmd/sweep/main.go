@@ -5,11 +5,19 @@
 // one line per comparison, `NAME ratio=X (tend A vs peer B)`, with medians.
 //
 // -full is the issue's shape (300,000 files in 100,000 directories plus
-// 30,000 symlinks, 3 runs each) and a peak-RSS run at 1,000,000 files; it
+// 30,000 symlinks, 3 runs each) and peak-RSS runs at 1,000,000 files; it
 // takes about a quarter of an hour on 2 cores. The default (60,000 files)
 // takes a few minutes; TEND_BENCH_SWEEP_FILES overrides -files.
 //
-//	go run ./cmd/sweep [-files 60000] [-full] [-reps 3] [-fs tmpfs,disk] [-rss-files N]
+// Tree shapes (-shapes for the speed runs, -rss-shapes for peak RSS):
+// wide (files/3 directories three levels deep, plus symlinks), deep (10
+// chains of 1,000 levels), flat (one directory), crash (3,000 directories
+// under 40 top-level ones: the shape that crashed the parallel walk). Each
+// holds half its files 30 days old. Peak RSS is measured for a dry run
+// printing --json (streamed) and for a real run logging every deletion at
+// info (JSON), beside find's scan of the same tree.
+//
+//	go run ./cmd/sweep [-files 60000] [-full] [-reps 3] [-fs tmpfs,disk] [-shapes wide,crash] [-rss-files N] [-rss-shapes wide,deep,flat]
 package main
 
 import (
@@ -17,6 +25,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,10 +46,10 @@ func main() {
 		child(os.Args[2], os.Args[3])
 		return
 	}
-	if len(os.Args) == 4 && os.Args[1] == "-generate" {
+	if len(os.Args) == 5 && os.Args[1] == "-generate" {
 		n, err := strconv.Atoi(os.Args[3])
 		must(err)
-		generate(os.Args[2], n)
+		generate(os.Args[2], n, os.Args[4])
 		return
 	}
 	files := flag.Int("files", 60000, "files in the generated tree (half of them 30 days old)")
@@ -49,6 +58,8 @@ func main() {
 	fss := flag.String("fs", "tmpfs,disk", "file systems to run on")
 	doStrace := flag.Bool("strace", true, "count syscalls per file with strace -c -f")
 	rssFiles := flag.Int("rss-files", 0, "files in the tree for the peak-RSS comparison (default: 1,000,000 with -full, else -files)")
+	shapes := flag.String("shapes", "wide,crash", "tree shapes for the speed runs")
+	rssShapes := flag.String("rss-shapes", "wide,deep,flat", "tree shapes for the peak-RSS runs")
 	flag.Parse()
 	if v := os.Getenv("TEND_BENCH_SWEEP_FILES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -71,12 +82,16 @@ func main() {
 			fmt.Fprintf(os.Stderr, "sweep: %s: %v (skipped)\n", f, err)
 			continue
 		}
-		run(f, dir, *files, *reps)
+		for _, shape := range strings.Split(*shapes, ",") {
+			run(f, dir, *files, *reps, shape)
+		}
 		if *doStrace && f == "tmpfs" {
 			syscallsPerFile(dir, min(*files, 20000))
 		}
-		if f == "tmpfs" {
-			peakRSS(dir, *rssFiles)
+		if f == "tmpfs" && *rssShapes != "" {
+			for _, shape := range strings.Split(*rssShapes, ",") {
+				peakRSS(dir, *rssFiles, shape)
+			}
 		}
 		cleanup()
 	}
@@ -103,15 +118,38 @@ func workDir(kind string) (string, func(), error) {
 	return "", nil, fmt.Errorf("unknown file system %q (tmpfs or disk)", kind)
 }
 
-// generate builds the tree: files/3 directories three levels deep, files
-// spread over them, half 30 days old, and files/10 symlinks (half old).
-func generate(root string, files int) {
-	ndirs := max(files/3, 1)
-	dirs := make([]string, ndirs)
-	for i := range dirs {
-		dirs[i] = filepath.Join(root, fmt.Sprintf("t%d", i%20), fmt.Sprintf("m%d", (i/20)%50), fmt.Sprintf("l%d", i))
-		must(os.MkdirAll(dirs[i], 0o755))
+// generate builds a tree of the given shape (see the package comment),
+// files spread over its directories, half 30 days old; the wide shape
+// adds files/10 symlinks (half old).
+func generate(root string, files int, shape string) {
+	var dirs []string
+	switch shape {
+	case "wide":
+		dirs = make([]string, max(files/3, 1))
+		for i := range dirs {
+			dirs[i] = filepath.Join(root, fmt.Sprintf("t%d", i%20), fmt.Sprintf("m%d", (i/20)%50), fmt.Sprintf("l%d", i))
+		}
+	case "deep":
+		for c := range 10 {
+			p := filepath.Join(root, fmt.Sprintf("c%d", c))
+			for range 1000 {
+				p = filepath.Join(p, "d")
+				dirs = append(dirs, p)
+			}
+		}
+	case "flat":
+		dirs = []string{filepath.Join(root, "flat")}
+	case "crash":
+		for i := range 3000 {
+			dirs = append(dirs, filepath.Join(root, fmt.Sprintf("top%d", i%40), fmt.Sprintf("d%d", i)))
+		}
+	default:
+		must(fmt.Errorf("unknown shape %q (wide, deep, flat or crash)", shape))
 	}
+	for _, d := range dirs {
+		must(os.MkdirAll(d, 0o755))
+	}
+	ndirs := len(dirs)
 	old := time.Now().Add(-30 * 24 * time.Hour)
 	data := make([]byte, 1024)
 	for i := range files {
@@ -122,6 +160,9 @@ func generate(root string, files int) {
 		}
 	}
 	for i := range files / 10 {
+		if shape != "wide" {
+			break
+		}
 		p := filepath.Join(dirs[(i*7)%ndirs], fmt.Sprintf("s%d", i))
 		must(os.Symlink(fmt.Sprintf("f%d", i), p))
 		if i%2 == 0 {
@@ -131,18 +172,28 @@ func generate(root string, files int) {
 	}
 }
 
-// child runs tend in its own process: "sweep" deletes, "plan" prints the
-// names a sweep would delete.
+// child runs tend in its own process: "sweep" deletes, "sweep-info"
+// deletes logging each deletion at info as JSON (to /dev/null), "plan"
+// prints the names a sweep would delete, "plan-json" prints the dry run's
+// report as JSON, streamed.
 func child(mode, root string) {
 	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}}
-	rep, err := s.Sweep(context.Background(), mode == "plan")
+	if mode == "sweep-info" {
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		must(err)
+		s.Logger = slog.New(slog.NewJSONHandler(devnull, nil))
+	}
+	rep, err := s.Sweep(context.Background(), mode == "plan" || mode == "plan-json")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if mode == "plan-json" {
+		must(rep.WriteJSON(os.Stdout))
+	}
 	if mode == "plan" {
 		w := bufio.NewWriterSize(os.Stdout, 1<<16)
-		for _, it := range rep.Items() {
+		for it := range rep.AllItems() {
 			w.WriteString(it.Path)
 			w.WriteByte('\n')
 		}
@@ -176,7 +227,7 @@ func median(rs []result) result {
 	return rs[len(rs)/2]
 }
 
-func run(fsName, dir string, files, reps int) {
+func run(fsName, dir string, files, reps int, shape string) {
 	self, _ := os.Executable()
 	tmpfiles, tmpErr := exec.LookPath("systemd-tmpfiles")
 	type peer struct {
@@ -199,21 +250,24 @@ func run(fsName, dir string, files, reps int) {
 	for rep := range reps {
 		for _, p := range peers {
 			root := filepath.Join(dir, fmt.Sprintf("%s-%d", p.name, rep))
-			generateIn(root, files)
+			generateIn(root, files, shape)
 			syncDisk()
 			res[p.name] = append(res[p.name], p.run(root))
 			os.RemoveAll(root)
 		}
 	}
 	tend := median(res["tend"])
-	fmt.Fprintf(os.Stderr, "sweep-%s: %d files, %d reps; peak RSS tend %d KiB, find %d KiB\n", fsName, files, reps, tend.rss, median(res["find"]).rss)
+	fmt.Fprintf(os.Stderr, "sweep-%s-%s: %d files, %d reps; peak RSS tend %d KiB, find %d KiB\n", fsName, shape, files, reps, tend.rss, median(res["find"]).rss)
 	for _, p := range peers[1:] {
 		m := median(res[p.name])
-		fmt.Printf("sweep-%s-vs-%s ratio=%.2f (tend %.2fs vs peer %s %.2fs)\n", fsName, p.name, tend.wall.Seconds()/m.wall.Seconds(), tend.wall.Seconds(), p.name, m.wall.Seconds())
+		fmt.Printf("sweep-%s-%s-vs-%s ratio=%.2f (tend %.2fs vs peer %s %.2fs)\n", fsName, shape, p.name, tend.wall.Seconds()/m.wall.Seconds(), tend.wall.Seconds(), p.name, m.wall.Seconds())
+	}
+	if shape != "wide" {
+		return
 	}
 	// Dry run: scan and print the names, against find printing them.
 	root := filepath.Join(dir, "scan")
-	generateIn(root, files)
+	generateIn(root, files, shape)
 	syncDisk()
 	timeCmd("find", root, "-type", "f", "-atime", "+7") // warm the caches for both
 	var ts, fs []result
@@ -238,7 +292,7 @@ func syscallsPerFile(dir string, files int) {
 	self, _ := os.Executable()
 	count := func(name string, args ...string) float64 {
 		root := filepath.Join(dir, "strace-"+name)
-		generateIn(root, files)
+		generateIn(root, files, "wide")
 		for i, a := range args {
 			args[i] = strings.ReplaceAll(a, "ROOT", root)
 		}
@@ -257,30 +311,29 @@ func syscallsPerFile(dir string, files int) {
 	fmt.Printf("syscalls-per-entry ratio=%.2f (tend %.2f vs peer find %.2f)\n", t/f, t, f)
 }
 
-// peakRSS compares the peak resident memory of a real sweep with find's
-// on a tree of the given size.
-func peakRSS(dir string, files int) {
+// peakRSS compares the peak resident memory of a dry run printing --json
+// and of a real sweep logging every deletion at info with find's, on one
+// tree of the given size and shape: find scans it first, then the dry
+// run, then the real sweep deletes.
+func peakRSS(dir string, files int, shape string) {
 	self, _ := os.Executable()
-	var t, f result
-	for _, name := range []string{"tend", "find"} {
-		root := filepath.Join(dir, "rss-"+name)
-		generateIn(root, files)
-		if name == "tend" {
-			t = timeCmd(self, "-child", "sweep", root)
-		} else {
-			f = timeCmd("find", root, "-type", "f", "-atime", "+7", "-delete")
-		}
-		os.RemoveAll(root)
-	}
-	fmt.Printf("peak-rss-%dk-files ratio=%.2f (tend %.1fMiB vs peer find %.1fMiB)\n", files/1000, float64(t.rss)/float64(f.rss), float64(t.rss)/1024, float64(f.rss)/1024)
+	root := filepath.Join(dir, "rss-"+shape)
+	generateIn(root, files, shape)
+	f := timeCmd("find", root, "-type", "f", "-atime", "+7")
+	j := timeCmd(self, "-child", "plan-json", root)
+	s := timeCmd(self, "-child", "sweep-info", root)
+	os.RemoveAll(root)
+	mib := func(r result) float64 { return float64(r.rss) / 1024 }
+	fmt.Printf("peak-rss-%s-%dk-dry-run-json ratio=%.2f (tend %.1fMiB vs peer find %.1fMiB)\n", shape, files/1000, mib(j)/mib(f), mib(j), mib(f))
+	fmt.Printf("peak-rss-%s-%dk-sweep-info-log ratio=%.2f (tend %.1fMiB vs peer find %.1fMiB)\n", shape, files/1000, mib(s)/mib(f), mib(s), mib(f))
 }
 
 // generateIn builds the tree in a child process, so that this process
 // stays small: a child started with vfork inherits its parent's peak RSS
 // (ru_maxrss), which would otherwise inflate every measured peer.
-func generateIn(root string, files int) {
+func generateIn(root string, files int, shape string) {
 	self, _ := os.Executable()
-	cmd := exec.Command(self, "-generate", root, strconv.Itoa(files))
+	cmd := exec.Command(self, "-generate", root, strconv.Itoa(files), shape)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	must(cmd.Run())
 }

@@ -8,8 +8,14 @@
 //	             lines it wrote and exit with $EXIT_ON_TERM (default 0)
 //	exit N       exit with status N at once
 //	ls DIR       print the names in DIR, one per line
+//	cat FILE     print FILE
 //	zombies      print the number of zombie processes
 //	orphan       start a short-lived grandchild and exit without waiting
+//	stubborn F   (a job) ignore SIGTERM, start a grandchild that ignores it
+//	             too, write both pids to F and sleep for ever
+//	ctrlc        print "ready", wait for SIGINT, count the SIGINTs of the
+//	             next 500ms, print "got N SIGINT" and exit 3
+//	hello        (a job) print a line to stdout and one to stderr
 package main
 
 import (
@@ -42,6 +48,54 @@ func main() {
 		for _, e := range ents {
 			fmt.Println(e.Name())
 		}
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		pids := strconv.Itoa(os.Getpid())
+		if len(os.Args) > 3 { // the grandchild
+			for {
+				time.Sleep(time.Hour)
+			}
+		}
+		self, err := os.Executable()
+		must(err)
+		cmd := exec.Command(self, "stubborn", os.Args[2], "grandchild")
+		if err := cmd.Start(); err != nil {
+			fail(err.Error())
+		}
+		pids += " " + strconv.Itoa(cmd.Process.Pid)
+		must(os.WriteFile(os.Args[2], []byte(pids+"\n"), 0o644))
+		fmt.Println("stubborn pids", pids)
+		for {
+			time.Sleep(time.Hour)
+		}
+	case "ctrlc":
+		ints := make(chan os.Signal, 16)
+		signal.Notify(ints, syscall.SIGINT)
+		fmt.Println("ready")
+		select {
+		case <-ints:
+		case <-time.After(60 * time.Second):
+			fail("no SIGINT in 60s")
+		}
+		n := 1
+		for end := time.After(500 * time.Millisecond); ; {
+			select {
+			case <-ints:
+				n++
+				continue
+			case <-end:
+			}
+			break
+		}
+		fmt.Printf("got %d SIGINT\n", n)
+		os.Exit(3)
+	case "hello":
+		fmt.Println("hello from a job")
+		fmt.Fprintln(os.Stderr, "and from its stderr")
+	case "cat":
+		data, err := os.ReadFile(os.Args[2])
+		must(err)
+		os.Stdout.Write(data)
 	case "zombies":
 		fmt.Println(zombies())
 	case "orphan":

@@ -1,0 +1,188 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tendkit/tend/cleanup"
+	"github.com/tendkit/tend/health"
+	"github.com/tendkit/tend/images"
+	"github.com/tendkit/tend/internal/fielderr"
+	"github.com/tendkit/tend/rotate"
+	"github.com/tendkit/tend/units"
+)
+
+// The packages validate their own rules (Rule.Validate, Policy.Validate,
+// the health checks' Validate): the config layer converts each section
+// item, calls them, and places what they find at the item's file, line and
+// field. Its own checks are only those the YAML alone can tell: a field
+// left out versus set to zero, "~" without a home directory, schedules,
+// profiles, and text that names something (modes, signals).
+
+// CleanupRule is the rule the sweep task runs for this item.
+func (r SweepRule) CleanupRule() cleanup.Rule {
+	cr := cleanup.Rule{
+		Root: string(r.Path), Layout: cleanup.Layout(r.Layout), OlderThan: r.OlderThan.D(),
+		Age: cleanup.AgeBasis(r.Age), Include: r.Include, Exclude: r.Exclude, Within: r.Within,
+		MissingOK: r.MissingOK,
+	}
+	if r.KeepUnder != nil {
+		cr.KeepUnder = r.KeepUnder.Bytes()
+	}
+	return cr
+}
+
+// RotateRule is the rule the rotate task runs for this item, before the
+// owner and group names of create are looked up: Keep is
+// rotate.DefaultKeep when keep is left out.
+func (f RotateFile) RotateRule() rotate.Rule {
+	rule := rotate.Rule{
+		Path: string(f.Path), Every: f.Every.D(), Keep: rotate.DefaultKeep, MaxAge: f.MaxAge.D(),
+		Compress: rotate.Compression(f.Compress), DelayCompress: f.DelayCompress, DateExt: f.DateExt,
+		Method: rotate.Method(f.Method), MissingOK: f.MissingOK, IfEmpty: f.IfEmpty,
+	}
+	if f.Size != nil {
+		rule.Size = f.Size.Bytes()
+	}
+	if f.Keep != nil {
+		rule.Keep = *f.Keep
+	}
+	if f.Create != nil {
+		rule.Create = &rotate.Create{UID: -1, GID: -1}
+	}
+	if f.Signal != nil {
+		rule.Signal = &rotate.Signal{Pidfile: string(f.Signal.Pidfile)}
+	}
+	return rule
+}
+
+// Policy is the images policy the images task runs.
+func (im *Images) Policy() images.Policy {
+	pol := images.Policy{
+		Match: im.Match, Labels: im.Labels, KeepLatest: im.KeepLatest, UnusedFor: im.UnusedFor.D(),
+		ProtectTags: im.ProtectTags, ProtectLabels: im.ProtectLabels, Dangling: im.Dangling,
+		KeepLatestBy: images.KeepLatestBy(im.KeepLatestBy),
+	}
+	if im.BuildCacheKeep != nil {
+		keep := im.BuildCacheKeep.Bytes()
+		pol.BuildCacheKeep = &keep
+	}
+	if im.DiskHigh != nil {
+		pol.DiskHigh = float64(*im.DiskHigh)
+	}
+	if im.DiskLow != nil {
+		pol.DiskLow = float64(*im.DiskLow)
+	}
+	return pol
+}
+
+// has reports whether a problem was already recorded for field or a
+// field below it (the config's own, more specific message wins).
+func (c *checker) has(field string) bool {
+	for _, e := range c.errs {
+		if e.field == field || strings.HasPrefix(e.field, field+".") || strings.HasPrefix(e.field, field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// lib records what a package's Validate found, each at prefix plus the
+// field it names (renamed by names where the config spells it otherwise);
+// a problem with no field is placed at prefix.
+func (c *checker) lib(prefix string, err error, names map[string]string) {
+	fielderr.Each(err, func(fe *fielderr.Error) {
+		field := prefix
+		if fe.Field != "" {
+			name, rest := fe.Field, ""
+			if i := strings.IndexAny(name, ".["); i >= 0 {
+				name, rest = name[:i], name[i:]
+			}
+			if n, ok := names[name]; ok {
+				name = n
+			}
+			field = prefix + "." + name + rest
+		}
+		if fe.Field != "" && c.has(field) {
+			return
+		}
+		c.errs = append(c.errs, fieldError{field: field, err: reason{fe}})
+	})
+}
+
+// reason prints a package's field error without its field (the config
+// error names the field in full); errors.As and errors.Is see through it
+// to the *FieldError and its sentinel.
+type reason struct{ fe *fielderr.Error }
+
+func (r reason) Error() string { return r.fe.Reason }
+func (r reason) Unwrap() error { return r.fe }
+
+// sweepNames maps cleanup.Rule's field names to the config's.
+var sweepNames = map[string]string{"root": "path"}
+
+func (s *Sweep) validateRules(c *checker) {
+	for i, r := range s.Rules {
+		if r.leftOut != nil || strings.TrimSpace(string(r.Path)) == "" {
+			continue // left out here, or validate already named the missing path
+		}
+		c.lib(fmt.Sprintf("sweep.rules[%d]", i), r.CleanupRule().Validate(), sweepNames)
+	}
+}
+
+func (r *Rotate) validateFiles(c *checker) {
+	for i, f := range r.Files {
+		c.lib(fmt.Sprintf("rotate.files[%d]", i), f.RotateRule().Validate(), nil)
+	}
+}
+
+func (im *Images) validatePolicy(c *checker) {
+	c.lib("images", im.Policy().Validate(), nil)
+}
+
+// validateChecks has each configured health check validate itself.
+func (h *Health) validateChecks(c *checker) {
+	hc := h.Checks
+	for i, x := range hc.HTTP {
+		c.lib(fmt.Sprintf("health.checks.http[%d]", i), (&health.HTTP{URL: x.URL, Expect: x.Expect}).Validate(), nil)
+	}
+	for i, x := range hc.SSH {
+		c.lib(fmt.Sprintf("health.checks.ssh[%d]", i), (&health.SSH{Addr: x.Addr}).Validate(), nil)
+	}
+	for i, x := range hc.TCP {
+		c.lib(fmt.Sprintf("health.checks.tcp[%d]", i), (&health.TCP{Addr: x.Addr}).Validate(), nil)
+	}
+	for i, x := range hc.Disk {
+		d := &health.Disk{Path: string(x.Path), MinFreeInodes: x.MinFreeInodes}
+		if x.MinFree != nil {
+			d.MinFree = x.MinFree.Bytes()
+		}
+		c.lib(fmt.Sprintf("health.checks.disk[%d]", i), d.Validate(), nil)
+	}
+	for i, x := range hc.Command {
+		c.lib(fmt.Sprintf("health.checks.command[%d]", i), (&health.Command{Argv: x.Command}).Validate(), nil)
+	}
+	if g := hc.GPU; g != nil {
+		c.lib("health.checks.gpu", health.GPUOptions{MinCount: g.MinCount, MaxTempC: g.MaxTempC}.Validate(), nil)
+	}
+	if m := hc.Memory; m != nil {
+		mc := &health.Memory{}
+		if m.WarnUsage != nil {
+			mc.WarnUsage = units.Percent(*m.WarnUsage)
+		}
+		if m.FailUsage != nil {
+			mc.FailUsage = units.Percent(*m.FailUsage)
+		}
+		c.lib("health.checks.memory", mc.Validate(), nil)
+	}
+	if d := hc.DeletedOpen; d != nil {
+		dc := &health.DeletedOpen{}
+		if d.Warn != nil {
+			dc.WarnBytes = d.Warn.Bytes()
+		}
+		if d.Fail != nil {
+			dc.FailBytes = d.Fail.Bytes()
+		}
+		c.lib("health.checks.deleted_open", dc.Validate(), nil)
+	}
+}

@@ -1,0 +1,67 @@
+package cleanup_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/cleanup"
+)
+
+// fields lists the Field of every *FieldError in err, in order.
+func fields(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var fe *cleanup.FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+func TestRuleValidate(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name   string
+		rule   cleanup.Rule
+		fields []string
+		is     error
+	}{
+		{"good", cleanup.Rule{Root: "/home/u/.cache/torch", OlderThan: day}, nil, nil},
+		{"budget only", cleanup.Rule{Root: "/scratch", KeepUnder: 1 << 30}, nil, nil},
+		{"home with within is decided when sweeping", cleanup.Rule{Root: "/root", OlderThan: day, Within: []string{".ipynb_checkpoints"}}, nil, nil},
+		{"relative root", cleanup.Rule{Root: "cache", OlderThan: day}, []string{"root"}, cleanup.ErrBadRule},
+		{"system directory", cleanup.Rule{Root: "/usr/", OlderThan: day}, []string{"root"}, cleanup.ErrDangerousRoot},
+		{"neither age nor budget", cleanup.Rule{Root: "/tmp/x"}, []string{""}, cleanup.ErrBadRule},
+		{"negatives", cleanup.Rule{Root: "/tmp/x", OlderThan: -day, KeepUnder: -1}, []string{"older_than", "keep_under"}, cleanup.ErrBadRule},
+		{"words", cleanup.Rule{Root: "/tmp/x", OlderThan: day, Layout: "conda", Age: "birth"}, []string{"layout", "age"}, cleanup.ErrBadRule},
+		{"globs", cleanup.Rule{Root: "/tmp/x", OlderThan: day, Include: []string{"*.tmp", ""}, Exclude: []string{"[x"}}, []string{"include[1]", "exclude[0]"}, cleanup.ErrBadRule},
+		{"within", cleanup.Rule{Root: "/tmp/x", OlderThan: day, Within: []string{"ok", "a/b", "", ".."}}, []string{"within[1]", "within[2]", "within[3]"}, cleanup.ErrBadRule},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.rule.Validate()
+			if tt.fields == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tt.fields, fields(err), "every problem at once, each naming its field")
+			assert.ErrorIs(t, err, tt.is)
+		})
+	}
+}

@@ -57,11 +57,10 @@ type gnode struct {
 
 // genOpts sizes a generated tree.
 type genOpts struct {
-	flat   int  // entries of one flat directory
-	deep   int  // levels of one chain
-	wide   int  // random entries
-	hub    bool // also a Hugging Face hub root
-	unpriv bool // owners and modes for a sweep as nobody
+	flat int  // entries of one flat directory
+	deep int  // levels of one chain
+	wide int  // random entries
+	hub  bool // also a Hugging Face hub root
 }
 
 func defaultGenOpts(seed uint64) genOpts {

@@ -231,7 +231,7 @@ func (r *limitsReader) shm(mounts []mount) {
 		}
 		var st syscall.Statfs_t
 		if err := syscall.Statfs(filepath.Join(r.root, "dev/shm"), &st); err == nil {
-			r.l.ShmSize = units.Size(int64(st.Blocks) * st.Bsize)
+			r.l.ShmSize = units.Size(int64(st.Blocks) * int64(st.Bsize)) // Bsize is uint32 on darwin
 		}
 		return
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/tendkit/tend/units"
 )
 
-// Spec is a parsed spec file (see DESIGN.md, "Quota spec file"): the host
+// Spec is a parsed spec file (see docs/DESIGN.md, "Quota spec file"): the host
 // (nil: read it from the machine), the memory headroom, defaults applied to
 // every user, and the users (or a single container).
 type Spec struct {

@@ -101,9 +101,6 @@ type jobReport struct {
 	OutputBytes int64 `json:"output_bytes"`
 }
 
-// isJob marks a task as one of the user's jobs for the metrics.
-func (j *jobTask) isJob() bool { return true }
-
 // Run runs the command once (dryRun only says what it would run).
 func (j *jobTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	argv := j.cfg.Command.Args()

@@ -30,7 +30,7 @@ type logLine struct {
 
 // runJob runs cfg once with a JSON logger and returns the result, the
 // error and the output records, failing when the run outlasts limit.
-func runJob(t *testing.T, ctx context.Context, cfg config.Job, limit time.Duration) (taskResult, error, []logLine) {
+func runJob(t *testing.T, ctx context.Context, cfg config.Job, limit time.Duration) (taskResult, []logLine, error) {
 	t.Helper()
 	var logs syncBuffer
 	j := newJobTask(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
@@ -60,7 +60,7 @@ func runJob(t *testing.T, ctx context.Context, cfg config.Job, limit time.Durati
 			lines = append(lines, ll)
 		}
 	}
-	return o.res, o.err, lines
+	return o.res, lines, o.err
 }
 
 func shellJob(name, script string) config.Job {
@@ -76,7 +76,7 @@ func TestJobOutputLineByLine(t *testing.T) {
 		Env:     map[string]string{"GREETING": "hello", "LONG": long},
 		Dir:     config.Path(dir),
 	}
-	res, err, lines := runJob(t, context.Background(), cfg, 20*time.Second)
+	res, lines, err := runJob(t, context.Background(), cfg, 20*time.Second)
 	require.NoError(t, err)
 	rep := res.Report.(jobReport)
 	assert.Equal(t, 0, rep.ExitCode)
@@ -123,7 +123,7 @@ func TestJobExitStatusAndStartFailures(t *testing.T) {
 		{"not executable", config.Command{Argv: []string{"/etc/hostname"}}, 126, "start /etc/hostname"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err, _ := runJob(t, context.Background(), config.Job{Name: "x", Schedule: "@hourly", Command: tc.cmd}, 20*time.Second)
+			res, _, err := runJob(t, context.Background(), config.Job{Name: "x", Schedule: "@hourly", Command: tc.cmd}, 20*time.Second)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Equal(t, tc.code, res.Report.(jobReport).ExitCode)
@@ -176,7 +176,7 @@ func TestJobTimeoutKillsTheGroup(t *testing.T) {
 	cfg := shellJob("stubborn", `trap '' TERM; sleep 60 & echo $! > `+pidfile+`; wait; wait`)
 	cfg.Timeout = config.Duration(300 * time.Millisecond)
 	start := time.Now()
-	res, err, _ := runJob(t, context.Background(), cfg, 10*time.Second)
+	res, _, err := runJob(t, context.Background(), cfg, 10*time.Second)
 	took := time.Since(start)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "timed out after 300ms: process group killed")
@@ -201,7 +201,7 @@ func TestJobStopKillsTheGroupWithinASecond(t *testing.T) {
 		}
 		cancel()
 	}()
-	res, err, _ := runJob(t, ctx, cfg, 10*time.Second)
+	res, _, err := runJob(t, ctx, cfg, 10*time.Second)
 	stopped := time.Now()
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled), err)
@@ -214,7 +214,7 @@ func TestJobStopKillsTheGroupWithinASecond(t *testing.T) {
 func TestJobLeftoversAreKilled(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "grandchild")
 	cfg := shellJob("leaky", `sleep 60 >/dev/null 2>&1 & echo $! > `+pidfile+`; echo done`)
-	res, err, lines := runJob(t, context.Background(), cfg, 10*time.Second)
+	res, lines, err := runJob(t, context.Background(), cfg, 10*time.Second)
 	require.NoError(t, err, "the job itself succeeded")
 	rep := res.Report.(jobReport)
 	assert.True(t, rep.Leftovers)
@@ -231,7 +231,7 @@ func TestJobOutputHeldOutsideTheGroup(t *testing.T) {
 	}
 	pidfile := filepath.Join(t.TempDir(), "escaped")
 	cfg := shellJob("escape", setsid+` sh -c 'echo $$ > `+pidfile+`; exec sleep 60' & sleep 0.2; echo bye`)
-	_, err, _ = runJob(t, context.Background(), cfg, 10*time.Second)
+	_, _, err = runJob(t, context.Background(), cfg, 10*time.Second)
 	require.NoError(t, err)
 	pid := readPid(t, pidfile)
 	unix.Kill(pid, unix.SIGKILL)

@@ -27,7 +27,7 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		add(health.NewGPU(health.GPUOptions{MinCount: g.MinCount, MaxTempC: g.MaxTempC, RequirePersistence: g.RequirePersistence}), g.Timeout, g.Profiles)
 	}
 	if t := hc.Torch; t != nil {
-		require := true // DESIGN.md's default: a torch check proves CUDA
+		require := true // docs/DESIGN.md's default: a torch check proves CUDA
 		if t.RequireCUDA != nil {
 			require = *t.RequireCUDA
 		}

@@ -23,13 +23,17 @@ func TestLoadFullExample(t *testing.T) {
 	require.NotNil(t, cfg.Sweep)
 	assert.Equal(t, "@daily", cfg.Sweep.Schedule)
 	assert.Equal(t, []Path{"/workspace", "/data"}, cfg.Sweep.Protect)
-	require.Len(t, cfg.Sweep.Rules, 2)
+	require.Len(t, cfg.Sweep.Rules, 4)
 	hub := cfg.Sweep.Rules[0]
 	assert.Equal(t, Path("/home/ada/.cache/huggingface/hub"), hub.Path, "~ expanded")
 	assert.Equal(t, "huggingface", hub.Layout)
 	assert.Equal(t, 7*units.Day, hub.OlderThan.D())
 	require.NotNil(t, hub.KeepUnder)
 	assert.Equal(t, int64(50*units.GiB), hub.KeepUnder.Bytes())
+	assert.Equal(t, "torch", cfg.Sweep.Rules[2].Cache)
+	nb := cfg.Sweep.Rules[3]
+	assert.Equal(t, Path("/home/ada"), nb.Path, "a quoted ~ is the home directory")
+	assert.Equal(t, []string{".ipynb_checkpoints"}, nb.Within)
 
 	require.NotNil(t, cfg.Rotate)
 	f := cfg.Rotate.Files[0]

@@ -1,4 +1,4 @@
-// Package config loads tend's YAML config file (see DESIGN.md): strict
+// Package config loads tend's YAML config file (see docs/DESIGN.md): strict
 // (unknown keys are errors), with errors that name the file, the line and the
 // field, "~" expanded to the home directory, TEND_<SECTION>_<FIELD>
 // environment overrides, and an embedded default. It produces plain structs;

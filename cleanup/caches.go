@@ -220,8 +220,8 @@ func one(p string, err error) ([]string, error) {
 }
 
 // knownCaches is the table behind `cache:` in a sweep rule. Each entry
-// follows the tool's own lookup (../shared/FACTS.md, "where each cache
-// lives"); README.md prints the same table.
+// follows the tool's own lookup, as its documentation and source give it;
+// README.md prints the same table.
 var knownCaches = []Cache{
 	{
 		Name: "torch", Tool: "PyTorch (torch.hub checkpoints, kernels)",

@@ -132,10 +132,10 @@ type Info struct {
 	Atime time.Time
 	Mtime time.Time
 	Ctime time.Time
-	// Uid, Gid and Perm (permission bits with setuid, setgid and sticky)
+	// UID, GID and Perm (permission bits with setuid, setgid and sticky)
 	// are the owner and mode. An FS that leaves them zero should not
 	// implement Identity: its entries are then taken as removable.
-	Uid, Gid uint32
+	UID, GID uint32
 	Perm     uint32
 }
 

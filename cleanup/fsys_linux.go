@@ -252,6 +252,6 @@ func infoOf(st *unix.Stat_t) Info {
 	return Info{
 		Type: t, Size: st.Size, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
 		Atime: time.Unix(st.Atim.Unix()), Mtime: time.Unix(st.Mtim.Unix()), Ctime: time.Unix(st.Ctim.Unix()),
-		Uid: st.Uid, Gid: st.Gid, Perm: st.Mode & 0o7777,
+		UID: st.Uid, GID: st.Gid, Perm: st.Mode & 0o7777,
 	}
 }

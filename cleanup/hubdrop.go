@@ -152,7 +152,7 @@ func (w *walk) mayDrop(ks ...*hnode) bool {
 		return true
 	}
 	for _, k := range ks {
-		if !w.p.id.mayRemove(w.dirInfo[k.dir], k.info.Uid) {
+		if !w.p.id.mayRemove(w.dirInfo[k.dir], k.info.UID) {
 			w.p.denied(w.r.Root, w.p.rep.dirPath(k.dir)+"/"+k.name)
 			return false
 		}

@@ -272,15 +272,15 @@ func (id *identity) mayRemove(dir Info, owner uint32) bool {
 	}
 	var bits uint32 = 0o003 // other
 	switch {
-	case dir.Uid == id.uid:
+	case dir.UID == id.uid:
 		bits = 0o300
-	case slices.Contains(id.groups, dir.Gid):
+	case slices.Contains(id.groups, dir.GID):
 		bits = 0o030
 	}
 	if dir.Perm&bits != bits {
 		return false
 	}
-	return dir.Perm&0o1000 == 0 || owner == id.uid || dir.Uid == id.uid
+	return dir.Perm&0o1000 == 0 || owner == id.uid || dir.UID == id.uid
 }
 
 func basisOr(b AgeBasis) AgeBasis {

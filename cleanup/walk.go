@@ -570,7 +570,7 @@ func (w *walk) file(f *frame, name string, info Info, eligible bool) {
 		return
 	}
 	t, old := w.old(info)
-	if !w.p.id.mayRemove(f.info, info.Uid) {
+	if !w.p.id.mayRemove(f.info, info.UID) {
 		if old {
 			w.p.denied(w.r.Root, w.pathOf(f, name))
 		}
@@ -614,7 +614,7 @@ func (w *walk) dirSkip(info Info) string {
 // mayRemove reports whether the entry name of f, described by info, may be
 // removed by this process; when not, it is recorded as denied.
 func (w *walk) mayRemove(f *frame, name string, info Info) bool {
-	if w.p.id.mayRemove(f.info, info.Uid) {
+	if w.p.id.mayRemove(f.info, info.UID) {
 		return true
 	}
 	w.p.denied(w.r.Root, w.pathOf(f, name))

@@ -174,8 +174,9 @@ type (
 		VolumeMounts   []volumeMount    `yaml:"volumeMounts"`
 	}
 	envVar struct {
-		Name  string `yaml:"name"`
-		Value string `yaml:"value"`
+		Name      string         `yaml:"name"`
+		Value     string         `yaml:"value"`
+		ValueFrom map[string]any `yaml:"valueFrom"`
 	}
 	resources struct {
 		Requests map[string]string `yaml:"requests"`
@@ -375,7 +376,7 @@ func TestDockerfile(t *testing.T) {
 		"{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.Healthcheck.Test}} {{.Config.User}}", image)
 	assert.Equal(t, `["tend-cron","--config","/etc/tend/tend.yaml","--jitter","10m","--"] `+
 		`["jupyter","lab","--ip=0.0.0.0","--port=8888","--no-browser","--ServerApp.root_dir=/workspace"] `+
-		`["CMD","tend-health","--config","/etc/tend/tend.yaml","--profile","liveness"] jupyter`, inspect)
+		`["CMD","tend-health","--config","/etc/tend/tend.yaml","--profile","readiness"] jupyter`, inspect)
 
 	// The entrypoint wraps any command and exits with its status.
 	name := "tend-test-examples-" + randomID(t)
@@ -396,14 +397,14 @@ func TestDockerfile(t *testing.T) {
 	// The HEALTHCHECK command runs in the image: healthy or not (this base
 	// has no GPU, torch or Jupyter), never a usage or config error.
 	health := append([]string{"run", "--rm", "--label", "tend.test=examples", "--entrypoint", "tend-health", image},
-		"--config", "/etc/tend/tend.yaml", "--profile", "liveness")
+		"--config", "/etc/tend/tend.yaml", "--profile", "readiness")
 	out, err = exec.Command(dockerBin, health...).CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	}
 	assert.Contains(t, []int{0, 1}, code, "%s", out)
-	assert.Regexp(t, `(?m)^(healthy|unhealthy)\b.*\(liveness `, string(out))
+	assert.Regexp(t, `(?m)^(healthy|unhealthy)\b.*\(readiness `, string(out))
 	assert.Contains(t, string(out), "disk /dev/shm", "the image's config was read (the default has no /dev/shm check)")
 }
 

@@ -13,13 +13,13 @@ type Status int
 
 // The outcomes, from best to worst. Only Fail makes a report unhealthy.
 const (
-	Pass Status = iota // the thing works
-	Skip               // not applicable here (no GPU support built in, ...)
-	Warn               // works, but something needs a look
-	Fail               // does not work
+	StatusPass Status = iota // the thing works
+	StatusSkip               // not applicable here (no GPU support built in, ...)
+	StatusWarn               // works, but something needs a look
+	StatusFail               // does not work
 )
 
-var statusNames = [...]string{Pass: "pass", Skip: "skip", Warn: "warn", Fail: "fail"}
+var statusNames = [...]string{StatusPass: "pass", StatusSkip: "skip", StatusWarn: "warn", StatusFail: "fail"}
 
 func (s Status) String() string {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -45,12 +45,62 @@ func (s *Status) UnmarshalText(b []byte) error {
 // Result is what one check found: a status, a one-line message, optional
 // structured details and how long the check took.
 type Result struct {
-	Name     string         `json:"name"`
-	Status   Status         `json:"status"`
-	Message  string         `json:"message"`
-	Details  map[string]any `json:"details,omitempty"`
-	Duration time.Duration  `json:"-"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+	// SkipReason says why a skipped check did not run.
+	SkipReason SkipReason `json:"skip_reason,omitempty"`
+	// CannotRun marks a failure that is not a verdict on the thing checked
+	// but on the check itself: what it needs is missing (no NVML in this
+	// build, no interpreter, no cgroup). A Configured check marked Optional
+	// turns it into a skip.
+	CannotRun bool           `json:"cannot_run,omitempty"`
+	Details   map[string]any `json:"details,omitempty"`
+	Duration  time.Duration  `json:"-"`
 }
+
+// SkipReason says why a check was skipped.
+type SkipReason string
+
+// The reasons a check skips.
+const (
+	// SkipReasonOptional: the check could not run (Result.CannotRun) and
+	// the configuration marks it optional.
+	SkipReasonOptional SkipReason = "optional"
+)
+
+// CannotRun returns the failed Result of a check that cannot run: err says
+// why, hint what to do ("use the cgo build of tend-health"). The message
+// reads "cannot run: ERR; HINT".
+func CannotRun(err error, hint string) Result {
+	msg := "cannot run: " + err.Error()
+	if hint != "" {
+		msg += "; " + hint
+	}
+	return Result{Status: StatusFail, Message: msg, CannotRun: true}
+}
+
+// Unavailable stands for a configured check that this build or this host
+// cannot run at all (a GPU check in a binary without NVML). It fails with
+// CannotRun(Err, Hint); wrap it in a Configured with Optional to skip
+// instead.
+type Unavailable struct {
+	Label string
+	Err   error
+	Hint  string
+	// IsLocal places the check in liveness, as the check it stands for
+	// would be.
+	IsLocal bool
+}
+
+// Name is Label.
+func (u *Unavailable) Name() string { return u.Label }
+
+// Local reports IsLocal.
+func (u *Unavailable) Local() bool { return u.IsLocal }
+
+// Check fails naming why the check cannot run and what to do.
+func (u *Unavailable) Check(context.Context) Result { return CannotRun(u.Err, u.Hint) }
 
 // MarshalJSON adds duration_ms to the fields.
 func (r Result) MarshalJSON() ([]byte, error) {
@@ -86,18 +136,18 @@ type Profile string
 // no subprocess); readiness runs everything configured; startup runs the
 // readiness checks again and again until they pass or a deadline passes.
 const (
-	Liveness  Profile = "liveness"
-	Readiness Profile = "readiness"
-	Startup   Profile = "startup"
+	ProfileLiveness  Profile = "liveness"
+	ProfileReadiness Profile = "readiness"
+	ProfileStartup   Profile = "startup"
 )
 
 // ParseProfile reads a profile name.
 func ParseProfile(s string) (Profile, error) {
 	switch p := Profile(strings.ToLower(strings.TrimSpace(s))); p {
-	case Liveness, Readiness, Startup:
+	case ProfileLiveness, ProfileReadiness, ProfileStartup:
 		return p, nil
 	case "":
-		return Readiness, nil
+		return ProfileReadiness, nil
 	}
 	return "", fmt.Errorf("unknown profile %q: use liveness, readiness or startup", s)
 }
@@ -109,17 +159,26 @@ type local interface{ Local() bool }
 // Configured wraps a Check with its own deadline and profile membership.
 // A zero Timeout uses the Prober's CheckTimeout; empty Profiles uses the
 // default (liveness for process-local checks, readiness and startup for all).
+// With Optional, a result that says the check cannot run (CannotRun) is
+// reported as a skip with SkipReasonOptional instead of a failure.
 type Configured struct {
 	Inner    Check
 	Timeout  time.Duration
 	Profiles []Profile
+	Optional bool
 }
 
 // Name is the wrapped check's name.
 func (c Configured) Name() string { return c.Inner.Name() }
 
 // Check runs the wrapped check.
-func (c Configured) Check(ctx context.Context) Result { return c.Inner.Check(ctx) }
+func (c Configured) Check(ctx context.Context) Result {
+	r := c.Inner.Check(ctx)
+	if c.Optional && r.CannotRun && r.Status == StatusFail {
+		r.Status, r.SkipReason = StatusSkip, SkipReasonOptional
+	}
+	return r
+}
 
 // Start starts the wrapped check if it is a Starter.
 func (c Configured) Start(ctx context.Context) error {
@@ -142,7 +201,7 @@ func InProfile(c Check, p Profile) bool {
 	if cc, ok := c.(Configured); ok {
 		if len(cc.Profiles) > 0 {
 			for _, q := range cc.Profiles {
-				if q == p || (p == Startup && q == Readiness) {
+				if q == p || (p == ProfileStartup && q == ProfileReadiness) {
 					return true
 				}
 			}
@@ -150,7 +209,7 @@ func InProfile(c Check, p Profile) bool {
 		}
 		c = cc.Inner
 	}
-	if p == Liveness {
+	if p == ProfileLiveness {
 		l, ok := c.(local)
 		return ok && l.Local()
 	}
@@ -158,19 +217,15 @@ func InProfile(c Check, p Profile) bool {
 }
 
 func passf(format string, args ...any) Result {
-	return Result{Status: Pass, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusPass, Message: fmt.Sprintf(format, args...)}
 }
 
 func warnf(format string, args ...any) Result {
-	return Result{Status: Warn, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusWarn, Message: fmt.Sprintf(format, args...)}
 }
 
 func failf(format string, args ...any) Result {
-	return Result{Status: Fail, Message: fmt.Sprintf(format, args...)}
-}
-
-func skipf(format string, args ...any) Result {
-	return Result{Status: Skip, Message: fmt.Sprintf(format, args...)}
+	return Result{Status: StatusFail, Message: fmt.Sprintf(format, args...)}
 }
 
 // with returns r with details d.

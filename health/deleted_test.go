@@ -51,10 +51,10 @@ func TestDeletedOpenFixture(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{DeletedOpen{Proc: root}, Warn, "1.2GiB held by 3 deleted files in 2 processes"},
-		{DeletedOpen{Proc: root, WarnBytes: 2 << 30}, Pass, "1.2GiB held by 3 deleted files"},
-		{DeletedOpen{Proc: root, FailBytes: 1 << 30}, Fail, "at or over 1.0GiB"},
-		{DeletedOpen{Proc: filepath.Join(root, "nowhere")}, Fail, "scan deleted open files"},
+		{DeletedOpen{Proc: root}, StatusWarn, "1.2GiB held by 3 deleted files in 2 processes"},
+		{DeletedOpen{Proc: root, WarnBytes: 2 << 30}, StatusPass, "1.2GiB held by 3 deleted files"},
+		{DeletedOpen{Proc: root, FailBytes: 1 << 30}, StatusFail, "at or over 1.0GiB"},
+		{DeletedOpen{Proc: filepath.Join(root, "nowhere")}, StatusFail, "scan deleted open files"},
 	}
 	for _, tt := range tests {
 		r := tt.c.Check(context.Background())
@@ -91,7 +91,7 @@ func TestDeletedOpenRealProc(t *testing.T) {
 	assert.EqualValues(t, 3<<20, found.Bytes)
 
 	r := (&DeletedOpen{WarnBytes: 1 << 20}).Check(context.Background())
-	assert.Equal(t, Warn, r.Status)
+	assert.Equal(t, StatusWarn, r.Status)
 	per := r.Details["bytes_per_pid"].(map[int]int64)
 	assert.GreaterOrEqual(t, per[os.Getpid()], int64(3<<20))
 }

@@ -11,8 +11,10 @@ import (
 
 // Disk checks the free space and free inodes of the file system holding
 // Path. It fails when fewer than MinFree bytes or MinFreeInodes inodes are
-// available to an unprivileged user (zero = no minimum; the check then only
-// proves the path is there).
+// available to an unprivileged user, and always when none are (a full file
+// system fails even with no minimum configured; file systems that report no
+// inode counts at all, such as some FUSE and network mounts, are judged by
+// bytes alone).
 type Disk struct {
 	Path          string
 	MinFree       int64
@@ -40,6 +42,10 @@ func (c *Disk) Check(ctx context.Context) Result {
 		msg += fmt.Sprintf(", %d inodes free", inodes)
 	}
 	switch {
+	case free <= 0:
+		return failf("%s: the file system is full", msg).with(d)
+	case files > 0 && inodes <= 0:
+		return failf("%s: no inodes left (new files cannot be created)", msg).with(d)
 	case c.MinFree > 0 && free < c.MinFree:
 		return failf("%s, want at least %s", msg, units.Size(c.MinFree).Human()).with(d)
 	case c.MinFreeInodes > 0 && files > 0 && inodes < c.MinFreeInodes:

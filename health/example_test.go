@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/tendkit/tend/health"
@@ -21,7 +23,7 @@ func ExampleProber() {
 			&health.TCP{Label: "gone", Addr: "127.0.0.1:1"},
 		},
 	}
-	r := p.Run(context.Background(), health.Readiness)
+	r := p.Run(context.Background(), health.ProfileReadiness)
 	for _, res := range r.Results {
 		fmt.Println(res.Name, res.Status)
 	}
@@ -31,4 +33,31 @@ func ExampleProber() {
 	// tcp jupyter pass
 	// tcp gone fail
 	// healthy: false
+}
+
+// A resident monitor: the checks run on their intervals, and /readyz
+// answers from the last report at once.
+func ExampleMonitor() {
+	m := &health.Monitor{
+		Prober:            &health.Prober{Checks: []health.Check{&health.Disk{Path: "/"}}, Timeout: 5 * time.Second},
+		ReadinessInterval: 10 * time.Second,
+	}
+	if err := m.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	srv := httptest.NewServer(m) // serves /livez, /readyz, /startupz
+	defer srv.Close()
+	for !m.Verdict(health.ProfileReadiness).Healthy {
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode)
+	// Output: 200
 }

@@ -68,13 +68,13 @@ func TestCommand(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{"exit 0 shows the last line", []string{"sh", "-c", "echo starting; echo all good"}, Pass, "all good"},
-		{"silent exit 0", []string{"true"}, Pass, "exited 0"},
-		{"failure shows stderr", []string{"sh", "-c", "echo out; echo 'disk is sad' >&2; exit 3"}, Fail, "exited with status 3: disk is sad"},
-		{"failure without stderr shows stdout", []string{"sh", "-c", "echo only stdout; exit 1"}, Fail, "status 1: only stdout"},
-		{"killed by a signal", []string{"sh", "-c", "kill -TERM $$"}, Fail, "killed by signal terminated"},
-		{"missing program", []string{"no-such-program-tend"}, Fail, "executable file not found"},
-		{"empty", nil, Fail, "no command given"},
+		{"exit 0 shows the last line", []string{"sh", "-c", "echo starting; echo all good"}, StatusPass, "all good"},
+		{"silent exit 0", []string{"true"}, StatusPass, "exited 0"},
+		{"failure shows stderr", []string{"sh", "-c", "echo out; echo 'disk is sad' >&2; exit 3"}, StatusFail, "exited with status 3: disk is sad"},
+		{"failure without stderr shows stdout", []string{"sh", "-c", "echo only stdout; exit 1"}, StatusFail, "status 1: only stdout"},
+		{"killed by a signal", []string{"sh", "-c", "kill -TERM $$"}, StatusFail, "killed by signal terminated"},
+		{"missing program", []string{"no-such-program-tend"}, StatusFail, "executable file not found"},
+		{"empty", nil, StatusFail, "no command given"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestCommandTimeoutKillsTheGroup(t *testing.T) {
 	start := time.Now()
 	r := (&Command{Argv: []string{"sh", "-c", "sleep " + tok + " & sleep " + tok + "; echo never"}}).Check(ctx)
 	assert.Less(t, time.Since(start), 300*time.Millisecond+waitDelay+time.Second)
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Contains(t, r.Message, "timed out and was killed")
 	assertNoLeftovers(t, tok)
 }

@@ -85,11 +85,11 @@ func TestSSHRealSshd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r := (&SSH{Addr: addr}).Check(ctx)
-	assert.Equal(t, Pass, r.Status, r.Message)
+	assert.Equal(t, StatusPass, r.Status, r.Message)
 	assert.Regexp(t, `^SSH-2\.0-OpenSSH_`, r.Message)
 	// The same port seen by plain TCP passes; HTTP against it does not.
-	assert.Equal(t, Pass, (&TCP{Addr: addr}).Check(ctx).Status)
-	assert.Equal(t, Fail, (&HTTP{URL: "http://" + addr + "/"}).Check(ctx).Status)
+	assert.Equal(t, StatusPass, (&TCP{Addr: addr}).Check(ctx).Status)
+	assert.Equal(t, StatusFail, (&HTTP{URL: "http://" + addr + "/"}).Check(ctx).Status)
 }
 
 // jupyter is one real notebook server shared by the package's tests.
@@ -167,11 +167,11 @@ func TestHTTPRealJupyter(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{"status with the token", HTTP{URL: base + "/api/status", Token: token}, Pass, "status 200"},
-		{"status without the token", HTTP{URL: base + "/api/status"}, Fail, "(is the token right?)"},
-		{"status with a wrong token", HTTP{URL: base + "/api/status", Token: "wrong"}, Fail, "status 403"},
-		{"the version needs no token", HTTP{URL: base + "/api"}, Pass, "status 200"},
-		{"a login redirect counts when expected", HTTP{URL: base + "/tree", Expect: []int{302}}, Pass, "status 302"},
+		{"status with the token", HTTP{URL: base + "/api/status", Token: token}, StatusPass, "status 200"},
+		{"status without the token", HTTP{URL: base + "/api/status"}, StatusFail, "(is the token right?)"},
+		{"status with a wrong token", HTTP{URL: base + "/api/status", Token: "wrong"}, StatusFail, "status 403"},
+		{"the version needs no token", HTTP{URL: base + "/api"}, StatusPass, "status 200"},
+		{"a login redirect counts when expected", HTTP{URL: base + "/tree", Expect: []int{302}}, StatusPass, "status 302"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -105,7 +105,7 @@ func CgroupMemoryDir(root, self string) string {
 func (c *Memory) Check(ctx context.Context) Result {
 	st, err := ReadCgroupMemory(c.root())
 	if errors.Is(err, ErrNoCgroupMemory) {
-		return skipf("%v", err)
+		return CannotRun(err, "mount the cgroup file system in the container, or mark the memory check optional")
 	}
 	if err != nil {
 		return failf("%v", err)
@@ -115,7 +115,7 @@ func (c *Memory) Check(ctx context.Context) Result {
 	c.mu.Unlock()
 	d := map[string]any{"cgroup": st.Version, "usage_bytes": st.Usage, "working_set_bytes": st.WorkingSet(), "oom_kills": kills}
 	msg := units.Size(st.WorkingSet()).Human() + " used"
-	status := Pass
+	status := StatusPass
 	if st.Limit > 0 {
 		d["limit_bytes"] = st.Limit
 		pct := units.Percent(100 * float64(st.WorkingSet()) / float64(st.Limit))
@@ -124,9 +124,9 @@ func (c *Memory) Check(ctx context.Context) Result {
 		warn := or(c.WarnUsage, 90)
 		switch {
 		case c.FailUsage > 0 && pct >= c.FailUsage:
-			status, msg = Fail, fmt.Sprintf("%s, at or over %s", msg, c.FailUsage)
+			status, msg = StatusFail, fmt.Sprintf("%s, at or over %s", msg, c.FailUsage)
 		case pct >= warn:
-			status, msg = Warn, fmt.Sprintf("%s, at or over %s", msg, warn)
+			status, msg = StatusWarn, fmt.Sprintf("%s, at or over %s", msg, warn)
 		}
 	} else {
 		msg += ", no limit"
@@ -134,9 +134,9 @@ func (c *Memory) Check(ctx context.Context) Result {
 	if kills > 0 {
 		msg += fmt.Sprintf(", %d OOM kills", kills)
 		if c.FailOnOOMKill {
-			status = Fail
+			status = StatusFail
 		} else {
-			status = max(status, Warn)
+			status = max(status, StatusWarn)
 		}
 	}
 	return Result{Status: status, Message: msg, Details: d}

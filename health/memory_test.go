@@ -44,19 +44,19 @@ func TestMemoryCheck(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{"usage under the limit but OOM kills since the container started", &Memory{Root: "testdata/cgroup/v2"}, Warn, "512.0MiB of 1.0GiB (50%), 2 OOM kills"},
-		{"OOM kills fail when asked", &Memory{Root: "testdata/cgroup/v2", FailOnOOMKill: true}, Fail, "2 OOM kills"},
-		{"near the limit warns", &Memory{Root: "testdata/cgroup/v2-full"}, Warn, "992.0MiB of 1.0GiB (97%), at or over 90%"},
-		{"over the fail threshold fails", &Memory{Root: "testdata/cgroup/v2-full", FailUsage: 95}, Fail, "at or over 95%"},
-		{"a higher warning threshold passes", &Memory{Root: "testdata/cgroup/v2-full", WarnUsage: 99}, Pass, "992.0MiB of 1.0GiB (97%)"},
-		{"no limit", &Memory{Root: "testdata/cgroup/v2-nolimit"}, Pass, "100.0MiB used, no limit"},
-		{"v1 no limit", &Memory{Root: "testdata/cgroup/v1"}, Warn, "256.0MiB used, no limit, 1 OOM kills"},
-		{"v1 at the limit", &Memory{Root: "testdata/cgroup/v1-limit"}, Warn, "2.0GiB of 2.0GiB (100%)"},
-		{"no cgroup here skips", &Memory{Root: "testdata/cgroup/nowhere"}, Skip, "neither cgroup v2"},
-		{"the host's root cgroup skips", &Memory{Root: "testdata/cgroup/v2-root"}, Skip, "the host's root cgroup"},
-		{"garbage fails", &Memory{Root: "testdata/cgroup/v2-garbage"}, Fail, "not a number"},
-		{"own v1 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v1-nested", Proc: "testdata/proc/v1-nested", FailUsage: 95}, Fail, "at or over 95%"},
-		{"own v2 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v2-nested", Proc: "testdata/proc/v2-nested"}, Pass, "100.0MiB used, no limit"},
+		{"usage under the limit but OOM kills since the container started", &Memory{Root: "testdata/cgroup/v2"}, StatusWarn, "512.0MiB of 1.0GiB (50%), 2 OOM kills"},
+		{"OOM kills fail when asked", &Memory{Root: "testdata/cgroup/v2", FailOnOOMKill: true}, StatusFail, "2 OOM kills"},
+		{"near the limit warns", &Memory{Root: "testdata/cgroup/v2-full"}, StatusWarn, "992.0MiB of 1.0GiB (97%), at or over 90%"},
+		{"over the fail threshold fails", &Memory{Root: "testdata/cgroup/v2-full", FailUsage: 95}, StatusFail, "at or over 95%"},
+		{"a higher warning threshold passes", &Memory{Root: "testdata/cgroup/v2-full", WarnUsage: 99}, StatusPass, "992.0MiB of 1.0GiB (97%)"},
+		{"no limit", &Memory{Root: "testdata/cgroup/v2-nolimit"}, StatusPass, "100.0MiB used, no limit"},
+		{"v1 no limit", &Memory{Root: "testdata/cgroup/v1"}, StatusWarn, "256.0MiB used, no limit, 1 OOM kills"},
+		{"v1 at the limit", &Memory{Root: "testdata/cgroup/v1-limit"}, StatusWarn, "2.0GiB of 2.0GiB (100%)"},
+		{"no cgroup here cannot run", &Memory{Root: "testdata/cgroup/nowhere"}, StatusFail, "neither cgroup v2"},
+		{"the host's root cgroup cannot run", &Memory{Root: "testdata/cgroup/v2-root"}, StatusFail, "the host's root cgroup"},
+		{"garbage fails", &Memory{Root: "testdata/cgroup/v2-garbage"}, StatusFail, "not a number"},
+		{"own v1 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v1-nested", Proc: "testdata/proc/v1-nested", FailUsage: 95}, StatusFail, "at or over 95%"},
+		{"own v2 cgroup found through the self file", &Memory{Root: "testdata/cgroup/v2-nested", Proc: "testdata/proc/v2-nested"}, StatusPass, "100.0MiB used, no limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,16 +78,16 @@ func TestMemoryCountsOOMKillsSinceStart(t *testing.T) {
 	m := &Memory{Root: dir}
 	require.NoError(t, m.Start(context.Background()))
 	r := m.Check(context.Background())
-	assert.Equal(t, Pass, r.Status, "kills before Start are not counted: %s", r.Message)
+	assert.Equal(t, StatusPass, r.Status, "kills before Start are not counted: %s", r.Message)
 	write("memory.events", "oom 6\noom_kill 6\n")
 	r = m.Check(context.Background())
-	assert.Equal(t, Warn, r.Status)
+	assert.Equal(t, StatusWarn, r.Status)
 	assert.Contains(t, r.Message, "1 OOM kills")
 	assert.EqualValues(t, 1, r.Details["oom_kills"])
 }
 
 func TestMemoryIsLocal(t *testing.T) {
-	assert.True(t, InProfile(&Memory{}, Liveness))
+	assert.True(t, InProfile(&Memory{}, ProfileLiveness))
 }
 
 // FuzzReadCgroupMemory feeds arbitrary file contents to the v2 reader: it

@@ -49,8 +49,12 @@ type SSH struct {
 // Name is "ssh LABEL".
 func (c *SSH) Name() string { return "ssh " + or(c.Label, c.Addr) }
 
-// maxBannerLines bounds the lines read before the identification line.
-const maxBannerLines = 20
+// maxBannerLines and maxBannerBytes bound what is read before the
+// identification line.
+const (
+	maxBannerLines = 20
+	maxBannerBytes = 8192
+)
 
 // Check connects and reads the banner.
 func (c *SSH) Check(ctx context.Context) Result {
@@ -67,7 +71,8 @@ func (c *SSH) Check(ctx context.Context) Result {
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	r := bufio.NewReaderSize(io.LimitReader(conn, 8192), 512)
+	capped := &io.LimitedReader{R: conn, N: maxBannerBytes}
+	r := bufio.NewReaderSize(capped, 512)
 	first := ""
 	for range maxBannerLines {
 		line, err := r.ReadString('\n')
@@ -83,7 +88,10 @@ func (c *SSH) Check(ctx context.Context) Result {
 		}
 		if err != nil {
 			why := dialError(err).Error()
-			if errors.Is(err, io.EOF) {
+			switch {
+			case errors.Is(err, io.EOF) && capped.N <= 0:
+				why = fmt.Sprintf("stopped reading after %d bytes", maxBannerBytes)
+			case errors.Is(err, io.EOF):
 				why = "connection closed"
 			}
 			if first != "" {
@@ -109,20 +117,28 @@ type HTTP struct {
 }
 
 // Name is "http LABEL".
-func (c *HTTP) Name() string { return "http " + or(c.Label, c.URL) }
+func (c *HTTP) Name() string {
+	if c.Label != "" {
+		return "http " + c.Label
+	}
+	if u, err := url.Parse(c.URL); err == nil {
+		return "http " + redact(u)
+	}
+	return "http " + RedactSecrets(c.URL)
+}
 
 // Check sends one GET and reads at most 64 KiB of the body.
 func (c *HTTP) Check(ctx context.Context) Result {
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return failf("bad URL %q: %v", c.URL, err)
+		return failf("bad URL: %v", RedactSecrets(err.Error()))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return failf("bad URL %q: want http://host[:port]/path or https://...", c.URL)
+		return failf("bad URL %q: want http://host[:port]/path or https://...", redact(u))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
-		return failf("bad URL %q: %v", c.URL, err)
+		return failf("bad URL %q: %v", redact(u), RedactSecrets(err.Error()))
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "token "+c.Token)
@@ -136,7 +152,17 @@ func (c *HTTP) Check(ctx context.Context) Result {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return failf("GET %s: %v", redact(u), dialError(err))
+		// *url.Error repeats the whole URL, user info and query included:
+		// keep only its cause, and never the token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		msg := dialError(err).Error()
+		if c.Token != "" {
+			msg = strings.ReplaceAll(msg, c.Token, Redacted)
+		}
+		return failf("GET %s: %s", redact(u), msg)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

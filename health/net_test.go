@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,12 +46,12 @@ func bannerServer(t *testing.T, banner string) string {
 func TestTCP(t *testing.T) {
 	open := bannerServer(t, "")
 	r := (&TCP{Addr: open}).Check(context.Background())
-	assert.Equal(t, Pass, r.Status, r.Message)
+	assert.Equal(t, StatusPass, r.Status, r.Message)
 	r = (&TCP{Addr: closedAddr(t)}).Check(context.Background())
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Contains(t, r.Message, "connection refused")
 	r = (&TCP{Addr: "8888"}).Check(context.Background())
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Contains(t, r.Message, `bad address "8888"`)
 	assert.Equal(t, "tcp jupyter", (&TCP{Label: "jupyter", Addr: open}).Name())
 }
@@ -61,11 +62,12 @@ func TestSSHBanner(t *testing.T) {
 		status       Status
 		msg          string
 	}{
-		{"plain banner", "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", Pass, "SSH-2.0-OpenSSH_9.2p1 Debian-2"},
-		{"lines before the banner", "Welcome\r\nauthorised use only\r\nSSH-2.0-dropbear_2022.83\r\n", Pass, "SSH-2.0-dropbear"},
-		{"not ssh", "HTTP/1.1 400 Bad Request\r\n\r\n", Fail, `no SSH-2.0- banner (i/o timeout), only "HTTP/1.1 400 Bad Request"`},
-		{"ssh 1", "SSH-1.5-old\r\n", Fail, "unsupported SSH version"},
-		{"silent", "", Fail, "no SSH-2.0- banner: "},
+		{"plain banner", "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", StatusPass, "SSH-2.0-OpenSSH_9.2p1 Debian-2"},
+		{"lines before the banner", "Welcome\r\nauthorised use only\r\nSSH-2.0-dropbear_2022.83\r\n", StatusPass, "SSH-2.0-dropbear"},
+		{"not ssh", "HTTP/1.1 400 Bad Request\r\n\r\n", StatusFail, `no SSH-2.0- banner (i/o timeout), only "HTTP/1.1 400 Bad Request"`},
+		{"ssh 1", "SSH-1.5-old\r\n", StatusFail, "unsupported SSH version"},
+		{"silent", "", StatusFail, "no SSH-2.0- banner: "},
+		{"endless line at the read cap", strings.Repeat("x", 20000), StatusFail, `no SSH-2.0- banner (stopped reading after 8192 bytes)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +80,7 @@ func TestSSHBanner(t *testing.T) {
 		})
 	}
 	r := (&SSH{Addr: closedAddr(t)}).Check(context.Background())
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Contains(t, r.Message, "connection refused")
 }
 
@@ -102,15 +104,15 @@ func TestHTTP(t *testing.T) {
 		status Status
 		msg    string
 	}{
-		{"token accepted", HTTP{URL: srv.URL + "/api/status", Token: "secret"}, Pass, "status 200"},
-		{"token missing", HTTP{URL: srv.URL + "/api/status"}, Fail, "status 403, want 2xx (is the token right?)"},
-		{"token wrong", HTTP{URL: srv.URL + "/api/status?token=leak", Token: "nope"}, Fail, "status 403"},
-		{"expected status", HTTP{URL: srv.URL + "/teapot", Expect: []int{418}}, Pass, "status 418"},
-		{"redirects are not followed", HTTP{URL: srv.URL + "/moved"}, Fail, "status 302, want 2xx"},
-		{"redirect expected", HTTP{URL: srv.URL + "/moved", Expect: []int{301, 302}}, Pass, "status 302"},
-		{"unexpected status", HTTP{URL: srv.URL + "/", Expect: []int{204}}, Fail, "want 204"},
-		{"no scheme", HTTP{URL: "127.0.0.1:8888/api"}, Fail, `bad URL "127.0.0.1:8888/api"`},
-		{"refused", HTTP{URL: "http://" + closedAddr(t) + "/"}, Fail, "connection refused"},
+		{"token accepted", HTTP{URL: srv.URL + "/api/status", Token: "secret"}, StatusPass, "status 200"},
+		{"token missing", HTTP{URL: srv.URL + "/api/status"}, StatusFail, "status 403, want 2xx (is the token right?)"},
+		{"token wrong", HTTP{URL: srv.URL + "/api/status?token=leak", Token: "nope"}, StatusFail, "status 403"},
+		{"expected status", HTTP{URL: srv.URL + "/teapot", Expect: []int{418}}, StatusPass, "status 418"},
+		{"redirects are not followed", HTTP{URL: srv.URL + "/moved"}, StatusFail, "status 302, want 2xx"},
+		{"redirect expected", HTTP{URL: srv.URL + "/moved", Expect: []int{301, 302}}, StatusPass, "status 302"},
+		{"unexpected status", HTTP{URL: srv.URL + "/", Expect: []int{204}}, StatusFail, "want 204"},
+		{"no scheme", HTTP{URL: "127.0.0.1:8888/api"}, StatusFail, `bad URL: parse "127.0.0.1:8888/api"`},
+		{"refused", HTTP{URL: "http://" + closedAddr(t) + "/"}, StatusFail, "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +132,6 @@ func TestHTTPHonoursTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	r := (&HTTP{URL: srv.URL}).Check(ctx)
-	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, StatusFail, r.Status)
 	assert.Contains(t, r.Message, "deadline exceeded")
 }

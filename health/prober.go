@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -22,11 +23,13 @@ const DefaultTimeout = 10 * time.Second
 // a check gets ends a little before that deadline (a quarter of its time, at
 // most 250ms) so that it can stop its work and report its own failure; a
 // check that has still not returned by the deadline is reported as failed
-// ("timed out after 2s") and abandoned: its goroutine may keep running, blocked in a system
+// ("timed out after 2s", also when the overall deadline ends it) and abandoned: its goroutine may keep running, blocked in a system
 // call, but Run returns by the overall deadline regardless. A check that
 // panics is reported as failed. The Report lists one Result per check in
 // the order of Checks, and is healthy when none failed: warnings and skips
-// do not make a container unhealthy.
+// do not make a container unhealthy. Every name and message passes through
+// RedactSecrets and has unprintable characters replaced, so a report is
+// safe to print and to store (Docker keeps it in `docker inspect`).
 //
 // Checks that watch events over time (GPU XIDs, OOM kills) implement
 // Starter: call Start once before the first Run, so that they see what
@@ -156,11 +159,16 @@ func (p *Prober) runOne(ctx context.Context, c Check) Result {
 	case <-wait:
 		r = failf("timed out after %s", roundDuration(p.now().Sub(start)))
 	case <-ctx.Done():
-		r = failf("stopped after %s: %v", roundDuration(p.now().Sub(start)), context.Cause(ctx))
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			r = failf("timed out after %s", roundDuration(p.now().Sub(start)))
+		} else {
+			r = failf("stopped after %s: %v", roundDuration(p.now().Sub(start)), context.Cause(ctx))
+		}
 	}
 	if r.Name == "" {
 		r.Name = c.Name()
 	}
+	r.Name, r.Message = scrub(r.Name), scrub(r.Message)
 	r.Duration = p.now().Sub(start)
 	p.log().Debug("health check", "check", r.Name, "status", r.Status.String(), "message", r.Message, "duration", r.Duration)
 	return r
@@ -177,8 +185,8 @@ func (p *Prober) WaitReady(ctx context.Context, interval time.Duration) Report {
 		interval = time.Second
 	}
 	for {
-		r := p.Run(ctx, Readiness)
-		r.Profile = Startup
+		r := p.Run(ctx, ProfileReadiness)
+		r.Profile = ProfileStartup
 		if r.Healthy() || ctx.Err() != nil {
 			return r
 		}

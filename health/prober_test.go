@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,21 +41,21 @@ func TestProberHungCheckFailsAtItsDeadline(t *testing.T) {
 	p := &Prober{
 		Timeout: 2 * time.Second,
 		Checks: []Check{
-			fixed("quick", Pass, "fine"),
+			fixed("quick", StatusPass, "fine"),
 			Configured{Inner: hang("stuck", release), Timeout: 200 * time.Millisecond},
 			hang("stuck-overall", release),
 		},
 	}
 	start := time.Now()
-	r := p.Run(context.Background(), Readiness)
+	r := p.Run(context.Background(), ProfileReadiness)
 	took := time.Since(start)
 	assert.Less(t, took, 3*time.Second, "the verdict must come by the overall deadline")
 	require.Len(t, r.Results, 3)
-	assert.Equal(t, Pass, r.Results[0].Status)
-	assert.Equal(t, Fail, r.Results[1].Status)
+	assert.Equal(t, StatusPass, r.Results[0].Status)
+	assert.Equal(t, StatusFail, r.Results[1].Status)
 	assert.Contains(t, r.Results[1].Message, "timed out after")
 	assert.Less(t, r.Results[1].Duration, time.Second, "its own deadline, not the overall one")
-	assert.Equal(t, Fail, r.Results[2].Status)
+	assert.Equal(t, StatusFail, r.Results[2].Status)
 	assert.Equal(t, "stuck-overall", r.Results[2].Name)
 	assert.False(t, r.Healthy())
 }
@@ -66,16 +67,16 @@ func TestProberParentContextBoundsTheRun(t *testing.T) {
 	defer cancel()
 	p := &Prober{Timeout: time.Minute, Checks: []Check{hang("stuck", release)}}
 	start := time.Now()
-	r := p.Run(ctx, Readiness)
+	r := p.Run(ctx, ProfileReadiness)
 	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.False(t, r.Healthy())
 }
 
 func TestProberPanicIsAFailure(t *testing.T) {
 	p := &Prober{Checks: []Check{funcCheck{name: "boom", fn: func(context.Context) Result { panic("nil map") }}}}
-	r := p.Run(context.Background(), Readiness)
+	r := p.Run(context.Background(), ProfileReadiness)
 	require.Len(t, r.Results, 1)
-	assert.Equal(t, Fail, r.Results[0].Status)
+	assert.Equal(t, StatusFail, r.Results[0].Status)
 	assert.Contains(t, r.Results[0].Message, "panicked: nil map")
 }
 
@@ -89,16 +90,16 @@ func TestProberRunsChecksConcurrently(t *testing.T) {
 	}
 	p := &Prober{Checks: checks}
 	start := time.Now()
-	r := p.Run(context.Background(), Readiness)
+	r := p.Run(context.Background(), ProfileReadiness)
 	assert.True(t, r.Healthy())
 	assert.Less(t, time.Since(start), 1500*time.Millisecond, "10 checks of 200ms each run side by side")
 }
 
 func TestProfiles(t *testing.T) {
 	disk := funcCheck{name: "disk", local: true, fn: func(context.Context) Result { return passf("ok") }}
-	httpc := fixed("http", Pass, "ok")
-	onlyLive := Configured{Inner: fixed("cmd", Pass, "ok"), Profiles: []Profile{Liveness}}
-	onlyReady := Configured{Inner: funcCheck{name: "local-but-ready", local: true, fn: disk.fn}, Profiles: []Profile{Readiness}}
+	httpc := fixed("http", StatusPass, "ok")
+	onlyLive := Configured{Inner: fixed("cmd", StatusPass, "ok"), Profiles: []Profile{ProfileLiveness}}
+	onlyReady := Configured{Inner: funcCheck{name: "local-but-ready", local: true, fn: disk.fn}, Profiles: []Profile{ProfileReadiness}}
 	p := &Prober{Checks: []Check{disk, httpc, onlyLive, onlyReady}}
 	names := func(r Report) []string {
 		var n []string
@@ -107,13 +108,13 @@ func TestProfiles(t *testing.T) {
 		}
 		return n
 	}
-	assert.Equal(t, []string{"disk", "cmd"}, names(p.Run(context.Background(), Liveness)))
-	assert.Equal(t, []string{"disk", "http", "local-but-ready"}, names(p.Run(context.Background(), Readiness)))
-	assert.Equal(t, []string{"disk", "http", "local-but-ready"}, names(p.Run(context.Background(), Startup)))
+	assert.Equal(t, []string{"disk", "cmd"}, names(p.Run(context.Background(), ProfileLiveness)))
+	assert.Equal(t, []string{"disk", "http", "local-but-ready"}, names(p.Run(context.Background(), ProfileReadiness)))
+	assert.Equal(t, []string{"disk", "http", "local-but-ready"}, names(p.Run(context.Background(), ProfileStartup)))
 }
 
 func TestParseProfile(t *testing.T) {
-	for in, want := range map[string]Profile{"": Readiness, "liveness": Liveness, " Startup ": Startup, "readiness": Readiness} {
+	for in, want := range map[string]Profile{"": ProfileReadiness, "liveness": ProfileLiveness, " Startup ": ProfileStartup, "readiness": ProfileReadiness} {
 		got, err := ParseProfile(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got)
@@ -136,12 +137,12 @@ func TestWaitReadyRetriesUntilHealthy(t *testing.T) {
 	defer cancel()
 	r := p.WaitReady(ctx, 10*time.Millisecond)
 	assert.True(t, r.Healthy())
-	assert.Equal(t, Startup, r.Profile)
+	assert.Equal(t, ProfileStartup, r.Profile)
 	assert.Equal(t, "ready after 3", r.Results[0].Message)
 }
 
 func TestWaitReadyGivesUpAtTheDeadline(t *testing.T) {
-	p := &Prober{Checks: []Check{fixed("never", Fail, "down")}}
+	p := &Prober{Checks: []Check{fixed("never", StatusFail, "down")}}
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -153,10 +154,10 @@ func TestWaitReadyGivesUpAtTheDeadline(t *testing.T) {
 func TestReportLinesFitDockerLog(t *testing.T) {
 	var res []Result
 	for i := range 30 {
-		res = append(res, Result{Name: "check", Status: Fail, Message: strings.Repeat("é long message ", 40) + string(rune('a'+i%26))})
+		res = append(res, Result{Name: "check", Status: StatusFail, Message: strings.Repeat("é long message ", 40) + string(rune('a'+i%26))})
 	}
-	res = append(res, Result{Name: "short", Status: Pass, Message: "ok"})
-	r := Report{Profile: Readiness, Results: res}
+	res = append(res, Result{Name: "short", Status: StatusPass, Message: "ok"})
+	r := Report{Profile: ProfileReadiness, Results: res}
 	out := r.String()
 	assert.LessOrEqual(t, len(out), DockerLogLimit)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -165,18 +166,46 @@ func TestReportLinesFitDockerLog(t *testing.T) {
 	assert.Equal(t, "unhealthy: 30 of 31 checks failed (readiness 0s)", lines[31])
 	for _, l := range lines[:30] {
 		assert.True(t, strings.HasPrefix(l, "fail check: é long"), l)
-		assert.True(t, strings.HasSuffix(l, "..."), l)
+		assert.True(t, strings.HasSuffix(l, "... (0s)"), l)
 		assert.True(t, strings.ToValidUTF8(l, "?") == l, "cut inside a character: %q", l)
 	}
 }
 
+// TestReportLinesManyChecks: with more checks than fit even without their
+// messages, the verdict stays whole, failures come first with their names,
+// and one line counts what was left out.
+func TestReportLinesManyChecks(t *testing.T) {
+	for _, n := range []int{120, 150, 1000} {
+		var res []Result
+		for i := range n {
+			st := StatusPass
+			if i == n-1 || i == n/2 {
+				st = StatusFail
+			}
+			res = append(res, Result{Name: fmt.Sprintf("disk /data/volume-with-a-long-name-%04d", i), Status: st, Message: "1.0GiB free of 2.0GiB, 100 inodes free"})
+		}
+		r := Report{Profile: ProfileLiveness, Results: res}
+		out := r.String()
+		assert.LessOrEqual(t, len(out), DockerLogLimit)
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		assert.Equal(t, fmt.Sprintf("unhealthy: 2 of %d checks failed (liveness 0s)", n), lines[len(lines)-1])
+		assert.Equal(t, fmt.Sprintf("fail disk /data/volume-with-a-long-name-%04d: 1.0GiB free of 2.0GiB, 100 inodes free (0s)", n/2), lines[0])
+		assert.Equal(t, fmt.Sprintf("fail disk /data/volume-with-a-long-name-%04d: 1.0GiB free of 2.0GiB, 100 inodes free (0s)", n-1), lines[1])
+		more := lines[len(lines)-2]
+		assert.Regexp(t, `^\.\.\. \d+ more checks: \d+ pass$`, more)
+		var left int
+		fmt.Sscanf(more, "... %d more", &left)
+		assert.Equal(t, n, len(lines)-2+left, "every check is shown or counted")
+	}
+}
+
 func TestReportLineIsOneLine(t *testing.T) {
-	r := Result{Name: "command x", Status: Fail, Message: "exit 1:\nline one\n\tline two", Duration: 1500 * time.Microsecond}
+	r := Result{Name: "command x", Status: StatusFail, Message: "exit 1:\nline one\n\tline two", Duration: 1500 * time.Microsecond}
 	assert.Equal(t, "fail command x: exit 1: line one line two (2ms)", r.Line())
 }
 
 func TestReportJSON(t *testing.T) {
-	r := Report{Profile: Liveness, Results: []Result{{Name: "disk /", Status: Warn, Message: "low", Details: map[string]any{"free_bytes": 5}, Duration: 1500 * time.Microsecond}}}
+	r := Report{Profile: ProfileLiveness, Results: []Result{{Name: "disk /", Status: StatusWarn, Message: "low", Details: map[string]any{"free_bytes": 5}, Duration: 1500 * time.Microsecond}}}
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
 	var back struct {
@@ -192,7 +221,7 @@ func TestReportJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, "liveness", back.Profile)
 	require.Len(t, back.Results, 1)
-	assert.Equal(t, Warn, back.Results[0].Status)
+	assert.Equal(t, StatusWarn, back.Results[0].Status)
 	assert.Equal(t, 1.5, back.Results[0].DurationMS)
 	assert.Contains(t, string(b), `"status":"warn"`)
 	assert.EqualValues(t, 5, back.Results[0].Details["free_bytes"])

@@ -29,8 +29,10 @@ type Outcome struct {
 	Removal Removal `json:"removal"`
 	// Freed is the bytes of the layers the engine deleted for it.
 	Freed int64 `json:"freed"`
-	// Note says why it was skipped or how it failed.
-	Note string `json:"note,omitempty"`
+	// Code is why it was skipped, for programs; Note says why in words, or
+	// how it failed.
+	Code SkipReason `json:"code,omitempty"`
+	Note string     `json:"note,omitempty"`
 	// Untagged and Deleted are the engine's answer.
 	Untagged []string `json:"untagged,omitempty"`
 	Deleted  []string `json:"deleted,omitempty"`
@@ -44,7 +46,8 @@ type BuildCacheResult struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Apply carries out plan: each removal is re-checked just before it is
+// Apply carries out plan and then records in the state file what the plan
+// observed (last uses, image details, the event cursor): each removal is re-checked just before it is
 // made (containers created from the image since the plan) and never
 // forced; a conflict or a missing image is a skip with its reason. Errors of
 // individual removals are collected and the rest go on.
@@ -59,13 +62,13 @@ func (p *ImagePruner) Apply(ctx context.Context, plan *Plan) (*Report, error) {
 			break
 		}
 		o := Outcome{Removal: r}
-		if skip, err := p.recheck(ctx, r); err != nil {
+		if code, skip, err := p.recheck(ctx, r); err != nil {
 			o.Note = err.Error()
 			rep.Failed = append(rep.Failed, o)
 			errs = multierror.Append(errs, err)
 			continue
 		} else if skip != "" {
-			o.Note = skip
+			o.Code, o.Note = code, skip
 			rep.Skipped = append(rep.Skipped, o)
 			log.Info("image skipped", "id", shortID(r.ID), "tags", r.RepoTags, "reason", skip)
 			continue
@@ -74,7 +77,10 @@ func (p *ImagePruner) Apply(ctx context.Context, plan *Plan) (*Report, error) {
 		o.Untagged, o.Deleted = res.Untagged, res.Deleted
 		switch {
 		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
-			o.Note = err.Error()
+			o.Code, o.Note = SkipReasonConflict, err.Error()
+			if errors.Is(err, ErrNotFound) {
+				o.Code = SkipReasonGone
+			}
 			rep.Skipped = append(rep.Skipped, o)
 			log.Info("image skipped", "id", shortID(r.ID), "tags", r.RepoTags, "reason", o.Note)
 			continue
@@ -93,7 +99,7 @@ func (p *ImagePruner) Apply(ctx context.Context, plan *Plan) (*Report, error) {
 		rep.FreedBytes += o.Freed
 		rep.Removed = append(rep.Removed, o)
 		if plan.st != nil {
-			delete(plan.st.Images, r.ID)
+			plan.st.drop(r.ID)
 		}
 		log.Info("image removed", "id", shortID(r.ID), "tags", r.RepoTags, "planned", r.Bytes, "freed", o.Freed)
 	}
@@ -111,8 +117,8 @@ func (p *ImagePruner) Apply(ctx context.Context, plan *Plan) (*Report, error) {
 		}
 		rep.BuildCache = bc
 	}
-	if plan.st != nil && len(rep.Removed) > 0 {
-		if err := plan.st.save(p.StateFile); err != nil {
+	if plan.st != nil {
+		if err := plan.st.save(p.StateFile, log); err != nil {
 			errs = multierror.Append(errs, err)
 		}
 	}
@@ -121,15 +127,15 @@ func (p *ImagePruner) Apply(ctx context.Context, plan *Plan) (*Report, error) {
 
 // recheck asks the engine, just before a removal, whether a container was
 // created from the image since the plan.
-func (p *ImagePruner) recheck(ctx context.Context, r Removal) (skip string, err error) {
+func (p *ImagePruner) recheck(ctx context.Context, r Removal) (code SkipReason, skip string, err error) {
 	cs, err := p.Engine.Containers(ctx, r.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return "image already gone", nil
+		return SkipReasonGone, "image already gone", nil
 	case err != nil:
-		return "", fmt.Errorf("re-check image %s: %w", shortID(r.ID), err)
+		return "", "", fmt.Errorf("re-check image %s: %w", shortID(r.ID), err)
 	case len(cs) > 0:
-		return inUse(cs) + ", created since planning", nil
+		return SkipReasonInUse, inUse(cs) + ", created since planning", nil
 	}
-	return "", nil
+	return "", "", nil
 }

@@ -14,9 +14,11 @@ import (
 // ErrNotSupported where those apply, so the pruner can tell a skip from a
 // failure.
 type Engine interface {
-	// Images lists the top-level images (no intermediate build images).
-	// Layers may be nil when the listing lacks layer data; the pruner then
-	// asks ImageDetail.
+	// Images lists all images, the untagged intermediate images of
+	// classic-builder and commit chains included (Docker's
+	// /images/json?all=1), each with its ParentID, so the pruner knows which
+	// images have children. Layers may be nil when the listing lacks layer
+	// data; the pruner then asks ImageDetail.
 	Images(ctx context.Context) ([]Image, error)
 	// Containers lists all containers, running and stopped; with a non-empty
 	// imageID only those created from that image.
@@ -63,6 +65,10 @@ type Image struct {
 	// SharedSize is the part of Size shared with other images; -1 when the
 	// engine did not compute it (Docker API below 1.42).
 	SharedSize int64 `json:"shared_size"`
+	// ParentID is the image this one was built on by the classic builder
+	// or docker commit ("" for pulled, imported and BuildKit images). An
+	// image with children cannot be removed before them.
+	ParentID string `json:"parent_id,omitempty"`
 	// Layers, base first, when the listing carries them; nil otherwise.
 	Layers []Layer `json:"layers,omitempty"`
 	// LastTagTime is the last time the image was tagged or pulled on this
@@ -94,8 +100,6 @@ type Detail struct {
 	Layers []Layer `json:"layers,omitempty"`
 	// LastTagTime is the last tag or pull on this host (zero if unknown).
 	LastTagTime time.Time `json:"last_tag_time,omitzero"`
-	// Calls is the number of engine requests the detail cost.
-	Calls int `json:"-"`
 }
 
 // Container is one container, running or stopped.
@@ -121,8 +125,6 @@ type Usage struct {
 	// Total and Used are the file system's size and used bytes.
 	Total int64 `json:"total"`
 	Used  int64 `json:"used"`
-	// Calls is the number of engine requests it cost.
-	Calls int `json:"-"`
 }
 
 // Percent returns Used as a share of Total, from 0 to 100.
@@ -131,4 +133,48 @@ func (u Usage) Percent() float64 {
 		return 0
 	}
 	return 100 * float64(u.Used) / float64(u.Total)
+}
+
+// EventSource is an Engine that also reports, as they happen, the events
+// that mean an image was used: a container created, started or exec'd into,
+// an image pulled, tagged, imported or loaded. The Docker engine is one
+// (package images/dockerengine). The pruner replays the events since its
+// last run (the daemon keeps its last 256), and a Follower records them as
+// they come, so that a `docker run --rm` job between two runs counts.
+type EventSource interface {
+	// Events calls fn for each engine event from since on, oldest first:
+	// every event, so that the caller's cursor follows the engine's, with
+	// ImageID set only on those that mark an image as used, and one of type
+	// EventTypeMissed when the engine no longer holds all events since
+	// since.
+	// With until set it returns once the events up to until were replayed;
+	// otherwise it follows the stream until ctx ends or the connection
+	// breaks, and returns why. fn runs on the caller's goroutine.
+	Events(ctx context.Context, since, until time.Time, fn func(Event)) error
+}
+
+// EventType is what an Event is about.
+type EventType string
+
+// The event types.
+const (
+	// EventTypeContainer: a container was created, started or exec'd into.
+	EventTypeContainer EventType = "container"
+	// EventTypeImage: an image was pulled, tagged, imported or loaded.
+	EventTypeImage EventType = "image"
+)
+
+// Event is one engine event that marks an image as used.
+type Event struct {
+	// Time is when the engine recorded it.
+	Time time.Time `json:"time"`
+	// Type and Action say what happened ("container" "start", "image"
+	// "tag"; other engine events keep the engine's type, "network" ...).
+	Type   EventType `json:"type"`
+	Action string    `json:"action"`
+	// Ref is the image as the event names it ("busybox", an ID, a tag).
+	Ref string `json:"ref,omitempty"`
+	// ImageID is the image used, set only on events that mark a use and
+	// whose image could be resolved ("" when the image is gone).
+	ImageID string `json:"image_id,omitempty"`
 }

@@ -3,6 +3,8 @@ package images_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tendkit/tend/images"
@@ -52,4 +54,40 @@ func ExampleImagePruner() {
 	// remove pytorch/pytorch:2.6-cuda12.8 (2048 MiB)
 	// keep pytorch/pytorch:2.7-cuda12.8: in use by container train (stopped)
 	// planned 4096 MiB, freed 4096 MiB in 2 engine calls
+}
+
+// A Follower records, between two pruning runs, the images that engine
+// events show in use: here a `docker run --rm` job's container start. The
+// next plan keeps the image although no container is left.
+func ExampleFollower() {
+	job := imagestest.Image([]string{"team/eval:1"}, time.Now().AddDate(-1, 0, 0), time.Now().AddDate(0, -6, 0),
+		imagestest.Chain(imagestest.NamedLayer{Name: "eval", Size: 1 << 30}))
+	engine := imagestest.New(imagestest.Set{Images: []images.Image{job}})
+	dir, _ := os.MkdirTemp("", "follower-example-")
+	defer os.RemoveAll(dir)
+	state := filepath.Join(dir, "images.json")
+
+	ctx, stop := context.WithCancel(context.Background())
+	f := &images.Follower{Engine: engine, StateFile: state, FlushEvery: 10 * time.Millisecond}
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	for f.Stats().Connects == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	engine.Emit(images.Event{Time: time.Now(), Type: images.EventTypeContainer, Action: "start", Ref: "team/eval:1", ImageID: job.ID})
+	for f.Stats().Events == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	<-done // the follower wrote the state file
+
+	pruner := &images.ImagePruner{Engine: engine, StateFile: state,
+		Policy: images.Policy{Match: []string{"team/*"}, UnusedFor: 7 * 24 * time.Hour}}
+	plan, err := pruner.Plan(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(plan.Removals), "removals;", plan.Kept[0].RepoTags[0], "kept:", plan.Kept[0].Code)
+	// Output:
+	// 0 removals; team/eval:1 kept: recently_used
 }

@@ -16,7 +16,8 @@ type Plan struct {
 	Time time.Time `json:"time"`
 	// Policy is the policy it follows.
 	Policy Policy `json:"policy"`
-	// Removals, least recently used first.
+	// Removals, least recently used first, each image after the images
+	// built on it (classic builder or commit), which the engine requires.
 	Removals []Removal `json:"removals"`
 	// Kept lists the selected images that stay, with the reason.
 	Kept []Kept `json:"kept,omitempty"`
@@ -24,31 +25,55 @@ type Plan struct {
 	Bytes int64 `json:"bytes"`
 	// Disk is the image file system's usage when watermarks are set.
 	Disk *DiskPlan `json:"disk,omitempty"`
-	// Images and Containers count what the engine listed (less images
-	// removed by others before they could be inspected).
+	// Images and Containers count what the engine listed: images are the
+	// top-level ones (intermediate build images not counted), less images
+	// removed by others before they could be inspected.
 	Images     int `json:"images"`
 	Containers int `json:"containers"`
-	// Calls counts the engine requests the plan made.
+	// Events is the replay of the engine events since the last run, when
+	// the engine reports events and the state file has a cursor.
+	Events *EventsReplay `json:"events,omitempty"`
+	// Warnings are what the plan had to work around (a corrupt state file
+	// rebuilt, engine events possibly missed).
+	Warnings []string `json:"warnings,omitempty"`
+	// Calls is a diagnostic: the Engine methods the plan called, by
+	// purpose. It is not the number of HTTP requests (a Docker
+	// ImageDetail is one or two; dockerengine.Engine.Requests counts those).
 	Calls Calls `json:"calls"`
 
 	layers map[string]int64 // layer (or private image) ID -> size
 	st     *state
 }
 
-// Calls counts engine requests by purpose.
+// Calls counts Engine method calls by purpose (a diagnostic).
 type Calls struct {
 	// Listing is the images and containers listing: always 2.
 	Listing int `json:"listing"`
-	// Detail is the requests for images whose layers or last tag time the
-	// listing lacks and the state file does not hold (Docker: an inspect,
-	// plus a history when the image has several layers that may be shared).
+	// Detail is the ImageDetail calls, for images whose layers or last tag
+	// time the listing lacks and the state file does not hold.
 	Detail int `json:"detail"`
-	// Usage is the disk usage requests (only with watermarks).
+	// Usage is the disk usage calls (only with watermarks).
 	Usage int `json:"usage"`
+	// Events is the event replays (one, when the engine has events).
+	Events int `json:"events"`
 }
 
-// Total returns all requests.
-func (c Calls) Total() int { return c.Listing + c.Detail + c.Usage }
+// Total returns all calls.
+func (c Calls) Total() int { return c.Listing + c.Detail + c.Usage + c.Events }
+
+// EventsReplay is what replaying the engine's events since the last run
+// found.
+type EventsReplay struct {
+	// Since and Until bound the replay.
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+	// Used is the number of events that marked an image as used.
+	Used int `json:"used"`
+	// MayHaveMissed is set when the engine's buffer (Docker keeps its last
+	// 256 events) rolled over since the last run: uses in between may be
+	// unknown, and every image's last tag time is inspected afresh.
+	MayHaveMissed bool `json:"may_have_missed,omitempty"`
+}
 
 // Removal is one planned image removal.
 type Removal struct {
@@ -71,7 +96,9 @@ type Kept struct {
 	ID       string    `json:"id"`
 	RepoTags []string  `json:"repo_tags,omitempty"`
 	LastUsed time.Time `json:"last_used"`
-	Reason   string    `json:"reason"`
+	// Code is why, for programs; Reason says it in words.
+	Code   KeepReason `json:"code"`
+	Reason string     `json:"reason"`
 }
 
 // DiskPlan is the watermark decision.
@@ -84,8 +111,8 @@ type DiskPlan struct {
 	Need int64 `json:"need"`
 }
 
-// Plan decides what to remove. It only reads the engine; it updates the
-// state file with the last use and details it observed.
+// Plan decides what to remove. It only reads: the engine, and the state
+// file, which it never writes (Apply does).
 func (p *ImagePruner) Plan(ctx context.Context) (*Plan, error) {
 	if err := p.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("images policy: %w", err)
@@ -94,34 +121,34 @@ func (p *ImagePruner) Plan(ctx context.Context) (*Plan, error) {
 		return nil, fmt.Errorf("images: no engine")
 	}
 	now := p.now()
-	st, err := loadState(p.StateFile)
+	st, warn, err := loadState(p.StateFile)
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := p.Engine.Images(ctx)
+	plan := &Plan{Time: now, Policy: p.Policy, Removals: []Removal{}, layers: map[string]int64{}, st: st}
+	if warn != "" {
+		p.log().Warn(warn)
+		plan.Warnings = append(plan.Warnings, warn)
+	}
+	listed, err := p.Engine.Images(ctx)
+	plan.Calls.Listing++
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
 	ctrs, err := p.Engine.Containers(ctx, "")
+	plan.Calls.Listing++
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	plan := &Plan{Time: now, Policy: p.Policy, Removals: []Removal{}, Containers: len(ctrs),
-		Calls: Calls{Listing: 2}, layers: map[string]int64{}, st: st}
-	listed := imgs
-	imgs = imgs[:0:0]
-	for _, im := range listed {
-		err := p.fillDetail(ctx, st, &im, &plan.Calls)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			// Removed by someone else between listing and inspection: it
-			// is no longer there to plan for.
-			p.log().Info("image gone since listing", "id", shortID(im.ID), "tags", im.RepoTags)
-			continue
-		case err != nil:
-			return nil, err
-		}
-		imgs = append(imgs, im)
+	plan.Containers = len(ctrs)
+	if err := p.replay(ctx, plan); err != nil {
+		return nil, err
+	}
+	g := newGraph(listed, ctrs)
+	fresh := plan.Events != nil && plan.Events.MayHaveMissed
+	imgs, err := p.fillDetails(ctx, st, g.top(), fresh, &plan.Calls)
+	if err != nil {
+		return nil, err
 	}
 	plan.Images = len(imgs)
 	users := map[string][]Container{}
@@ -130,9 +157,7 @@ func (p *ImagePruner) Plan(ctx context.Context) (*Plan, error) {
 	}
 	lastUse := map[string]time.Time{}
 	refs := map[string]int{}
-	present := map[string]bool{}
 	for _, im := range imgs {
-		present[im.ID] = true
 		lastUse[im.ID] = observeUse(st.entry(im.ID), im, users[im.ID], now)
 		for _, l := range im.Layers {
 			refs[l.ID]++
@@ -140,43 +165,16 @@ func (p *ImagePruner) Plan(ctx context.Context) (*Plan, error) {
 		}
 	}
 	for id := range st.Images {
-		if !present[id] {
-			delete(st.Images, id)
+		if _, ok := lastUse[id]; !ok {
+			st.drop(id)
 		}
 	}
 	cands := p.classify(plan, imgs, users, lastUse)
+	cands = p.chains(plan, g, cands, users)
 	if err := p.watermark(ctx, plan, cands, refs); err != nil {
 		return nil, err
 	}
-	if err := st.save(p.StateFile); err != nil {
-		return nil, err
-	}
 	return plan, nil
-}
-
-// fillDetail completes an image's layers and last tag time from the state
-// file or the engine. An image whose detail has no layers is one private
-// layer named after the image.
-func (p *ImagePruner) fillDetail(ctx context.Context, st *state, im *Image, calls *Calls) error {
-	if im.Layers == nil {
-		d, ok := st.cachedDetail(*im)
-		if !ok {
-			var err error
-			d, err = p.Engine.ImageDetail(ctx, *im)
-			calls.Detail += d.Calls
-			if err != nil {
-				return fmt.Errorf("inspect image %s: %w", shortID(im.ID), err)
-			}
-			e := st.entry(im.ID)
-			e.Tags = slices.Clone(im.RepoTags)
-			e.Detail = &d
-		}
-		im.Layers, im.LastTagTime = d.Layers, d.LastTagTime
-	}
-	if im.Layers == nil {
-		im.Layers = []Layer{{ID: im.ID, Size: im.Size}}
-	}
-	return nil
 }
 
 // observeUse returns the image's last use and records it in the state.
@@ -211,39 +209,23 @@ func (p *ImagePruner) classify(plan *Plan, imgs []Image, users map[string][]Cont
 			selected = append(selected, im)
 		}
 	}
-	recent := map[string]string{}
-	if pol.KeepLatest > 0 {
-		byRepo := map[string][]Image{}
-		for _, im := range selected {
-			for _, r := range repositories(im) {
-				byRepo[r] = append(byRepo[r], im)
-			}
-		}
-		for repo, list := range byRepo {
-			slices.SortFunc(list, func(a, b Image) int { return newerFirst(a, b, lastUse) })
-			for _, im := range list[:min(pol.KeepLatest, len(list))] {
-				if _, ok := recent[im.ID]; !ok {
-					recent[im.ID] = fmt.Sprintf("among the %d most recently used of %s", pol.KeepLatest, repo)
-				}
-			}
-		}
-	}
+	latest := p.latest(selected, lastUse)
 	var cands []Removal
 	for _, im := range selected {
 		lu := lastUse[im.ID]
+		var code KeepReason
 		why := ""
-		switch {
-		case len(users[im.ID]) > 0:
-			why = inUse(users[im.ID])
-		case pol.protectedBy(im) != "":
-			why = pol.protectedBy(im)
-		case recent[im.ID] != "":
-			why = recent[im.ID]
-		case pol.UnusedFor > 0 && plan.Time.Sub(lu) < pol.UnusedFor:
-			why = fmt.Sprintf("used %s ago, within unused_for %s", plan.Time.Sub(lu).Round(time.Second), pol.UnusedFor)
+		if len(users[im.ID]) > 0 {
+			code, why = KeepReasonInUse, inUse(users[im.ID])
+		} else if c, w := pol.protectedBy(im); c != "" {
+			code, why = c, w
+		} else if latest[im.ID] != "" {
+			code, why = KeepReasonLatest, latest[im.ID]
+		} else if pol.UnusedFor > 0 && plan.Time.Sub(lu) < pol.UnusedFor {
+			code, why = KeepReasonRecentlyUsed, fmt.Sprintf("used %s ago, within unused_for %s", plan.Time.Sub(lu).Round(time.Second), pol.UnusedFor)
 		}
-		if why != "" {
-			plan.Kept = append(plan.Kept, Kept{ID: im.ID, RepoTags: im.RepoTags, LastUsed: lu, Reason: why})
+		if code != "" {
+			plan.Kept = append(plan.Kept, Kept{ID: im.ID, RepoTags: im.RepoTags, LastUsed: lu, Code: code, Reason: why})
 			continue
 		}
 		reason := "dangling"
@@ -261,9 +243,39 @@ func (p *ImagePruner) classify(plan *Plan, imgs []Image, users map[string][]Cont
 	return cands
 }
 
-// newerFirst orders images by last use, newest first, then build time.
-func newerFirst(a, b Image, lastUse map[string]time.Time) int {
-	return cmp.Or(lastUse[b.ID].Compare(lastUse[a.ID]), b.Created.Compare(a.Created), cmp.Compare(a.ID, b.ID))
+// latest returns, for the images among the KeepLatest newest of one of
+// their repositories, the reason in words.
+func (p *ImagePruner) latest(selected []Image, lastUse map[string]time.Time) map[string]string {
+	pol := p.Policy
+	out := map[string]string{}
+	if pol.KeepLatest <= 0 {
+		return out
+	}
+	byRepo := map[string][]Image{}
+	for _, im := range selected {
+		for _, r := range repositories(im) {
+			byRepo[r] = append(byRepo[r], im)
+		}
+	}
+	what := "newest by build time"
+	order := func(a, b Image) int {
+		return cmp.Or(b.Created.Compare(a.Created), lastUse[b.ID].Compare(lastUse[a.ID]), cmp.Compare(a.ID, b.ID))
+	}
+	if pol.KeepLatestBy == KeepLatestByUsed {
+		what = "most recently used"
+		order = func(a, b Image) int {
+			return cmp.Or(lastUse[b.ID].Compare(lastUse[a.ID]), b.Created.Compare(a.Created), cmp.Compare(a.ID, b.ID))
+		}
+	}
+	for repo, list := range byRepo {
+		slices.SortFunc(list, order)
+		for _, im := range list[:min(pol.KeepLatest, len(list))] {
+			if _, ok := out[im.ID]; !ok {
+				out[im.ID] = fmt.Sprintf("among the %d %s of %s", pol.KeepLatest, what, repo)
+			}
+		}
+	}
+	return out
 }
 
 func inUse(cs []Container) string {
@@ -289,7 +301,7 @@ func (p *ImagePruner) watermark(ctx context.Context, plan *Plan, cands []Removal
 	need := int64(-1) // no limit
 	if pol.DiskHigh > 0 {
 		u, err := p.Engine.Usage(ctx)
-		plan.Calls.Usage += u.Calls
+		plan.Calls.Usage++
 		if err != nil {
 			return fmt.Errorf("image disk usage: %w", err)
 		}
@@ -310,7 +322,7 @@ func (p *ImagePruner) watermark(ctx context.Context, plan *Plan, cands []Removal
 			if need > 0 {
 				why = fmt.Sprintf("disk below disk_low %v%% without it", plan.Disk.Low)
 			}
-			plan.Kept = append(plan.Kept, Kept{ID: c.ID, RepoTags: c.RepoTags, LastUsed: c.LastUsed, Reason: why})
+			plan.Kept = append(plan.Kept, Kept{ID: c.ID, RepoTags: c.RepoTags, LastUsed: c.LastUsed, Code: KeepReasonDisk, Reason: why})
 			continue
 		}
 		for _, l := range c.image.Layers {
@@ -323,6 +335,96 @@ func (p *ImagePruner) watermark(ctx context.Context, plan *Plan, cands []Removal
 		plan.Removals = append(plan.Removals, c)
 	}
 	return nil
+}
+
+// fillDetails completes the images' layers and last tag time from the state
+// file or the engine, with at most Concurrency inspections in flight. An
+// image removed by someone else since the listing is left out. With fresh,
+// the state file's details are not used.
+func (p *ImagePruner) fillDetails(ctx context.Context, st *state, imgs []Image, fresh bool, calls *Calls) ([]Image, error) {
+	var todo []int
+	asked := make([]bool, len(imgs))
+	for i := range imgs {
+		im := &imgs[i]
+		if im.Layers != nil {
+			continue
+		}
+		if d, ok := st.cachedDetail(*im); ok && !fresh {
+			im.Layers, im.LastTagTime = d.Layers, d.LastTagTime
+			continue
+		}
+		todo = append(todo, i)
+		asked[i] = true
+	}
+	calls.Detail += len(todo)
+	gone := make([]bool, len(imgs))
+	details := make([]Detail, len(imgs))
+	errs := make([]error, len(imgs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan int)
+	n := p.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	done := make(chan struct{})
+	for range min(n, len(todo)) {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range work {
+				d, err := p.Engine.ImageDetail(ctx, imgs[i])
+				switch {
+				case errors.Is(err, ErrNotFound):
+					gone[i] = true
+				case err != nil:
+					errs[i] = fmt.Errorf("inspect image %s: %w", shortID(imgs[i].ID), err)
+					cancel()
+				default:
+					details[i] = d
+				}
+			}
+		}()
+	}
+feed:
+	for _, i := range todo {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	for range min(n, len(todo)) {
+		<-done
+	}
+	for _, i := range todo {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+	}
+	if err := ctx.Err(); err != nil && len(todo) > 0 {
+		return nil, fmt.Errorf("inspect images: %w", err)
+	}
+	out := imgs[:0:0]
+	for i, im := range imgs {
+		if gone[i] {
+			// Removed by someone else between listing and inspection: it
+			// is no longer there to plan for.
+			p.log().Info("image gone since listing", "id", shortID(im.ID), "tags", im.RepoTags)
+			continue
+		}
+		if asked[i] {
+			d := details[i]
+			e := st.entry(im.ID)
+			e.Key, e.Detail = detailKey(im), &d
+			im.Layers, im.LastTagTime = d.Layers, d.LastTagTime
+		}
+		if im.Layers == nil {
+			im.Layers = []Layer{{ID: im.ID, Size: im.Size}}
+		}
+		out = append(out, im)
+	}
+	return out, nil
 }
 
 func shortID(id string) string {

@@ -18,9 +18,12 @@ type Policy struct {
 	// Labels, when set, limits the pruner to images carrying all of these
 	// labels ("key=value", or "key" for any value), tagged or dangling.
 	Labels []string `json:"labels,omitempty"`
-	// KeepLatest keeps the newest N images per repository, newest by last
-	// use on this host (not by build time).
+	// KeepLatest keeps the newest N images per repository: newest by build
+	// time, or by last use on this host with KeepLatestBy "used".
 	KeepLatest int `json:"keep_latest,omitempty"`
+	// KeepLatestBy orders KeepLatest: KeepLatestByCreated ("" too) or
+	// KeepLatestByUsed.
+	KeepLatestBy KeepLatestBy `json:"keep_latest_by,omitempty"`
 	// UnusedFor keeps images used (run, created from, tagged or pulled)
 	// more recently than this.
 	UnusedFor time.Duration `json:"unused_for,omitempty"`
@@ -96,21 +99,21 @@ func (p Policy) matches(im Image) bool {
 }
 
 // protectedBy returns why the image is protected, or "".
-func (p Policy) protectedBy(im Image) string {
+func (p Policy) protectedBy(im Image) (KeepReason, string) {
 	for _, ref := range im.RepoTags {
 		_, tag := splitRef(ref)
 		for _, g := range p.ProtectTags {
 			if (strings.Contains(g, ":") && globMatch(g, ref)) || (!strings.Contains(g, ":") && globMatch(g, tag)) {
-				return fmt.Sprintf("protected tag %s", ref)
+				return KeepReasonProtectedTag, fmt.Sprintf("protected tag %s", ref)
 			}
 		}
 	}
 	for _, l := range p.ProtectLabels {
 		if hasLabel(im.Labels, l) {
-			return fmt.Sprintf("protected label %s", l)
+			return KeepReasonProtectedLabel, fmt.Sprintf("protected label %s", l)
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // inScope reports whether the image carries every label of p.Labels.

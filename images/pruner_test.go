@@ -3,8 +3,10 @@ package images_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,13 +83,51 @@ func TestKeepLatestByLastUseNotBuildTime(t *testing.T) {
 	recentBuild := imagestest.Image([]string{"pytorch/pytorch:2.7-cuda11.8"}, daysAgo(10), daysAgo(40), cuda("new", MiB))
 	other := imagestest.Image([]string{"teamai/pytorch:1"}, daysAgo(100), daysAgo(100), cuda("t", MiB))
 	e := imagestest.New(imagestest.Set{Images: []images.Image{pulled, mid, recentBuild, other}})
-	plan, err := pruner(e, images.Policy{Match: []string{"*pytorch*"}, KeepLatest: 2}).Plan(context.Background())
+	plan, err := pruner(e, images.Policy{Match: []string{"*pytorch*"}, KeepLatest: 2, KeepLatestBy: images.KeepLatestByUsed}).Plan(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"pytorch/pytorch:2.6-cuda11.8"}, ids(plan.Removals))
 	require.Len(t, plan.Kept, 3)
 	for _, k := range plan.Kept {
 		assert.Contains(t, k.Reason, "most recently used")
+		assert.Equal(t, images.KeepReasonLatest, k.Code)
 	}
+}
+
+// The case users reported: keep_latest 1 over 2.6 (used last week by a
+// stopped container) and 2.8 (pulled last month, never run). By build time
+// (the default) 2.8 stays as the latest and 2.6 as in use, and 2.5 goes; by
+// last use 2.6 is the latest and 2.8 goes.
+func TestKeepLatestDefaultIsBuildTime(t *testing.T) {
+	v25 := imagestest.Image([]string{"pytorch/pytorch:2.5"}, daysAgo(400), daysAgo(300), cuda("2.5", MiB))
+	v26 := imagestest.Image([]string{"pytorch/pytorch:2.6"}, daysAgo(200), daysAgo(150), cuda("2.6", MiB))
+	v28 := imagestest.Image([]string{"pytorch/pytorch:2.8"}, daysAgo(60), daysAgo(30), cuda("2.8", MiB))
+	set := imagestest.Set{Images: []images.Image{v25, v26, v28},
+		Containers: []images.Container{{ID: "c", Name: "eval", ImageID: v26.ID, Created: daysAgo(7)}}}
+	for _, tc := range []struct {
+		by         images.KeepLatestBy
+		remove     []string
+		latestKept string
+	}{
+		{"", []string{"pytorch/pytorch:2.5"}, "pytorch/pytorch:2.8"},
+		{images.KeepLatestByCreated, []string{"pytorch/pytorch:2.5"}, "pytorch/pytorch:2.8"},
+		{images.KeepLatestByUsed, []string{"pytorch/pytorch:2.5", "pytorch/pytorch:2.8"}, ""},
+	} {
+		t.Run(string(tc.by), func(t *testing.T) {
+			plan, err := pruner(imagestest.New(set), images.Policy{Match: []string{"*pytorch*"}, KeepLatest: 1, KeepLatestBy: tc.by}).Plan(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tc.remove, ids(plan.Removals))
+			codes := map[string]images.KeepReason{}
+			for _, k := range plan.Kept {
+				codes[k.RepoTags[0]] = k.Code
+			}
+			if tc.latestKept != "" {
+				assert.Equal(t, images.KeepReasonLatest, codes[tc.latestKept], codes)
+			}
+			// By last use, 2.6 is the latest too; being in use comes first.
+			assert.Equal(t, images.KeepReasonInUse, codes["pytorch/pytorch:2.6"])
+		})
+	}
+	assert.ErrorContains(t, images.Policy{KeepLatestBy: "newest"}.Validate(), `keep_latest_by: "newest"`)
 }
 
 func TestProtectedAndInUseStay(t *testing.T) {
@@ -138,6 +178,10 @@ func TestUnusedForCountsContainersAndState(t *testing.T) {
 	plan, err := p.Plan(context.Background())
 	require.NoError(t, err)
 	assert.Empty(t, plan.Removals)
+	assert.NoFileExists(t, state, "a dry run (a plan alone) writes nothing")
+	_, err = p.Apply(context.Background(), plan)
+	require.NoError(t, err)
+	assert.FileExists(t, state, "a real run records what it saw")
 
 	// The container is gone; the state file remembers its use 5 days ago.
 	e2 := imagestest.New(imagestest.Set{Images: []images.Image{im}})
@@ -168,21 +212,49 @@ func TestStateFileSavesDetailCalls(t *testing.T) {
 	first, err := p.Plan(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, images.Calls{Listing: 2, Detail: 50}, first.Calls)
+	again, err := p.Plan(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, images.Calls{Listing: 2, Detail: 50}, again.Calls, "a dry run saved nothing")
+	p.Policy.Match = nil // a real run that removes nothing
+	_, err = p.Prune(context.Background())
+	require.NoError(t, err)
+	p.Policy.Match = []string{"*pytorch*"}
 	second, err := p.Plan(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, images.Calls{Listing: 2}, second.Calls, "steady state: two calls")
+	assert.Equal(t, images.Calls{Listing: 2, Events: 1}, second.Calls, "steady state: the listings and the event replay")
 	assert.Equal(t, first.Bytes, second.Bytes)
 	assert.Equal(t, ids(first.Removals), ids(second.Removals))
 }
 
-func TestCorruptStateFileIsAnError(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "state.json")
-	require.NoError(t, os.WriteFile(state, []byte("{not json"), 0o644))
-	p := pruner(imagestest.New(imagestest.Set{}), images.Policy{Match: []string{"*"}})
-	p.StateFile = state
-	_, err := p.Plan(context.Background())
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), state)
+func TestCorruptStateFileIsRebuilt(t *testing.T) {
+	for name, content := range map[string]string{"not json": "{not json", "old version": `{"version":1,"images":{}}`, "null entry": `{"version":2,"images":{"x":null}}`} {
+		t.Run(name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state.json")
+			require.NoError(t, os.WriteFile(state, []byte(content), 0o644))
+			im := imagestest.Image([]string{"pytorch/pytorch:2.7"}, daysAgo(300), daysAgo(300), cuda("x", MiB))
+			var logs strings.Builder
+			p := pruner(imagestest.New(imagestest.Set{Images: []images.Image{im}}), images.Policy{Match: []string{"nothing"}})
+			p.StateFile = state
+			p.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			plan, err := p.Plan(context.Background())
+			require.NoError(t, err)
+			if name == "null entry" {
+				assert.Empty(t, plan.Warnings)
+				return
+			}
+			require.Len(t, plan.Warnings, 1)
+			assert.Contains(t, plan.Warnings[0], state)
+			assert.Contains(t, plan.Warnings[0], "rebuilt")
+			assert.Contains(t, logs.String(), "level=WARN")
+			b, _ := os.ReadFile(state)
+			assert.Equal(t, content, string(b), "the dry run left the file alone")
+			_, err = p.Apply(context.Background(), plan)
+			require.NoError(t, err)
+			b, _ = os.ReadFile(state)
+			assert.True(t, json.Valid(b), "a real run rewrote it: %s", b)
+			assert.Contains(t, string(b), im.ID)
+		})
+	}
 }
 
 func TestDanglingWithinLabels(t *testing.T) {

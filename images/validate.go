@@ -16,7 +16,7 @@ type FieldError = fielderr.Error
 
 // Validate checks the policy and names each bad field and value: globs
 // that parse and are not empty, label selectors with a key, no negative
-// count, age or size, and watermarks from 0% to 100% with DiskLow not
+// count, age or size, keep_latest_by "created" or "used", and watermarks from 0% to 100% with DiskLow not
 // above DiskHigh. It returns every problem at once (errors.Join of
 // *FieldError), or nil. Plan calls it too.
 func (p Policy) Validate() error {
@@ -44,6 +44,9 @@ func (p Policy) Validate() error {
 	labels("protect_labels", p.ProtectLabels)
 	if p.KeepLatest < 0 {
 		l.Add("keep_latest", fmt.Sprint(p.KeepLatest), "%d is negative", p.KeepLatest)
+	}
+	if err := p.KeepLatestBy.Validate(); err != nil {
+		l.Add("keep_latest_by", string(p.KeepLatestBy), "%q is not %q or %q", string(p.KeepLatestBy), KeepLatestByCreated, KeepLatestByUsed)
 	}
 	if p.UnusedFor < 0 {
 		l.Add("unused_for", p.UnusedFor.String(), "%v is negative", p.UnusedFor)

@@ -20,52 +20,94 @@ type AllocateOptions struct {
 // `cpuset: auto` a block of CPUs. It is deterministic: ids, ports and CPUs
 // named explicitly are reserved first, then users in Previous keep theirs,
 // then the others take the lowest free ones in list order, so appending a
-// user never changes the earlier users' resources. What cannot be
-// allocated is returned as problems; the users come back either way, with
-// what could be resolved.
+// user never changes the earlier users' resources. Two users never get the
+// same GPU from a count, even when they share a name. What cannot be
+// allocated is returned as problems (a GPU request on a host without GPUs
+// wraps ErrNoGPUs; `gpus: all` then stays unresolved, for Validate to
+// judge); the users come back either way, with what could be resolved.
+// It runs in time linear in users plus host CPUs and GPUs.
 func Allocate(host Host, users []QuotaSpec, opts AllocateOptions) ([]QuotaSpec, error) {
-	out := make([]QuotaSpec, len(users))
-	copy(out, users)
-	prev := map[string]QuotaSpec{}
-	for _, q := range opts.Previous {
-		prev[q.Name] = q
-	}
 	var ps problems
-	allocateGPUs(host, out, prev, &ps)
-	allocatePorts(out, prev, opts.PortRange, &ps)
-	allocateCPUs(host, out, prev, &ps)
+	out := allocate(host, slices.Clone(users), opts, &ps)
 	return out, ps.err()
 }
 
+// allocate resolves users in place.
+func allocate(host Host, out []QuotaSpec, opts AllocateOptions, ps *problems) []QuotaSpec {
+	prev := make(map[string]QuotaSpec, len(opts.Previous))
+	for _, q := range opts.Previous {
+		prev[q.Name] = q
+	}
+	hx := indexHost(host)
+	allocateGPUs(hx, out, prev, ps)
+	allocatePorts(out, prev, opts.PortRange, ps)
+	allocateCPUs(hx, out, prev, ps)
+	return out
+}
+
+// hostIndex answers "is this CPU / GPU on the host" in constant time.
+type hostIndex struct {
+	Host
+	cpu []bool         // by CPU number
+	gpu map[string]int // id and UUID -> position in Host.GPUs
+}
+
+func indexHost(h Host) *hostIndex {
+	hx := &hostIndex{Host: h, gpu: make(map[string]int, 2*len(h.GPUs))}
+	top := -1
+	for _, c := range h.CPUs {
+		top = max(top, c)
+	}
+	if top >= 0 && top < MaxCPUs {
+		hx.cpu = make([]bool, top+1)
+		for _, c := range h.CPUs {
+			if c >= 0 {
+				hx.cpu[c] = true
+			}
+		}
+	}
+	for i, g := range h.GPUs {
+		if g.UUID != "" {
+			hx.gpu[g.UUID] = i
+		}
+		hx.gpu[g.ID] = i
+	}
+	return hx
+}
+
+func (hx *hostIndex) hasCPU(c int) bool { return c >= 0 && c < len(hx.cpu) && hx.cpu[c] }
+
 // gpuKey names a GPU the same way whether given by index or UUID.
-func gpuKey(host Host, id string) string {
-	if g, ok := host.gpu(id); ok {
-		return g.ID
+func (hx *hostIndex) gpuKey(id string) string {
+	if i, ok := hx.gpu[id]; ok {
+		return hx.GPUs[i].ID
 	}
 	return id
 }
 
-func allocateGPUs(host Host, users []QuotaSpec, prev map[string]QuotaSpec, ps *problems) {
+func allocateGPUs(hx *hostIndex, users []QuotaSpec, prev map[string]QuotaSpec, ps *problems) {
 	used := map[string]bool{}
 	for _, q := range users {
 		for _, id := range q.GPUs.IDs {
-			used[gpuKey(host, id)] = true
+			used[hx.gpuKey(id)] = true
 		}
 	}
 	take := func(q *QuotaSpec, ids []string) {
 		q.GPUs = GPUs{IDs: ids}
 		for _, id := range ids {
-			used[gpuKey(host, id)] = true
+			used[hx.gpuKey(id)] = true
 		}
 	}
 	// All: every host GPU (Validate reports the clash if others have some).
-	for i := range users {
-		if users[i].GPUs.All {
-			var ids []string
-			for _, g := range host.GPUs {
-				ids = append(ids, g.ID)
+	if len(hx.GPUs) > 0 {
+		for i := range users {
+			if users[i].GPUs.All {
+				ids := make([]string, len(hx.GPUs))
+				for j, g := range hx.GPUs {
+					ids[j] = g.ID
+				}
+				take(&users[i], ids)
 			}
-			take(&users[i], ids)
 		}
 	}
 	// Previous holdings, then the lowest free ones.
@@ -77,28 +119,42 @@ func allocateGPUs(host Host, users []QuotaSpec, prev map[string]QuotaSpec, ps *p
 		}
 		free := true
 		for _, id := range p.GPUs.IDs {
-			_, onHost := host.gpu(id)
-			free = free && onHost && !used[gpuKey(host, id)]
+			_, onHost := hx.gpu[id]
+			free = free && onHost && !used[hx.gpuKey(id)]
 		}
 		if free {
 			take(q, slices.Clone(p.GPUs.IDs))
 		}
 	}
+	free := 0
+	for _, g := range hx.GPUs {
+		if !used[g.ID] {
+			free++
+		}
+	}
+	// GPUs are taken lowest first: every GPU before next is used.
+	next := 0
 	for i := range users {
 		q := &users[i]
-		if q.GPUs.Count == 0 {
+		n := q.GPUs.Count
+		switch {
+		case n == 0:
+			continue
+		case len(hx.GPUs) == 0:
+			ps.add(i, q.Name, "gpus", "asks for %d GPU(s) but the host has none (describe the target host under `host:` with its `gpus:` to render for another machine): %w", n, ErrNoGPUs)
+			continue
+		case n > free:
+			ps.add(i, q.Name, "gpus", "asks for %d GPUs but only %d of the host's %d are free: %w", n, free, len(hx.GPUs), ErrNotEnoughGPUs)
 			continue
 		}
-		var ids []string
-		for _, g := range host.GPUs {
-			if len(ids) < q.GPUs.Count && !used[g.ID] {
-				ids = append(ids, g.ID)
+		ids := make([]string, 0, n)
+		for ; len(ids) < n; next++ {
+			if id := hx.GPUs[next].ID; !used[id] {
+				ids = append(ids, id)
+				used[id] = true
 			}
 		}
-		if len(ids) < q.GPUs.Count {
-			ps.add(q.Name, "gpus", "asks for %d GPUs but only %d of the host's %d are free: %w", q.GPUs.Count, len(ids), len(host.GPUs), ErrNotEnoughGPUs)
-			continue
-		}
+		free -= n
 		take(q, ids)
 	}
 }
@@ -130,7 +186,7 @@ func allocatePorts(users []QuotaSpec, prev map[string]QuotaSpec, r PortRange, ps
 			next++
 		}
 		if next > r.Last {
-			ps.add(q.Name, "port", "no free host port left in %d-%d", r.First, r.Last)
+			ps.add(i, q.Name, "port", "no free host port left in %d-%d", r.First, r.Last)
 			continue
 		}
 		q.Port = next
@@ -138,17 +194,19 @@ func allocatePorts(users []QuotaSpec, prev map[string]QuotaSpec, r PortRange, ps
 	}
 }
 
-func allocateCPUs(host Host, users []QuotaSpec, prev map[string]QuotaSpec, ps *problems) {
+// cpusNeeded is how many whole CPUs `cpuset: auto` pins for q.
+func cpusNeeded(q *QuotaSpec) int { return int((int64(q.CPUs) + 1e9 - 1) / 1e9) }
+
+func allocateCPUs(hx *hostIndex, users []QuotaSpec, prev map[string]QuotaSpec, ps *problems) {
 	used := map[int]bool{}
 	for _, q := range users {
-		if q.Cpuset != CpusetAuto {
+		if q.Cpuset != CpusetAuto && q.Cpuset != "" {
 			cpus, _ := ParseCPUList(q.Cpuset)
 			for _, c := range cpus {
 				used[c] = true
 			}
 		}
 	}
-	need := func(q *QuotaSpec) int { return int((int64(q.CPUs) + 1e9 - 1) / 1e9) }
 	for i := range users {
 		q := &users[i]
 		p, ok := prev[q.Name]
@@ -156,7 +214,7 @@ func allocateCPUs(host Host, users []QuotaSpec, prev map[string]QuotaSpec, ps *p
 			continue
 		}
 		cpus, err := ParseCPUList(p.Cpuset)
-		if err != nil || len(cpus) != need(q) || slices.ContainsFunc(cpus, func(c int) bool { return used[c] || !slices.Contains(host.CPUs, c) }) {
+		if err != nil || len(cpus) != cpusNeeded(q) || slices.ContainsFunc(cpus, func(c int) bool { return used[c] || !hx.hasCPU(c) }) {
 			continue
 		}
 		q.Cpuset = p.Cpuset
@@ -164,29 +222,37 @@ func allocateCPUs(host Host, users []QuotaSpec, prev map[string]QuotaSpec, ps *p
 			used[c] = true
 		}
 	}
+	free := 0
+	for _, c := range hx.CPUs {
+		if !used[c] {
+			free++
+		}
+	}
+	// CPUs are taken lowest first, so every CPU before next is used and a
+	// request scans only what it takes: linear in users plus CPUs.
+	next := 0
 	for i := range users {
 		q := &users[i]
 		if q.Cpuset != CpusetAuto {
 			continue
 		}
-		n := need(q)
+		n := cpusNeeded(q)
 		if n == 0 {
-			ps.add(q.Name, "cpuset", "cpuset: auto needs cpus to say how many CPUs to pin")
+			ps.add(i, q.Name, "cpuset", "cpuset: auto needs cpus to say how many CPUs to pin")
 			continue
 		}
-		var cpus []int
-		for _, c := range host.CPUs {
-			if len(cpus) < n && !used[c] {
+		if n > free {
+			ps.add(i, q.Name, "cpuset", "needs %d CPUs for cpus %s but only %d of the host's %d are not pinned to other users", n, q.CPUs, free, hx.NumCPU())
+			continue
+		}
+		cpus := make([]int, 0, n)
+		for ; len(cpus) < n; next++ {
+			if c := hx.CPUs[next]; !used[c] {
 				cpus = append(cpus, c)
+				used[c] = true
 			}
 		}
-		if len(cpus) < n {
-			ps.add(q.Name, "cpuset", "needs %d CPUs for cpus %s but only %d of the host's %d are not pinned to other users", n, q.CPUs, len(cpus), host.NumCPU())
-			continue
-		}
-		for _, c := range cpus {
-			used[c] = true
-		}
+		free -= n
 		q.Cpuset = FormatCPUList(cpus)
 	}
 }

@@ -89,8 +89,8 @@ func TestRenderNeedsAllocation(t *testing.T) {
 func TestShellLineQuoting(t *testing.T) {
 	args, err := DockerArgs(QuotaSpec{Name: "alice", Image: "img", GPUs: GPUs{IDs: []string{"0", "2"}}, Env: map[string]string{"A": "it's $HOME"}})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"run", "--detach", "--name", "alice", "--gpus", `"device=0,2"`, "--env", "A=it's $HOME", "img"}, args)
-	assert.Equal(t, `docker run --detach --name alice --gpus '"device=0,2"' --env 'A=it'\''s $HOME' img`, ShellLine(append([]string{"docker"}, args...)...))
+	assert.Equal(t, []string{"run", "--detach", "--name", "alice", "--gpus", `"device=0,2"`, "--log-driver", "json-file", "--log-opt", "max-file=5", "--log-opt", "max-size=10m", "--env", "A=it's $HOME", "img"}, args)
+	assert.Equal(t, `docker run --detach --name alice --gpus '"device=0,2"' --log-driver json-file --log-opt max-file=5 --log-opt max-size=10m --env 'A=it'\''s $HOME' img`, ShellLine(append([]string{"docker"}, args...)...))
 }
 
 func TestQuantities(t *testing.T) {

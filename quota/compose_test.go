@@ -40,6 +40,17 @@ func TestComposeLoadsInComposeGo(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, logs.String(), "compose-go warned")
 			require.Len(t, project.Services, len(plan.Users))
+			// Every secret a service mounts is defined, with its file.
+			for _, q := range plan.Users {
+				for _, sec := range q.Secrets {
+					def, ok := project.Secrets[sec.Name]
+					require.True(t, ok, "secret %s used by %s is not defined", sec.Name, q.Name)
+					assert.Equal(t, sec.File, def.File)
+				}
+				svc := project.Services[q.Name]
+				assert.Equal(t, string(q.Logging.Effective().Driver), svc.Logging.Driver, "log driver")
+				assert.NotEmpty(t, svc.Logging.Options["max-size"], "log capped")
+			}
 			for _, q := range plan.Users {
 				svc, ok := project.Services[q.Name]
 				require.True(t, ok, q.Name)

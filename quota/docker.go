@@ -13,12 +13,16 @@ import (
 
 // DockerArgs renders q as the arguments of `docker run` (without the
 // leading "docker"): "run", "--detach", "--name", q.Name, the limits, the
-// ports, volumes and environment (sorted), and the image last. GPUs are
-// always a device list, passed as one argument `"device=0,2"` with the
+// log driver with its caps (json-file, max-size 10m, max-file 5 unless the
+// spec says otherwise), the ports, volumes, secrets (read-only bind mounts
+// at /run/secrets/NAME) and environment (sorted), and the image last. GPUs
+// are always a device list, passed as one argument `"device=0,2"` with the
 // double quotes docker's CSV parser needs for a comma; a count that was not
-// resolved by Allocate is an error, never `--gpus N`.
+// resolved by Allocate is an error, never `--gpus N`. `gpus: all` stays
+// `--gpus all` only where Allocate left it (a host described by hand
+// without GPUs).
 func DockerArgs(q QuotaSpec) ([]string, error) {
-	if !q.GPUs.Resolved() {
+	if q.GPUs.Count > 0 {
 		return nil, fmt.Errorf("docker args for %s: GPU count not resolved to device ids (run Allocate)", q.Name)
 	}
 	if q.Port == PortAuto || q.Cpuset == CpusetAuto {
@@ -41,7 +45,9 @@ func DockerArgs(q QuotaSpec) ([]string, error) {
 		opt("--cpus", q.CPUs.String())
 	}
 	opt("--cpuset-cpus", q.Cpuset)
-	if len(q.GPUs.IDs) > 0 {
+	if q.GPUs.All {
+		opt("--gpus", "all")
+	} else if len(q.GPUs.IDs) > 0 {
 		opt("--gpus", GPUDeviceArg(q.GPUs.IDs))
 	}
 	opt("--shm-size", dockerSize(q.ShmSize))
@@ -52,11 +58,22 @@ func DockerArgs(q QuotaSpec) ([]string, error) {
 	for _, u := range q.Ulimits {
 		opt("--ulimit", u.dockerString())
 	}
+	lg := q.Logging.Effective()
+	opt("--log-driver", string(lg.Driver))
+	for _, k := range slices.Sorted(maps.Keys(lg.options())) {
+		opt("--log-opt", k+"="+lg.options()[k])
+	}
 	for _, p := range q.allPorts() {
 		opt("--publish", p.String())
 	}
 	for _, v := range q.allVolumes() {
 		opt("--volume", v.String())
+	}
+	for _, sec := range q.Secrets {
+		if sec.File == "" {
+			return nil, fmt.Errorf("docker args for %s: secret %s has no file", q.Name, sec.Name)
+		}
+		opt("--mount", "type=bind,source="+sec.File+",target="+SecretsDir+"/"+sec.Name+",readonly")
 	}
 	for _, k := range slices.Sorted(maps.Keys(q.Env)) {
 		opt("--env", k+"="+q.Env[k])

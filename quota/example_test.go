@@ -30,8 +30,8 @@ users:
 		fmt.Println(quota.ShellLine(append([]string{"docker"}, args...)...))
 	}
 	// Output:
-	// docker run --detach --name alice --memory 24g --memory-swap 24g --cpus 6 --gpus '"device=0"' --shm-size 4g --publish 8888:8888 pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime
-	// docker run --detach --name bob --memory 24g --memory-swap 24g --cpus 4.5 --gpus '"device=1"' --shm-size 4g --publish 8889:8888 pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime
+	// docker run --detach --name alice --memory 24g --memory-swap 24g --cpus 6 --gpus '"device=0"' --shm-size 4g --log-driver json-file --log-opt max-file=5 --log-opt max-size=10m --publish 8888:8888 pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime
+	// docker run --detach --name bob --memory 24g --memory-swap 24g --cpus 4.5 --gpus '"device=1"' --shm-size 4g --log-driver json-file --log-opt max-file=5 --log-opt max-size=10m --publish 8889:8888 pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime
 }
 
 // Validate returns every problem at once, each naming the user and field.

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // planGolden parses and plans a spec under testdata/golden.
 func planGolden(t *testing.T, name string) *Plan {
 	t.Helper()
-	spec, err := LoadSpec(filepath.Join("testdata/golden", name+".yaml"))
+	spec, err := LoadSpec(context.Background(), filepath.Join("testdata/golden", name+".yaml"))
 	require.NoError(t, err)
 	plan, err := spec.Plan(Host{}, PlanOptions{})
 	require.NoError(t, err)

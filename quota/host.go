@@ -36,16 +36,6 @@ type GPU struct {
 // NumCPU returns the number of online CPUs.
 func (h Host) NumCPU() int { return len(h.CPUs) }
 
-// gpu finds a GPU by id or UUID.
-func (h Host) gpu(id string) (GPU, bool) {
-	for _, g := range h.GPUs {
-		if g.ID == id || (g.UUID != "" && g.UUID == id) {
-			return g, true
-		}
-	}
-	return GPU{}, false
-}
-
 // HostOptions say where ReadHost looks.
 type HostOptions struct {
 	// Root is where /proc and /sys are found ("" = "/"); tests point it at
@@ -171,12 +161,15 @@ func ParseNvidiaSMIList(out []byte) []GPU {
 	return gpus
 }
 
-// ParseCPUList parses a Linux CPU list such as "0-3,8,10-11".
+// ParseCPUList parses a Linux CPU list such as "0-3,8,10-11". CPU numbers
+// must be below MaxCPUs, which also bounds the result's length.
 func ParseCPUList(s string) ([]int, error) {
-	var cpus []int
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
+	seen := make(map[int]bool)
+	var cpus []int
+	total := 0
 	for part := range strings.SplitSeq(s, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
 		a, err := strconv.Atoi(lo)
@@ -184,15 +177,24 @@ func ParseCPUList(s string) ([]int, error) {
 		if err == nil && isRange {
 			b, err = strconv.Atoi(hi)
 		}
-		if err != nil || a < 0 || b < a || b-a > 1<<16 {
-			return nil, fmt.Errorf("cpu list %q: bad part %q (use e.g. 0-3,8)", s, part)
+		if err != nil || a < 0 || b < a {
+			return nil, fmt.Errorf("cpu list %.40q: bad part %.20q (use e.g. 0-3,8)", s, part)
+		}
+		if b >= MaxCPUs {
+			return nil, fmt.Errorf("cpu list %.40q: CPU %d is over the limit of %d (MaxCPUs): %w", s, b, MaxCPUs-1, ErrTooLarge)
+		}
+		if total += b - a + 1; total > MaxCPUs {
+			return nil, fmt.Errorf("cpu list %.40q: names more than %d CPUs (MaxCPUs): %w", s, MaxCPUs, ErrTooLarge)
 		}
 		for c := a; c <= b; c++ {
-			cpus = append(cpus, c)
+			if !seen[c] {
+				seen[c] = true
+				cpus = append(cpus, c)
+			}
 		}
 	}
 	slices.Sort(cpus)
-	return slices.Compact(cpus), nil
+	return cpus, nil
 }
 
 // FormatCPUList prints sorted CPU numbers as a Linux CPU list ("0-3,8").

@@ -69,9 +69,28 @@ type k8sVolumeMount struct {
 }
 
 type k8sVolume struct {
-	Name     string       `yaml:"name"`
-	EmptyDir *k8sEmptyDir `yaml:"emptyDir,omitempty"`
-	HostPath *k8sHostPath `yaml:"hostPath,omitempty"`
+	Name      string        `yaml:"name"`
+	EmptyDir  *k8sEmptyDir  `yaml:"emptyDir,omitempty"`
+	HostPath  *k8sHostPath  `yaml:"hostPath,omitempty"`
+	Projected *k8sProjected `yaml:"projected,omitempty"`
+}
+
+type k8sProjected struct {
+	Sources []k8sProjection `yaml:"sources"`
+}
+
+type k8sProjection struct {
+	Secret k8sSecretProjection `yaml:"secret"`
+}
+
+type k8sSecretProjection struct {
+	Name  string         `yaml:"name"`
+	Items []k8sKeyToPath `yaml:"items"`
+}
+
+type k8sKeyToPath struct {
+	Key  string `yaml:"key"`
+	Path string `yaml:"path"`
 }
 
 type k8sEmptyDir struct {
@@ -95,12 +114,18 @@ type k8sHostPath struct {
 // the workspace and volumes are hostPath volumes. What Kubernetes cannot
 // express is dropped and listed in a comment at the top of each document:
 // which GPUs (the device plugin picks them; only the count is kept), swap,
-// cpuset, pids_limit, ulimits and ipc.
+// cpuset, pids_limit, ulimits and ipc. Container logs are capped by the
+// kubelet (containerLogMaxSize, containerLogMaxFiles), not per Pod, which
+// the comment says too. Secrets are a projected volume at /run/secrets
+// from Secret objects named after the secrets ('_' becomes '-'), each
+// holding one key with the secret's name; the comment gives the kubectl
+// command that creates each from its file. Names are used as they are:
+// Validate checks that they are valid Kubernetes names.
 func Kubernetes(users []QuotaSpec) ([]byte, error) {
 	var b bytes.Buffer
 	for i, q := range users {
 		if !q.GPUs.Resolved() || q.Port == PortAuto || q.Cpuset == CpusetAuto {
-			return nil, fmt.Errorf("kubernetes pod %s: GPUs, port or cpuset not allocated (run Allocate)", q.Name)
+			return nil, fmt.Errorf("kubernetes pod %s: GPUs, port or cpuset not allocated (run Allocate; a Pod cannot ask for all GPUs of a node)", q.Name)
 		}
 		if i > 0 {
 			b.WriteString("---\n")
@@ -157,7 +182,7 @@ func k8sPodOf(q QuotaSpec) k8sPod {
 	if q.IPC != "host" {
 		shm := q.ShmSize
 		if shm == 0 {
-			shm = dockerShmDefault
+			shm = DockerShmDefault
 		}
 		pod.Spec.Volumes = append(pod.Spec.Volumes, k8sVolume{Name: "dshm", EmptyDir: &k8sEmptyDir{Medium: "Memory", SizeLimit: K8sQuantity(shm)}})
 		c.VolumeMounts = append(c.VolumeMounts, k8sVolumeMount{Name: "dshm", MountPath: "/dev/shm"})
@@ -170,6 +195,15 @@ func k8sPodOf(q QuotaSpec) k8sPod {
 		pod.Spec.Volumes = append(pod.Spec.Volumes, k8sVolume{Name: name, HostPath: &k8sHostPath{Path: v.Source, Type: "Directory"}})
 		c.VolumeMounts = append(c.VolumeMounts, k8sVolumeMount{Name: name, MountPath: v.Target, ReadOnly: v.ReadOnly})
 	}
+	if len(q.Secrets) > 0 {
+		proj := &k8sProjected{}
+		for _, sec := range q.Secrets {
+			proj.Sources = append(proj.Sources, k8sProjection{Secret: k8sSecretProjection{
+				Name: k8sSecretName(sec.Name), Items: []k8sKeyToPath{{Key: sec.Name, Path: sec.Name}}}})
+		}
+		pod.Spec.Volumes = append(pod.Spec.Volumes, k8sVolume{Name: "secrets", Projected: proj})
+		c.VolumeMounts = append(c.VolumeMounts, k8sVolumeMount{Name: "secrets", MountPath: SecretsDir, ReadOnly: true})
+	}
 	pod.Spec.Containers = []k8sContainer{c}
 	return pod
 }
@@ -177,6 +211,14 @@ func k8sPodOf(q QuotaSpec) k8sPod {
 // k8sDropped lists what the pod cannot carry.
 func k8sDropped(q QuotaSpec) []string {
 	var n []string
+	if lg := q.Logging.Effective(); lg.Capped() {
+		n = append(n, "logs: capped by the kubelet (containerLogMaxSize, containerLogMaxFiles; 10Mi x 5 by default), not per Pod; the spec asks "+q.Logging.String())
+	} else {
+		n = append(n, "logs: the spec asks for no cap, but the kubelet rotates container logs anyway (containerLogMaxSize)")
+	}
+	for _, sec := range q.Secrets {
+		n = append(n, fmt.Sprintf("secret %s: kubectl create secret generic %s --from-file=%s=%s", sec.Name, k8sSecretName(sec.Name), sec.Name, sec.File))
+	}
 	if len(q.GPUs.IDs) > 0 {
 		n = append(n, fmt.Sprintf("GPUs %s: Kubernetes takes a count; the device plugin picks the devices", strings.Join(q.GPUs.IDs, ",")))
 	}

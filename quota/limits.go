@@ -15,8 +15,8 @@ import (
 // Limits are the limits in force for the calling process, as ReadLimits
 // finds them. Zero means unlimited (or, for GPUs, none).
 type Limits struct {
-	// Cgroup is "v1", "v2", "hybrid" (v1 controllers plus a v2 mount) or "".
-	Cgroup            string     `json:"cgroup"`
+	// Cgroup is the cgroup layout found ("" when none).
+	Cgroup            CgroupMode `json:"cgroup"`
 	Memory            units.Size `json:"memory,omitempty"`             // hard limit
 	MemoryHigh        units.Size `json:"memory_high,omitempty"`        // v2 memory.high throttle
 	MemoryReservation units.Size `json:"memory_reservation,omitempty"` // v1 soft limit, v2 memory.low
@@ -31,6 +31,16 @@ type Limits struct {
 	// CUDA_VISIBLE_DEVICES ("" or "-1": no GPU; indices pick device nodes).
 	GPUs []string `json:"gpus,omitempty"`
 }
+
+// CgroupMode is the cgroup layout ReadLimits found.
+type CgroupMode string
+
+// The cgroup layouts.
+const (
+	CgroupModeV1     CgroupMode = "v1"
+	CgroupModeV2     CgroupMode = "v2"
+	CgroupModeHybrid CgroupMode = "hybrid" // v1 controllers plus a v2 mount
+)
 
 // cgroupV1Unlimited is what memory.limit_in_bytes holds when there is no
 // limit (9223372036854771712: the largest page-aligned int64); anything at

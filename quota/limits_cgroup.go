@@ -21,11 +21,11 @@ func (r *limitsReader) cgroups(mounts []mount, groups map[string]string) {
 	}
 	switch {
 	case v1 && v2:
-		r.l.Cgroup = "hybrid"
+		r.l.Cgroup = CgroupModeHybrid
 	case v1:
-		r.l.Cgroup = "v1"
+		r.l.Cgroup = CgroupModeV1
 	case v2:
-		r.l.Cgroup = "v2"
+		r.l.Cgroup = CgroupModeV2
 	}
 	unified := r.dirs(mounts, groups, "")
 	if ds := r.dirs(mounts, groups, "memory"); len(ds) > 0 {

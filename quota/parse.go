@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
-	"github.com/hashicorp/go-multierror"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tendkit/tend/internal/yamlerr"
@@ -17,8 +17,10 @@ import (
 
 // Spec is a parsed spec file (see docs/DESIGN.md, "Quota spec file"): the host
 // (nil: read it from the machine), the memory headroom, defaults applied to
-// every user, and the users (or a single container).
+// every user, the secrets users may mount, and the users (or a single
+// container).
 type Spec struct {
+	// Host is the host described by hand in the spec, or nil.
 	Host *Host `json:"host,omitempty"`
 	// Headroom is the share of host memory that users' limits may sum to
 	// (0 = DefaultHeadroom).
@@ -28,12 +30,17 @@ type Spec struct {
 	PortRange PortRange   `json:"port_range,omitzero"`
 	Defaults  QuotaSpec   `json:"defaults,omitzero"`
 	Users     []QuotaSpec `json:"users"`
+	// Secrets are the files users may mount at /run/secrets/NAME, by name.
+	Secrets []Secret `json:"secrets,omitempty"`
 	// Single is set when the file had one `container:` rather than `users:`.
 	Single bool `json:"single,omitempty"`
 	// File is the name the spec was parsed under, for problems.
 	File string `json:"file,omitempty"`
 
-	lines map[string]int // field path -> line of its key
+	top      map[string]int // line of each key outside the users ("host.cpus", "defaults.memory")
+	users    []userLines    // per user: where its settings are
+	defaults userLines
+	parsed   []*Problem // what ParseSpec found wrong
 }
 
 // PortRange is an inclusive range of host ports.
@@ -48,302 +55,507 @@ var DefaultPortRange = PortRange{First: 8888, Last: 8999}
 // DefaultHeadroom is the default share of host memory users may sum to.
 const DefaultHeadroom units.Percent = 90
 
-type rawFile struct {
-	Host      *rawHost  `yaml:"host"`
-	Headroom  string    `yaml:"headroom"`
-	PortRange string    `yaml:"port_range"`
-	Defaults  *rawSpec  `yaml:"defaults"`
-	Users     []rawSpec `yaml:"users"`
-	Container *rawSpec  `yaml:"container"`
-}
+var topKeys = []string{"host", "headroom", "port_range", "defaults", "users", "container", "secrets"}
 
-type rawHost struct {
-	Memory string   `yaml:"memory"`
-	CPUs   string   `yaml:"cpus"`
-	GPUs   []string `yaml:"gpus"`
-}
-
-type rawSpec struct {
-	Name              string            `yaml:"name"`
-	Image             string            `yaml:"image"`
-	User              string            `yaml:"user"`
-	Memory            string            `yaml:"memory"`
-	MemoryReservation string            `yaml:"memory_reservation"`
-	MemorySwap        string            `yaml:"memory_swap"`
-	CPUs              string            `yaml:"cpus"`
-	Cpuset            string            `yaml:"cpuset"`
-	GPUs              yaml.Node         `yaml:"gpus"`
-	ShmSize           string            `yaml:"shm_size"`
-	IPC               string            `yaml:"ipc"`
-	PidsLimit         string            `yaml:"pids_limit"`
-	Ulimits           yaml.Node         `yaml:"ulimits"`
-	Port              string            `yaml:"port"`
-	Ports             []string          `yaml:"ports"`
-	Workspace         string            `yaml:"workspace"`
-	Volumes           []string          `yaml:"volumes"`
-	Env               map[string]string `yaml:"env"`
-}
-
-// LoadSpec reads and parses the spec file at path.
-func LoadSpec(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &Problem{File: path, Err: fmt.Errorf("read spec: %w", err)}
-	}
-	return ParseSpec(path, data)
-}
-
-// ParseSpec parses a spec file named name. It is strict: unknown keys,
-// sizes that do not parse ("6G" is 6 GiB as for docker; "1e19", "-1g" and
-// "0.3k" are errors), a file with both `users:` and `container:`, and
-// values of the wrong kind are problems naming the file, the line, the user
-// and the field, all returned at once as a *multierror.Error of *Problem.
+// ParseSpec parses a spec file named name. It is strict and reports every
+// problem at once, sorted by line, as a *multierror.Error of *Problem:
+// unknown keys (with the closest known one), sizes that do not parse ("6G"
+// is 6 GiB as for docker; "1e19", "-1g" and "0.3k" are errors), values of
+// the wrong kind, a key set twice, a file with both `users:` and
+// `container:`, and counts over MaxUsers, MaxCPUs and MaxGPUs (checked
+// before anything is allocated for them).
+//
+// The spec comes back even when there are problems, holding what could be
+// read, so that Spec.Plan can add the allocation and validation problems to
+// the same list; it is nil only when the file is not YAML or not a mapping.
+//
+// The users list of a large spec is parsed in chunks on all CPUs, each
+// chunk's YAML tree dropped once decoded, so memory follows the users kept,
+// not the size of the tree.
 func ParseSpec(name string, data []byte) (*Spec, error) {
-	p := &specParser{spec: &Spec{File: name, lines: map[string]int{}}}
-	var doc yaml.Node
+	if len(data) > MaxSpecSize {
+		return nil, &Problem{File: name, Err: fmt.Errorf("%d bytes, over the limit of %d (MaxSpecSize): %w", len(data), MaxSpecSize, ErrTooLarge)}
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &Problem{File: name, Err: errors.New("spec is empty: it needs `users:` or `container:`")}
 	}
-	if err := yaml.Load(data, &doc); err != nil {
-		return nil, &Problem{File: name, Line: yamlerr.Line(err), Err: yamlerr.Message(err, typeNames...)}
+	s, err := parseChunked(name, data)
+	if errors.Is(err, errNotChunkable) {
+		s, err = parseWhole(name, data)
 	}
-	root := &doc
+	if err != nil {
+		return nil, err
+	}
+	SortProblems(s.parsed)
+	return s, asError(s.parsed)
+}
+
+// errNotChunkable: the users list is not a plain block list at the top
+// level, or a chunk does not parse on its own; the whole file is parsed.
+var errNotChunkable = errors.New("not chunkable")
+
+// wholeParseMax is the largest file parsed as one YAML tree when chunks
+// do not work (a tree takes about 30 times the file's size).
+const wholeParseMax = 4 << 20
+
+func syntaxProblem(name string, off int, err error) *Problem {
+	line := yamlerr.Line(err)
+	if line > 0 {
+		line += off
+	}
+	return &Problem{File: name, Line: line, Err: yamlerr.Message(err)}
+}
+
+func parseWhole(name string, data []byte) (*Spec, error) {
+	if len(data) > wholeParseMax {
+		return nil, &Problem{File: name, Err: fmt.Errorf("the users list of a spec over %d bytes must be a plain block list under a top-level `users:` key, without aliases to other parts: %w", wholeParseMax, ErrTooLarge)}
+	}
+	var doc yaml.Node
+	if err := yaml.Load(data, &doc); err != nil {
+		return nil, syntaxProblem(name, 0, err)
+	}
+	d := &decoder{file: name}
+	s, err := d.top(name, &doc, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.parsed = append(s.parsed, d.probs...)
+	return s, nil
+}
+
+// top decodes the document's root mapping. With users set, the `users:`
+// key must have no value here: its list was decoded in chunks.
+func (d *decoder) top(name string, doc *yaml.Node, chunked *chunkedUsers) (*Spec, error) {
+	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	if root.Kind != yaml.MappingNode {
-		return nil, &Problem{File: name, Line: root.Line, Err: errors.New("expected a mapping with `users:` or `container:`")}
-	}
-	p.index(root, "")
-	var raw rawFile
-	if err := root.Load(&raw, yaml.WithKnownFields()); err != nil {
-		var le *yaml.LoadErrors
-		if !errors.As(err, &le) {
-			return nil, &Problem{File: name, Err: yamlerr.Message(err, typeNames...)}
+	root = deref(root)
+	if root == nil || root.Kind != yaml.MappingNode {
+		line := 0
+		if root != nil {
+			line = root.Line
 		}
-		for _, e := range le.Errors {
-			p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
+		return nil, &Problem{File: name, Line: line, Err: errors.New("expected a mapping with `users:` or `container:`")}
+	}
+	s := &Spec{File: name, top: map[string]int{}}
+	var usersNode, containerNode *yaml.Node
+	usersLine := 0
+	seen := map[string]int{}
+	d.pairs(root, func(k, v *yaml.Node) {
+		key := k.Value
+		if first, dup := seen[key]; dup {
+			d.fail(k, 0, "", truncate(key, 64), fmt.Errorf("%s is set twice (first on line %d)", truncate(key, 64), first))
+			return
 		}
-		return nil, p.errs.ErrorOrNil()
-	}
-	p.convert(&raw)
-	if err := p.errs.ErrorOrNil(); err != nil {
-		return nil, err
-	}
-	return p.spec, nil
-}
-
-type specParser struct {
-	spec *Spec
-	errs *multierror.Error
-	keys []fieldLine
-}
-
-type fieldLine struct {
-	path       string
-	key, value int
-}
-
-func (p *specParser) index(n *yaml.Node, path string) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			sub := k.Value
-			if path != "" {
-				sub = path + "." + k.Value
+		seen[key] = d.line(k)
+		s.top[key] = d.line(k)
+		switch key {
+		case "host":
+			s.Host = d.host(v, s)
+		case "headroom":
+			if t, ok := d.number(v, 0, "", key); ok && t != "" {
+				h, err := units.ParsePercent(t)
+				if err == nil && h == 0 {
+					err = fmt.Errorf("percentage %q: must be above 0", t)
+				}
+				if err != nil {
+					d.fail(v, 0, "", key, err)
+				}
+				s.Headroom = h
 			}
-			p.keys = append(p.keys, fieldLine{sub, k.Line, v.Line})
-			p.spec.lines[sub] = k.Line
-			p.index(v, sub)
+		case "port_range":
+			if t, ok := d.number(v, 0, "", key); ok && t != "" {
+				lo, hi, _ := strings.Cut(t, "-")
+				a, err1 := parsePort(strings.TrimSpace(lo))
+				b, err2 := parsePort(strings.TrimSpace(hi))
+				if err1 != nil || err2 != nil || b < a {
+					d.fail(v, 0, "", key, fmt.Errorf("port range %q: use FIRST-LAST, e.g. 10000-10999", t))
+				}
+				s.PortRange = PortRange{a, b}
+			}
+		case "defaults":
+			s.Defaults, s.defaults = d.user(v, -1, false)
+			for f := range numFields {
+				if s.defaults.field[f] > 0 {
+					s.top["defaults."+fieldNames[f]] = int(s.defaults.field[f])
+				}
+			}
+		case "users":
+			usersNode, usersLine = v, d.line(k)
+		case "container":
+			containerNode = v
+		case "secrets":
+			s.Secrets = d.secrets(v)
+		default:
+			d.unknownKey(k, 0, "", truncate(key, 64), "the spec file", topKeys)
 		}
-	case yaml.SequenceNode:
-		for i, v := range n.Content {
-			sub := fmt.Sprintf("%s[%d]", path, i)
-			p.keys = append(p.keys, fieldLine{sub, v.Line, v.Line})
-			p.spec.lines[sub] = v.Line
-			p.index(v, sub)
+	})
+	if chunked != nil {
+		if v := deref(usersNode); v == nil || usersLine != chunked.keyLine || v.Kind != yaml.ScalarNode || v.Tag != "!!null" {
+			return nil, errNotChunkable
 		}
-	}
-}
-
-// at records a decoder error at line, naming the deepest field there.
-func (p *specParser) at(line int, err error) {
-	best := ""
-	for _, f := range p.keys {
-		if (f.key == line || f.value == line) && len(f.path) > len(best) {
-			best = f.path
-		}
-	}
-	p.errs = multierror.Append(p.errs, p.spec.locate(&Problem{Field: best, Err: err}))
-}
-
-// fail records a problem with the value at path.
-func (p *specParser) fail(user, path string, err error) {
-	p.errs = multierror.Append(p.errs, p.spec.locate(&Problem{User: user, Field: path, Err: err}))
-}
-
-// locate fills in the file and line of a problem from its field path,
-// falling back to the nearest enclosing field that has a line.
-func (s *Spec) locate(pr *Problem) *Problem {
-	if s == nil {
-		return pr
-	}
-	pr.File = s.File
-	for path := pr.Field; path != ""; {
-		if l, ok := s.lines[path]; ok {
-			pr.Line = l
-			break
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return pr
-}
-
-func (p *specParser) convert(raw *rawFile) {
-	s := p.spec
-	if raw.Host != nil {
-		s.Host = p.host(raw.Host)
-	}
-	if raw.Headroom != "" {
-		v, err := units.ParsePercent(raw.Headroom)
-		if err == nil && v == 0 {
-			err = fmt.Errorf("percentage %q: must be above 0", raw.Headroom)
-		}
-		if err != nil {
-			p.fail("", "headroom", err)
-		}
-		s.Headroom = v
-	}
-	if raw.PortRange != "" {
-		lo, hi, _ := strings.Cut(raw.PortRange, "-")
-		a, err1 := parsePort(strings.TrimSpace(lo))
-		b, err2 := parsePort(strings.TrimSpace(hi))
-		if err1 != nil || err2 != nil || b < a {
-			p.fail("", "port_range", fmt.Errorf("port range %q: use FIRST-LAST, e.g. 10000-10999", raw.PortRange))
-		}
-		s.PortRange = PortRange{a, b}
-	}
-	if raw.Defaults != nil {
-		s.Defaults = p.quota("defaults", "", raw.Defaults)
-		if raw.Defaults.Name != "" {
-			p.fail("", "defaults.name", errors.New("defaults cannot set a name"))
-		}
+		s.Users, s.users = chunked.users, chunked.lines
+		s.parsed = append(s.parsed, chunked.probs...)
+	} else if usersNode != nil {
+		d.usersList(s, usersNode)
 	}
 	switch {
-	case raw.Container != nil && len(raw.Users) > 0:
-		p.fail("", "container", errors.New("a spec has either `users:` or `container:`, not both"))
-	case raw.Container != nil:
+	case containerNode != nil && len(s.Users) > 0:
+		d.fail(containerNode, 0, "", "container", errors.New("a spec has either `users:` or `container:`, not both"))
+	case containerNode != nil:
 		s.Single = true
-		q := p.quota("container", raw.Container.Name, raw.Container)
-		s.Users = []QuotaSpec{q}
-	case len(raw.Users) == 0:
-		p.fail("", "users", errors.New("no users: give `users:` (a list) or `container:`"))
+		q, ln := d.user(containerNode, 0, true)
+		d.needName(containerNode, -1, &q, &ln)
+		s.Users, s.users = []QuotaSpec{q}, []userLines{ln}
+	case len(s.Users) == 0 && usersNode == nil:
+		d.probs = append(d.probs, &Problem{File: name, Line: root.Line, Field: "users", Err: errors.New("no users: give `users:` (a list) or `container:`")})
 	}
-	for i := range raw.Users {
-		path := fmt.Sprintf("users[%d]", i)
-		if raw.Users[i].Name == "" {
-			p.fail("", path+".name", errors.New("every user needs a name"))
-		}
-		s.Users = append(s.Users, p.quota(path, raw.Users[i].Name, &raw.Users[i]))
+	return s, nil
+}
+
+func (d *decoder) usersList(s *Spec, v *yaml.Node) {
+	v = deref(v)
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		d.fail(v, 0, "", "users", errors.New("no users: the list is empty"))
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		d.fail(v, 0, "", "users", fmt.Errorf("expected a list of users, not %s", kindName(v)))
+		return
+	}
+	if len(v.Content) == 0 {
+		d.fail(v, 0, "", "users", errors.New("no users: the list is empty"))
+		return
+	}
+	if len(v.Content) > MaxUsers {
+		d.fail(v, 0, "", "users", fmt.Errorf("%d users, over the limit of %d (MaxUsers): %w", len(v.Content), MaxUsers, ErrTooLarge))
+		return
+	}
+	if !d.count(v) {
+		return
+	}
+	s.Users = make([]QuotaSpec, 0, len(v.Content))
+	s.users = make([]userLines, 0, len(v.Content))
+	for i, c := range v.Content {
+		q, ln := d.user(c, i, false)
+		d.needName(c, i, &q, &ln)
+		s.Users = append(s.Users, q)
+		s.users = append(s.users, ln)
 	}
 }
 
-func (p *specParser) host(r *rawHost) *Host {
+// needName reports a user without a name (i < 0: the container).
+func (d *decoder) needName(n *yaml.Node, i int, q *QuotaSpec, ln *userLines) {
+	if q.Name != "" || ln.failed.has(fieldName) {
+		return
+	}
+	ln.failed |= 1 << fieldName
+	if i < 0 {
+		d.fail(n, 1, "", "container.name", errors.New("the container needs a name"))
+		return
+	}
+	d.fail(n, i+1, "", userPath(i, false)+".name", errors.New("every user needs a name"))
+}
+
+var hostKeys = []string{"memory", "cpus", "gpus"}
+
+func (d *decoder) host(v *yaml.Node, s *Spec) *Host {
 	h := &Host{}
-	if r.Memory == "" {
-		p.fail("", "host.memory", errors.New("missing: the host's memory, e.g. 256GiB"))
-	} else if v, err := units.ParseSize(r.Memory); err != nil {
-		p.fail("", "host.memory", err)
-	} else {
-		h.Memory = v
+	v = deref(v)
+	if v.Kind != yaml.MappingNode {
+		d.fail(v, 0, "", "host", fmt.Errorf("expected a mapping such as {memory: 256GiB, cpus: 64, gpus: [\"0\", \"1\"]}, not %s", kindName(v)))
+		return h
 	}
-	n, err := strconv.Atoi(r.CPUs)
-	if err != nil || n < 1 {
-		p.fail("", "host.cpus", fmt.Errorf("%q is not a number of CPUs (a whole number, at least 1)", r.CPUs))
-	}
-	for i := range n {
-		h.CPUs = append(h.CPUs, i)
-	}
-	for _, id := range r.GPUs {
-		g := GPU{ID: id}
-		if strings.HasPrefix(id, "GPU-") || strings.HasPrefix(id, "MIG-") {
-			g.UUID = id
+	var memory, cpus bool
+	d.pairs(v, func(k, c *yaml.Node) {
+		path := "host." + truncate(k.Value, 64)
+		s.top[path] = d.line(k)
+		switch k.Value {
+		case "memory":
+			memory = true
+			if t, ok := d.number(c, 0, "", path); ok {
+				m, err := units.ParseSize(t)
+				if err == nil && m <= 0 {
+					err = fmt.Errorf("%q: the host needs some memory", t)
+				}
+				if err != nil {
+					d.fail(c, 0, "", path, err)
+				}
+				h.Memory = m
+			}
+		case "cpus":
+			cpus = true
+			if t, ok := d.number(c, 0, "", path); ok {
+				n, err := strconv.Atoi(t)
+				switch {
+				case err != nil || n < 1:
+					d.fail(c, 0, "", path, fmt.Errorf("%q is not a number of CPUs (a whole number, at least 1)", t))
+				case n > MaxCPUs:
+					d.fail(c, 0, "", path, fmt.Errorf("%d CPUs, over the limit of %d (MaxCPUs): %w", n, MaxCPUs, ErrTooLarge))
+				default:
+					h.CPUs = make([]int, n)
+					for i := range h.CPUs {
+						h.CPUs[i] = i
+					}
+				}
+			}
+		case "gpus":
+			c = deref(c)
+			if c.Kind == yaml.SequenceNode && len(c.Content) > MaxGPUs {
+				d.fail(c, 0, "", path, fmt.Errorf("%d GPUs, over the limit of %d (MaxGPUs): %w", len(c.Content), MaxGPUs, ErrTooLarge))
+				return
+			}
+			seen := map[string]bool{}
+			d.list(c, 0, "", path, func(e *yaml.Node, p string) {
+				id, ok := d.text(e, 0, "", p)
+				if !ok {
+					return
+				}
+				if id == "" || strings.ContainsAny(id, ", \t\n\"'") {
+					d.fail(e, 0, "", p, fmt.Errorf("%q is not a GPU id or UUID", id))
+					return
+				}
+				if seen[id] {
+					d.fail(e, 0, "", p, fmt.Errorf("GPU %q is listed twice", id))
+					return
+				}
+				seen[id] = true
+				g := GPU{ID: id}
+				if strings.HasPrefix(id, "GPU-") || strings.HasPrefix(id, "MIG-") {
+					g.UUID = id
+				}
+				h.GPUs = append(h.GPUs, g)
+			})
+		default:
+			d.unknownKey(k, 0, "", path, "host", hostKeys)
 		}
-		h.GPUs = append(h.GPUs, g)
+	})
+	if !memory {
+		d.fail(v, 0, "", "host.memory", errors.New("missing: the host's memory, e.g. 256GiB"))
+	}
+	if !cpus {
+		d.fail(v, 0, "", "host.cpus", errors.New("missing: the host's number of CPUs, e.g. 64"))
 	}
 	return h
 }
 
-// quota converts one user's (or the defaults', or the container's) fields.
-func (p *specParser) quota(path, user string, r *rawSpec) QuotaSpec {
-	q := QuotaSpec{Name: r.Name, Image: r.Image, User: r.User, Cpuset: r.Cpuset, IPC: r.IPC, Workspace: r.Workspace, Env: r.Env}
-	size := func(field, text string, allowUnlimited bool) units.Size {
-		if text == "" {
-			return 0
-		}
-		if allowUnlimited && strings.TrimSpace(text) == "-1" {
-			return -1
-		}
-		v, err := units.ParseSize(text)
-		if err != nil {
-			p.fail(user, path+"."+field, err)
-		}
-		return v
+// secrets reads `secrets: {jupyter_token: {file: /etc/tend/jupyter_token}}`.
+func (d *decoder) secrets(v *yaml.Node) []Secret {
+	v = deref(v)
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil
 	}
-	q.Memory = size("memory", r.Memory, false)
-	q.MemoryReservation = size("memory_reservation", r.MemoryReservation, false)
-	q.MemorySwap = size("memory_swap", r.MemorySwap, true)
-	q.ShmSize = size("shm_size", r.ShmSize, false)
-	if r.CPUs != "" {
-		v, err := ParseCPUs(r.CPUs)
-		if err != nil {
-			p.fail(user, path+".cpus", err)
-		}
-		q.CPUs = v
+	if v.Kind != yaml.MappingNode {
+		d.fail(v, 0, "", "secrets", errors.New("expected a mapping such as {jupyter_token: {file: /etc/tend/jupyter_token}}"))
+		return nil
 	}
-	if r.PidsLimit != "" {
-		v, err := strconv.ParseInt(r.PidsLimit, 10, 64)
-		if err != nil || v < -1 {
-			p.fail(user, path+".pids_limit", fmt.Errorf("%q is not a number of processes (-1 = unlimited)", r.PidsLimit))
+	var out []Secret
+	d.pairs(v, func(k, c *yaml.Node) {
+		path := "secrets." + truncate(k.Value, 64)
+		sec := Secret{Name: k.Value}
+		if err := validSecretName(k.Value); err != nil {
+			d.fail(k, 0, "", path, err)
 		}
-		q.PidsLimit = v
-	}
-	q.GPUs = p.gpus(path+".gpus", user, &r.GPUs)
-	q.Ulimits = p.ulimits(path+".ulimits", user, &r.Ulimits)
-	switch r.Port {
-	case "":
-	case "auto":
-		q.Port = PortAuto
-	default:
-		v, err := parsePort(r.Port)
-		if err != nil {
-			p.fail(user, path+".port", fmt.Errorf("%w (or auto)", err))
+		c = deref(c)
+		if c.Kind != yaml.MappingNode {
+			d.fail(c, 0, "", path, errors.New("expected {file: /absolute/path}"))
+			return
 		}
-		q.Port = v
-	}
-	for i, s := range r.Ports {
-		m, err := ParsePortMapping(s)
-		if err != nil {
-			p.fail(user, fmt.Sprintf("%s.ports[%d]", path, i), err)
-			continue
+		d.pairs(c, func(k2, c2 *yaml.Node) {
+			if k2.Value != "file" {
+				d.unknownKey(k2, 0, "", path+"."+truncate(k2.Value, 64), "a secret", []string{"file"})
+				return
+			}
+			sec.File, _ = d.text(c2, 0, "", path+".file")
+			if !strings.HasPrefix(sec.File, "/") || strings.ContainsAny(sec.File, ",\"\n\x00") {
+				d.fail(c2, 0, "", path+".file", fmt.Errorf("%q: give the absolute path of the file on the host (no commas or quotes)", sec.File))
+			}
+		})
+		if sec.File == "" {
+			d.fail(k, 0, "", path+".file", errors.New("missing: the file holding the secret"))
 		}
-		q.Ports = append(q.Ports, m)
-	}
-	for i, s := range r.Volumes {
-		v, err := ParseVolume(s)
-		if err != nil {
-			p.fail(user, fmt.Sprintf("%s.volumes[%d]", path, i), err)
-			continue
-		}
-		q.Volumes = append(q.Volumes, v)
-	}
-	return q
+		out = append(out, sec)
+	})
+	return out
 }
 
-// typeNames turns the decoder's Go type names into words a user knows.
-var typeNames = []string{"in type quota.rawSpec", "in a user's settings", "in type quota.rawFile", "in the spec file", "in type quota.rawHost", "in host"}
+// chunkedUsers is the users list decoded in chunks.
+type chunkedUsers struct {
+	keyLine int // line of the `users:` key
+	users   []QuotaSpec
+	lines   []userLines
+	probs   []*Problem
+}
+
+// usersBlock finds a top-level `users:` key followed by a block list and
+// returns the key's line (1-based), the byte range of the list and the
+// byte offsets and lines of its items. ok is false when the layout is
+// anything else.
+func usersBlock(data []byte) (keyLine, start, end int, items []int, itemLines []int, ok bool) {
+	line, pos := 0, 0
+	indent := -1
+	for pos < len(data) {
+		line++
+		next := bytes.IndexByte(data[pos:], '\n')
+		lineEnd := len(data)
+		if next >= 0 {
+			lineEnd = pos + next + 1
+		}
+		text := data[pos:lineEnd]
+		switch {
+		case keyLine == 0:
+			if isUsersKey(text) {
+				keyLine, start = line, lineEnd
+			}
+		default:
+			trimmed := bytes.TrimLeft(text, " ")
+			ind := len(text) - len(trimmed)
+			body := bytes.TrimRight(trimmed, " \r\n")
+			if len(body) == 0 || body[0] == '#' {
+				break
+			}
+			isItem := body[0] == '-' && (len(body) == 1 || body[1] == ' ')
+			if indent < 0 {
+				if !isItem {
+					return 0, 0, 0, nil, nil, false
+				}
+				indent = ind
+			}
+			switch {
+			case ind == indent && isItem:
+				items = append(items, pos)
+				itemLines = append(itemLines, line)
+			case ind > indent:
+			case ind == 0:
+				return keyLine, start, pos, items, itemLines, len(items) > 0
+			default:
+				return 0, 0, 0, nil, nil, false
+			}
+		}
+		pos = lineEnd
+	}
+	return keyLine, start, len(data), items, itemLines, keyLine > 0 && len(items) > 0
+}
+
+// isUsersKey reports whether a line is exactly `users:`, maybe followed by
+// blanks and a comment.
+func isUsersKey(text []byte) bool {
+	rest, ok := bytes.CutPrefix(text, []byte("users:"))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimLeft(rest, " \t")
+	return len(rest) == 0 || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '#'
+}
+
+// chunkUsers is how many users a chunk holds.
+const chunkUsers = 2048
+
+func parseChunked(name string, data []byte) (*Spec, error) {
+	keyLine, start, end, items, itemLines, ok := usersBlock(data)
+	if !ok {
+		return nil, errNotChunkable
+	}
+	cu := &chunkedUsers{keyLine: keyLine}
+	if len(items) > MaxUsers {
+		cu.probs = append(cu.probs, &Problem{File: name, Line: keyLine, Field: "users", Err: fmt.Errorf("%d users, over the limit of %d (MaxUsers): %w", len(items), MaxUsers, ErrTooLarge)})
+	} else if err := decodeChunks(name, data, end, items, itemLines, cu); err != nil {
+		return nil, err
+	}
+	// The rest of the file, with the list's lines blanked so that lines
+	// keep their numbers.
+	rest := make([]byte, 0, start+(len(data)-end)+bytes.Count(data[start:end], []byte{'\n'}))
+	rest = append(rest, data[:start]...)
+	for range bytes.Count(data[start:end], []byte{'\n'}) {
+		rest = append(rest, '\n')
+	}
+	rest = append(rest, data[end:]...)
+	var doc yaml.Node
+	if err := yaml.Load(rest, &doc); err != nil {
+		return nil, errNotChunkable
+	}
+	d := &decoder{file: name}
+	s, err := d.top(name, &doc, cu)
+	if err != nil {
+		return nil, err
+	}
+	s.parsed = append(s.parsed, d.probs...)
+	return s, nil
+}
+
+// decodeChunks parses and decodes the users list in chunks on all CPUs.
+func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu *chunkedUsers) error {
+	n := len(items)
+	cu.users = make([]QuotaSpec, n)
+	cu.lines = make([]userLines, n)
+	chunks := (n + chunkUsers - 1) / chunkUsers
+	probs := make([][]*Problem, chunks)
+	errs := make([]error, chunks)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), chunks) {
+		wg.Go(func() {
+			for c := range work {
+				probs[c], errs[c] = decodeChunk(name, data, end, items, itemLines, c, cu)
+			}
+		})
+	}
+	for c := range chunks {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	for c := range chunks {
+		if errs[c] != nil {
+			return errs[c]
+		}
+		cu.probs = append(cu.probs, probs[c]...)
+	}
+	return nil
+}
+
+func decodeChunk(name string, data []byte, end int, items, itemLines []int, c int, cu *chunkedUsers) ([]*Problem, error) {
+	first := c * chunkUsers
+	last := min(first+chunkUsers, len(items))
+	stop := end
+	if last < len(items) {
+		stop = items[last]
+	}
+	var doc yaml.Node
+	if err := yaml.Load(data[items[first]:stop], &doc); err != nil {
+		if len(data) <= wholeParseMax {
+			return nil, errNotChunkable
+		}
+		return nil, syntaxProblem(name, itemLines[first]-1, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.SequenceNode || len(root.Content) != last-first || hasAnchors(root) {
+		return nil, errNotChunkable
+	}
+	d := &decoder{file: name, off: itemLines[first] - 1}
+	for j, item := range root.Content {
+		i := first + j
+		q, ln := d.user(item, i, false)
+		d.needName(item, i, &q, &ln)
+		cu.users[i], cu.lines[i] = q, ln
+	}
+	return d.probs, nil
+}
+
+// hasAnchors reports whether a chunk defines or uses anchors (they may
+// point across chunks, so such a file is parsed whole).
+func hasAnchors(n *yaml.Node) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAnchors(c) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,8 +1,10 @@
 package quota
 
 import (
+	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,7 +43,7 @@ func TestParseBadInput(t *testing.T) {
 		{"  - {name: a, volumes: [\"data:/data\"]}", "both paths must be absolute"},
 		{"  - {name: a, ulimits: {nofile: {soft: 1}}}", "ulimit nofile"},
 		{"  - {name: a, pids_limit: -5}", "pids_limit"},
-		{"  - {name: a, memroy: 6g}", `s.yaml:4: field users[0].memroy: field memroy not found in a user's settings`},
+		{"  - {name: a, memroy: 6g}", `s.yaml:4: user a: field users[0].memroy: unknown key "memroy" in a user's settings (did you mean memory?)`},
 		{"  - {memory: 6g}", "every user needs a name"},
 	} {
 		_, err := ParseSpec("s.yaml", []byte(hostHeader+"users:\n"+tc.yaml+"\n"))
@@ -156,32 +158,59 @@ func TestDefaultsBlamedOnDefaults(t *testing.T) {
 }
 
 func TestLoadSpecMissing(t *testing.T) {
-	_, err := LoadSpec("testdata/nope.yaml")
+	_, err := LoadSpec(context.Background(), "testdata/nope.yaml")
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, name := range []string{"testdata/golden/three-users.yaml", "testdata/golden/single.yaml"} {
+	for _, name := range []string{"testdata/golden/three-users.yaml", "testdata/golden/single.yaml", "../adapters/tend-compose/testdata/everything.yaml"} {
 		data, err := os.ReadFile(name)
 		require.NoError(f, err)
 		f.Add(data)
 	}
 	f.Add([]byte(hostHeader + "users:\n  - {name: a, memory: 1e19, gpus: [\"0\"], ulimits: {nofile: 1:2}}\n"))
 	f.Add([]byte("container: {name: a, cpus: 500m, ports: [\"1.2.3.4:80:80/udp\"]}"))
+	f.Add([]byte("base: &b {memory: 1g}\nusers:\n  - {<<: *b, name: aa}\n  - *b\n"))
+	f.Add([]byte("users:\n- name: aa\n  secrets: [x]\n  logging: {max_size: unlimited}\nsecrets: {x: {file: /x}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSpec("fuzz.yaml", data)
-		if err != nil {
-			for _, p := range Problems(err) {
-				require.NotEmpty(t, p.Error())
-			}
+		for _, p := range Problems(err) {
+			require.NotEmpty(t, p.Error())
+			require.NotContains(t, p.Error(), "\n", "a problem is one line")
+		}
+		if s == nil {
 			return
 		}
 		p, err := s.Plan(Host{Memory: units.GiB, CPUs: []int{0, 1}}, PlanOptions{})
+		ps := Problems(err)
+		for i := 1; i < len(ps); i++ {
+			require.LessOrEqual(t, ps[i-1].Line, ps[i].Line, "problems sorted by line")
+		}
 		if err == nil {
 			_, err = Compose(p.Users)
 			require.NoError(t, err)
 			_, err = Kubernetes(p.Users)
-			require.NoError(t, err)
+			if err != nil {
+				require.True(t, slices.ContainsFunc(p.Users, func(q QuotaSpec) bool { return q.GPUs.All }), "%v", err)
+			}
+			for _, q := range p.Users {
+				_, err = DockerArgs(q)
+				require.NoError(t, err)
+			}
+		}
+		// The chunked parse and the whole-document parse agree.
+		if w, werr := parseWhole("fuzz.yaml", data); werr == nil {
+			SortProblems(w.parsed)
+			require.Equal(t, w.Users, s.Users)
+			require.Equal(t, problemTexts(w.parsed), problemTexts(s.parsed))
 		}
 	})
+}
+
+func problemTexts(ps []*Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Error()
+	}
+	return out
 }

@@ -3,7 +3,9 @@ package quota
 import (
 	"fmt"
 	"maps"
+	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,6 +55,13 @@ type QuotaSpec struct {
 	Workspace         string            `json:"workspace,omitempty"`
 	Volumes           []Volume          `json:"volumes,omitempty"`
 	Env               map[string]string `json:"env,omitempty"`
+	// Logging caps the container's own log (docker's json-file or local
+	// driver, max-size and max-file); the zero value is DefaultLogging.
+	Logging Logging `json:"logging,omitzero"`
+	// Secrets are files mounted read-only at /run/secrets/NAME. In a spec
+	// a user names them (`secrets: [jupyter_token]`) and the spec's
+	// top-level `secrets:` says which file each is; Spec.Plan fills in File.
+	Secrets []Secret `json:"secrets,omitempty"`
 }
 
 // PortAuto as QuotaSpec.Port asks Allocate for a free host port.
@@ -74,13 +83,26 @@ type NanoCPUs int64
 // nine decimals is an error, as it is for docker ("value is too precise").
 func ParseCPUs(s string) (NanoCPUs, error) {
 	t := strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil && n >= 0 && n <= math.MaxInt64/1_000_000_000 {
+		return NanoCPUs(n * 1e9), nil // the common case, without big.Rat
+	}
 	r := new(big.Rat)
+	// Exponents are refused before math/big sees them: "1e999999999"
+	// would take it minutes and gigabytes.
+	if len(t) > maxNumberText {
+		return 0, fmt.Errorf("cpus %.20q...: too long for a number of CPUs", s)
+	}
 	if m, ok := strings.CutSuffix(t, "m"); ok {
-		if _, ok := r.SetString(m); !ok || strings.ContainsAny(m, "eE/+-") {
+		if strings.ContainsAny(m, "eEpPxX/+-_") {
+			return 0, fmt.Errorf("cpus %q: not a number of CPUs", s)
+		}
+		if _, ok := r.SetString(m); !ok {
 			return 0, fmt.Errorf("cpus %q: not a number of CPUs", s)
 		}
 		r.Quo(r, big.NewRat(1000, 1))
-	} else if _, ok := r.SetString(t); !ok || strings.ContainsAny(t, "eE/+") {
+	} else if strings.ContainsAny(t, "eEpPxX/+_") {
+		return 0, fmt.Errorf("cpus %q: not a number of CPUs (use 2, 0.5 or 500m)", s)
+	} else if _, ok := r.SetString(t); !ok {
 		return 0, fmt.Errorf("cpus %q: not a number of CPUs (use 2, 0.5 or 500m)", s)
 	}
 	if r.Sign() < 0 {
@@ -267,7 +289,7 @@ func (q QuotaSpec) WithDefaults(d QuotaSpec) QuotaSpec {
 		q.CPUs = d.CPUs
 	}
 	if q.GPUs.IsZero() {
-		q.GPUs = GPUs{Count: d.GPUs.Count, All: d.GPUs.All, IDs: append([]string(nil), d.GPUs.IDs...)}
+		q.GPUs = GPUs{Count: d.GPUs.Count, All: d.GPUs.All, IDs: slices.Clip(d.GPUs.IDs)}
 	}
 	if q.PidsLimit == 0 {
 		q.PidsLimit = d.PidsLimit
@@ -275,21 +297,48 @@ func (q QuotaSpec) WithDefaults(d QuotaSpec) QuotaSpec {
 	if q.Port == 0 {
 		q.Port = d.Port
 	}
-	var ul []Ulimit
-	for _, u := range d.Ulimits {
-		if !hasUlimit(q.Ulimits, u.Name) {
-			ul = append(ul, u)
+	// Where the user adds nothing, the defaults' slices are shared, clipped
+	// so that an append by the caller copies instead of writing into them.
+	if len(q.Ulimits) == 0 {
+		q.Ulimits = slices.Clip(d.Ulimits)
+	} else {
+		var ul []Ulimit
+		for _, u := range d.Ulimits {
+			if !hasUlimit(q.Ulimits, u.Name) {
+				ul = append(ul, u)
+			}
+		}
+		q.Ulimits = append(ul, q.Ulimits...)
+	}
+	q.Ports = concat(d.Ports, q.Ports)
+	q.Volumes = concat(d.Volumes, q.Volumes)
+	if len(d.Env) > 0 {
+		if len(q.Env) == 0 {
+			q.Env = d.Env // shared, never written: renderers only read it
+		} else {
+			env := maps.Clone(d.Env)
+			maps.Copy(env, q.Env)
+			q.Env = env
 		}
 	}
-	q.Ulimits = append(ul, q.Ulimits...)
-	q.Ports = append(append([]PortMapping(nil), d.Ports...), q.Ports...)
-	q.Volumes = append(append([]Volume(nil), d.Volumes...), q.Volumes...)
-	if len(d.Env) > 0 {
-		env := maps.Clone(d.Env)
-		maps.Copy(env, q.Env)
-		q.Env = env
+	q.Logging = q.Logging.withDefaults(d.Logging)
+	for _, s := range d.Secrets {
+		if !slices.ContainsFunc(q.Secrets, func(x Secret) bool { return x.Name == s.Name }) {
+			q.Secrets = append(q.Secrets, s)
+		}
 	}
 	return q
+}
+
+// concat returns a then b, sharing (clipped) whichever is alone.
+func concat[T any](a, b []T) []T {
+	switch {
+	case len(b) == 0:
+		return slices.Clip(a)
+	case len(a) == 0:
+		return slices.Clip(b)
+	}
+	return append(slices.Clone(a), b...)
 }
 
 func hasUlimit(us []Ulimit, name string) bool {

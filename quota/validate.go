@@ -3,7 +3,6 @@ package quota
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/tendkit/tend/units"
@@ -17,18 +16,23 @@ const MinMemory = 6 * units.MiB
 // that run PyTorch.
 const TorchShmMin = units.GiB
 
-// dockerShmDefault is what /dev/shm gets when shm_size is not set.
-const dockerShmDefault = 64 * units.MiB
+// DockerShmDefault is what /dev/shm gets when shm_size is not set.
+const DockerShmDefault = 64 * units.MiB
 
 // ValidateOptions tune Validate.
 type ValidateOptions struct {
 	// Headroom is the share of host memory the users' memory limits may
 	// sum to (0 = DefaultHeadroom, 90%).
 	Headroom units.Percent
+	// HostByHand says the host was described by hand (a spec's `host:`)
+	// rather than read from the machine the output runs on. Then `gpus:
+	// all` on a host described without GPUs is only a warning and renders
+	// as all the GPUs of wherever it runs; otherwise it is a problem
+	// (ErrNoGPUs).
+	HostByHand bool
 }
 
 var (
-	validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 	validUser = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.-]*(:[a-zA-Z0-9_][a-zA-Z0-9_.-]*)?$`)
 	validIPC  = regexp.MustCompile(`^(|none|private|shareable|host|(container|service):[a-zA-Z0-9][a-zA-Z0-9_.-]*)$`)
 )
@@ -37,103 +41,131 @@ var (
 // first every error the docker daemon (or CLI) would raise — memory under
 // 6 MiB, swap below memory or without memory, reservation above memory,
 // CPUs outside 0.01..N or finer than a billionth, a cpuset the host does
-// not have, bad ulimits, bad ipc modes — then what docker accepts and
+// not have, bad ulimits, bad ipc modes, names and image references docker
+// refuses — and what Kubernetes would refuse (user names that are not
+// DNS-1123 labels, env names such as "1BAD"), then what docker accepts and
 // users regret: memory limits summing to more than the headroom share of
 // host memory, shm_size eating the memory limit (or ignored under ipc:
-// host), GPU ids not on the host or shared by two users, duplicate names,
-// host ports and writable volume paths. It returns every error at once as
-// a *multierror.Error of *Problem (nil when there is none) and, apart,
-// the warnings: no memory limit, docker's implicit swap of 2x memory, and
-// a /dev/shm under 1 GiB for an image that runs PyTorch.
+// host), GPU requests on a host without GPUs, GPU ids not on the host or
+// shared by two users, duplicate names, host ports and writable volume
+// paths, a secret referenced from env but not mounted, uncapped logs. It
+// returns every error at once as a *multierror.Error of *Problem (nil when
+// there is none) and, apart, the warnings: no memory limit, docker's
+// implicit swap of 2x memory, a /dev/shm under 1 GiB for an image that
+// runs PyTorch, logs not capped. It runs in time linear in the users.
 func Validate(host Host, users []QuotaSpec, opts ValidateOptions) (warnings []*Problem, err error) {
 	var ps problems
-	for _, q := range users {
-		validateMemory(host, q, &ps)
-		validateCPUs(host, q, &ps)
-		validateGPUs(host, q, &ps)
-		validateShm(q, &ps)
-		validateMisc(q, &ps)
-	}
-	validateShared(host, users, opts, &ps)
+	validate(indexHost(host), users, opts, &ps)
 	return ps.warnings, ps.err()
 }
 
-func validateMemory(host Host, q QuotaSpec, ps *problems) {
+func validate(hx *hostIndex, users []QuotaSpec, opts ValidateOptions, ps *problems) {
+	images := map[string]error{} // most users share an image: parse each once
+	for i := range users {
+		q := &users[i]
+		validateMemory(hx, i, q, ps)
+		validateCPUs(hx, i, q, ps)
+		validateGPUs(hx, i, q, opts, ps)
+		validateShm(i, q, ps)
+		validateMisc(i, q, images, ps)
+	}
+	validateShared(hx, users, opts, ps)
+}
+
+func validateMemory(hx *hostIndex, i int, q *QuotaSpec, ps *problems) {
 	u := q.Name
 	switch {
 	case q.Memory == 0:
-		ps.warn(u, "memory", "no memory limit: the container may use all of the host's memory")
+		ps.warn(i, u, "memory", "no memory limit: the container may use all of the host's memory")
 	case q.Memory < MinMemory:
-		ps.add(u, "memory", "%s is below docker's minimum of 6MiB (\"Minimum memory limit allowed is 6MB\")", q.Memory)
-	case host.Memory > 0 && q.Memory > host.Memory:
-		ps.add(u, "memory", "%s is more than the host's %s", q.Memory, host.Memory.Human())
+		ps.add(i, u, "memory", "%s is below docker's minimum of 6MiB (\"Minimum memory limit allowed is 6MB\")", q.Memory)
+	case hx.Memory > 0 && q.Memory > hx.Memory:
+		ps.add(i, u, "memory", "%s is more than the host's %s", q.Memory, hx.Memory.Human())
 	}
 	if r := q.MemoryReservation; r > 0 && r < MinMemory {
-		ps.add(u, "memory_reservation", "%s is below docker's minimum of 6MiB (\"Minimum memory reservation allowed is 6MB\")", r)
+		ps.add(i, u, "memory_reservation", "%s is below docker's minimum of 6MiB (\"Minimum memory reservation allowed is 6MB\")", r)
 	} else if r > 0 && q.Memory > 0 && r > q.Memory {
-		ps.add(u, "memory_reservation", "%s is above the memory limit %s (docker: \"Minimum memory limit can not be less than memory reservation limit\")", r, q.Memory)
+		ps.add(i, u, "memory_reservation", "%s is above the memory limit %s (docker: \"Minimum memory limit can not be less than memory reservation limit\")", r, q.Memory)
 	}
 	switch s := q.MemorySwap; {
 	case s != 0 && q.Memory == 0:
-		ps.add(u, "memory_swap", "set without memory (docker: \"You should always set the Memory limit when using Memoryswap limit\")")
+		ps.add(i, u, "memory_swap", "set without memory (docker: \"You should always set the Memory limit when using Memoryswap limit\")")
 	case s > 0 && s < q.Memory:
-		ps.add(u, "memory_swap", "%s is below the memory limit %s: memory_swap is memory plus swap (docker: \"Minimum memoryswap limit should be larger than memory limit\")", s, q.Memory)
+		ps.add(i, u, "memory_swap", "%s is below the memory limit %s: memory_swap is memory plus swap (docker: \"Minimum memoryswap limit should be larger than memory limit\")", s, q.Memory)
 	case s == 0 && q.Memory > 0:
-		ps.warn(u, "memory_swap", "not set: docker then allows as much swap as memory, %s of memory and swap in all; set memory_swap to %s for no swap", 2*q.Memory, q.Memory)
+		ps.warn(i, u, "memory_swap", "not set: docker then allows as much swap as memory, %s of memory and swap in all; set memory_swap to %s for no swap", 2*q.Memory, q.Memory)
+		because(&ps.warnings, "memory")
 	}
 }
 
-func validateCPUs(host Host, q QuotaSpec, ps *problems) {
-	u, n := q.Name, host.NumCPU()
+func validateCPUs(hx *hostIndex, i int, q *QuotaSpec, ps *problems) {
+	u, n := q.Name, hx.NumCPU()
 	if q.CPUs != 0 && (q.CPUs < 1e7 || (n > 0 && int64(q.CPUs) > int64(n)*1e9)) {
-		ps.add(u, "cpus", "%s is out of range: docker allows 0.01 to %d.00, as the host has %d CPUs", q.CPUs, n, n)
+		ps.add(i, u, "cpus", "%s is out of range: docker allows 0.01 to %d.00, as the host has %d CPUs", q.CPUs, n, n)
 	}
 	if q.Cpuset == "" {
 		return
 	}
 	if q.Cpuset == CpusetAuto {
-		ps.add(u, "cpuset", "auto was not resolved (run Allocate first)")
+		ps.add(i, u, "cpuset", "auto was not resolved (run Allocate first)")
 		return
 	}
 	cpus, err := ParseCPUList(q.Cpuset)
 	if err != nil {
-		ps.add(u, "cpuset", "%v", err)
+		ps.add(i, u, "cpuset", "%w", err)
 		return
 	}
 	var missing []int
 	for _, c := range cpus {
-		if !slices.Contains(host.CPUs, c) {
+		if !hx.hasCPU(c) {
 			missing = append(missing, c)
 		}
 	}
 	if len(missing) > 0 {
-		ps.add(u, "cpuset", "requested CPUs %s are not on the host (available: %s)", FormatCPUList(missing), FormatCPUList(host.CPUs))
+		ps.add(i, u, "cpuset", "requested CPUs %s are not on the host (available: %s)", FormatCPUList(missing), FormatCPUList(hx.CPUs))
 	}
 	if q.CPUs > NanoCPUs(len(cpus))*1e9 {
-		ps.add(u, "cpus", "%s is more than the %d CPUs of cpuset %s: the container can never use them", q.CPUs, len(cpus), q.Cpuset)
+		ps.add(i, u, "cpus", "%s is more than the %d CPUs of cpuset %s: the container can never use them", q.CPUs, len(cpus), q.Cpuset)
 	}
 }
 
-func validateGPUs(host Host, q QuotaSpec, ps *problems) {
-	if !q.GPUs.Resolved() {
-		ps.add(q.Name, "gpus", "a GPU count was not resolved to device ids (run Allocate first)")
+func validateGPUs(hx *hostIndex, i int, q *QuotaSpec, opts ValidateOptions, ps *problems) {
+	switch {
+	case q.GPUs.All && len(hx.GPUs) == 0 && opts.HostByHand:
+		ps.warn(i, q.Name, "gpus", "all, on a host described without GPUs: the container gets every GPU of the machine it runs on")
+		return
+	case q.GPUs.All && len(hx.GPUs) == 0:
+		ps.add(i, q.Name, "gpus", "all, but the host has no GPU: the container would run without one (describe the target host under `host:` to render for another machine): %w", ErrNoGPUs)
+		return
+	case !q.GPUs.Resolved():
+		ps.add(i, q.Name, "gpus", "a GPU request was not resolved to device ids (run Allocate first)")
 		return
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(q.GPUs.IDs))
 	for _, id := range q.GPUs.IDs {
-		if _, ok := host.gpu(id); !ok {
+		if _, ok := hx.gpu[id]; !ok {
 			var have []string
-			for _, g := range host.GPUs {
+			for j, g := range hx.GPUs {
+				if j == 16 {
+					have = append(have, "...")
+					break
+				}
 				have = append(have, g.ID)
 			}
-			ps.add(q.Name, "gpus", "GPU %q is not on the host (it has %s): %w", id, orNone(have), ErrGPUNotOnHost)
+			ps.add(i, q.Name, "gpus", "GPU %q is not on the host (it has %s): %w", id, orNone(have), ErrGPUNotOnHost)
 		}
-		k := gpuKey(host, id)
-		if seen[k] {
-			ps.add(q.Name, "gpus", "GPU %q is listed twice", id)
+		k := hx.gpuKey(id)
+		if twice, dup := seen[k]; dup && !twice {
+			ps.add(i, q.Name, "gpus", "GPU %q is listed twice", id)
 		}
-		seen[k] = true
+		seen[k] = dup(seen, k)
 	}
+}
+
+// dup returns whether k is already in seen (so it is reported once).
+func dup(seen map[string]bool, k string) bool {
+	_, ok := seen[k]
+	return ok
 }
 
 func orNone(s []string) string {
@@ -148,96 +180,160 @@ func runsTorch(image string) bool {
 	return strings.Contains(strings.ToLower(image), "torch")
 }
 
-func validateShm(q QuotaSpec, ps *problems) {
+func validateShm(i int, q *QuotaSpec, ps *problems) {
 	u := q.Name
 	if q.IPC == "host" {
 		if q.ShmSize > 0 {
-			ps.warn(u, "shm_size", "docker ignores shm_size %s with ipc: host; /dev/shm is the host's", q.ShmSize)
+			ps.warn(i, u, "shm_size", "docker ignores shm_size %s with ipc: host; /dev/shm is the host's", q.ShmSize)
 		}
 		return
 	}
 	shm := q.ShmSize
 	if shm == 0 {
-		shm = dockerShmDefault
+		shm = DockerShmDefault
 	}
 	if q.Memory > 0 && shm >= q.Memory {
-		ps.add(u, "shm_size", "%s is not below the memory limit %s: what is written to /dev/shm counts against memory", shm, q.Memory)
+		ps.add(i, u, "shm_size", "%s is not below the memory limit %s: what is written to /dev/shm counts against memory", shm, q.Memory)
+		because(&ps.errs, "memory")
 	}
 	if runsTorch(q.Image) && shm < TorchShmMin {
-		ps.warn(u, "shm_size", "/dev/shm of %s is under 1GiB: PyTorch DataLoader workers die with \"Bus error\" (set shm_size: 8GiB or ipc: host)", shm)
+		ps.warn(i, u, "shm_size", "/dev/shm of %s is under 1GiB: PyTorch DataLoader workers die with \"Bus error\" (set shm_size: 8GiB or ipc: host)", shm)
+		because(&ps.warnings, "image")
 	}
 }
 
-func validateMisc(q QuotaSpec, ps *problems) {
+func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 	u := q.Name
-	if !validName.MatchString(q.Name) {
-		ps.add(u, "name", "%q is not a valid container name (letters, digits, _ . -; at least 2 characters)", q.Name)
+	if err := checkUserName(q.Name); err != nil {
+		ps.add(i, u, "name", "%w", err)
 	}
-	if q.Image == "" {
-		ps.add(u, "image", "missing: the image to run")
-	} else if strings.ContainsAny(q.Image, " \t\n$") {
-		ps.add(u, "image", "%q is not an image reference", q.Image)
+	err, ok := images[q.Image]
+	if !ok {
+		err = checkImage(q.Image)
+		images[q.Image] = err
+	}
+	if err != nil {
+		ps.add(i, u, "image", "%w", err)
 	}
 	if q.User != "" && !validUser.MatchString(q.User) {
-		ps.add(u, "user", "%q is not a user (NAME, UID or UID:GID)", q.User)
+		ps.add(i, u, "user", "%.80q is not a user (NAME, UID or UID:GID)", q.User)
 	}
 	if !validIPC.MatchString(q.IPC) {
-		ps.add(u, "ipc", "%q is not an ipc mode (none, private, shareable, host, container:NAME)", q.IPC)
+		ps.add(i, u, "ipc", "%.80q is not an ipc mode (none, private, shareable, host, container:NAME)", q.IPC)
 	}
-	seen := map[string]bool{}
-	for _, l := range q.Ulimits {
-		f := "ulimits." + l.Name
-		switch {
-		case !ulimitNames[l.Name]:
-			ps.add(u, f, "unknown ulimit %q (docker knows core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)", l.Name)
-		case seen[l.Name]:
-			ps.add(u, f, "ulimit %s set twice", l.Name)
-		case l.Soft < -1 || l.Hard < -1:
-			ps.add(u, f, "ulimit %s: negative (only -1, unlimited, is allowed)", l.Name)
-		case l.Hard != -1 && (l.Soft == -1 || l.Soft > l.Hard):
-			ps.add(u, f, "ulimit %s: soft limit %d is above the hard limit %d (docker: \"ulimit soft limit must be less than or equal to hard limit\")", l.Name, l.Soft, l.Hard)
-		}
-		seen[l.Name] = true
-	}
+	validateUlimits(i, q, ps)
 	if q.Port == PortAuto {
-		ps.add(u, "port", "auto was not resolved (run Allocate first)")
+		ps.add(i, u, "port", "auto was not resolved (run Allocate first)")
 	}
 	targets := map[string]bool{}
 	for _, v := range q.allVolumes() {
 		if targets[v.Target] {
-			ps.add(u, "volumes", "two volumes are mounted at %s", v.Target)
+			ps.add(i, u, "volumes", "two volumes are mounted at %s", v.Target)
 		}
 		targets[v.Target] = true
 	}
-	for k := range q.Env {
-		if k == "" || strings.ContainsAny(k, "= \t\n") {
-			ps.add(u, "env", "%q is not an environment variable name", k)
+	for k, v := range q.Env {
+		if !isEnvVarName(k) {
+			ps.add(i, u, "env."+k, "%.80q is not an environment variable name Kubernetes accepts (letters, digits, '_', '-', '.', not starting with a digit): %w", k, ErrBadName)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			ps.add(i, u, "env."+k, "%.80q: the value holds a NUL byte", k)
+		}
+	}
+	q.Logging.validate(i, u, ps)
+	if !q.Logging.Capped() {
+		ps.warn(i, u, "logging", "the container's log is not capped (max_size: unlimited): it can fill the host's disk")
+	}
+	validateSecrets(i, q, ps)
+}
+
+func validateUlimits(i int, q *QuotaSpec, ps *problems) {
+	u := q.Name
+	seen, twice := map[string]bool{}, map[string]bool{}
+	for _, l := range q.Ulimits {
+		f := "ulimits." + l.Name
+		switch {
+		case !ulimitNames[l.Name]:
+			ps.add(i, u, f, "unknown ulimit %.40q (docker knows core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)", l.Name)
+		case seen[l.Name]:
+			if !twice[l.Name] {
+				ps.add(i, u, f, "ulimit %s set twice", l.Name)
+				twice[l.Name] = true
+			}
+		case l.Soft < -1 || l.Hard < -1:
+			ps.add(i, u, f, "ulimit %s: negative (only -1, unlimited, is allowed)", l.Name)
+		case l.Hard != -1 && (l.Soft == -1 || l.Soft > l.Hard):
+			ps.add(i, u, f, "ulimit %s: soft limit %d is above the hard limit %d (docker: \"ulimit soft limit must be less than or equal to hard limit\")", l.Name, l.Soft, l.Hard)
+		}
+		seen[l.Name] = true
+	}
+}
+
+// validateSecrets checks that every secret is defined (has a file) and
+// that env values pointing into /run/secrets name a mounted secret.
+func validateSecrets(i int, q *QuotaSpec, ps *problems) {
+	have := make(map[string]bool, len(q.Secrets)) // name -> reported twice
+	for _, s := range q.Secrets {
+		if _, dup := have[s.Name]; dup {
+			if !have[s.Name] { // once per name
+				ps.add(i, q.Name, "secrets", "secret %.80q is listed twice", s.Name)
+				have[s.Name] = true
+			}
+			continue
+		}
+		have[s.Name] = false
+		if err := validSecretName(s.Name); err != nil {
+			ps.add(i, q.Name, "secrets", "%w", err)
+		} else if s.File == "" {
+			ps.add(i, q.Name, "secrets", "secret %q is not defined: add it to the spec's top-level `secrets:` with its file: %w", s.Name, ErrUnknownSecret)
+		}
+	}
+	for k, v := range q.Env {
+		rest, ok := strings.CutPrefix(v, SecretsDir+"/")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, "/")
+		if _, ok := have[name]; !ok {
+			ps.add(i, q.Name, "env."+k, "%s points at secret %.80q, which this user does not mount: list it under the user's (or the defaults') `secrets:` and define it in the top-level `secrets:`: %w", k, name, ErrUnknownSecret)
 		}
 	}
 }
 
 // validateShared checks what users share: names, GPUs, ports, volumes and
 // the host's memory.
-func validateShared(host Host, users []QuotaSpec, opts ValidateOptions, ps *problems) {
-	names := map[string]bool{}
-	gpus := map[string]string{}
-	ports := map[string]string{}
-	vols := map[string]string{}
+func validateShared(hx *hostIndex, users []QuotaSpec, opts ValidateOptions, ps *problems) {
+	names := make(map[string]int, len(users))
+	gpus := map[string]int{}
+	ports := map[string]int{}
+	vols := map[string]int{}
 	var sum units.Size
-	for _, q := range users {
-		if names[q.Name] && q.Name != "" {
-			ps.add(q.Name, "name", "two users are named %q", q.Name)
+	allGPUs := -1
+	for i := range users {
+		q := &users[i]
+		if first, ok := names[q.Name]; ok && q.Name != "" {
+			ps.errs = append(ps.errs, &Problem{User: q.Name, Field: "name", index: i + 1,
+				Err: &duplicateNameError{name: q.Name, first: first}})
+		} else {
+			names[q.Name] = i
 		}
-		names[q.Name] = true
 		if q.Memory > 0 {
 			sum += q.Memory
 		}
-		for _, id := range q.GPUs.IDs {
-			k := gpuKey(host, id)
-			if other, ok := gpus[k]; ok && other != q.Name {
-				ps.add(q.Name, "gpus", "GPU %s is also %s's: %w", id, other, ErrGPUConflict)
+		if q.GPUs.All && len(hx.GPUs) == 0 {
+			if allGPUs >= 0 {
+				ps.add(i, q.Name, "gpus", "all, as %s also asks: %w", users[allGPUs].Name, ErrGPUConflict)
+			} else if len(gpus) > 0 {
+				ps.add(i, q.Name, "gpus", "all, while other users have GPUs: %w", ErrGPUConflict)
 			}
-			gpus[k] = q.Name
+			allGPUs = i
+		}
+		for _, id := range q.GPUs.IDs {
+			k := hx.gpuKey(id)
+			if other, ok := gpus[k]; ok && other != i {
+				ps.add(i, q.Name, "gpus", "GPU %s is also %s's: %w", id, users[other].Name, ErrGPUConflict)
+			}
+			gpus[k] = i
 		}
 		for _, p := range q.allPorts() {
 			proto := p.Protocol
@@ -250,26 +346,43 @@ func validateShared(host Host, users []QuotaSpec, opts ValidateOptions, ps *prob
 				field = "port"
 			}
 			if other, ok := ports[k]; ok {
-				ps.add(q.Name, field, "host port %s is also published by %s: %w", k, other, ErrPortConflict)
+				ps.add(i, q.Name, field, "host port %s is also published by %s: %w", k, users[other].Name, ErrPortConflict)
 			}
-			ports[k] = q.Name
+			ports[k] = i
 		}
 		for _, v := range q.allVolumes() {
 			if v.ReadOnly {
 				continue
 			}
-			if other, ok := vols[v.Source]; ok && other != q.Name {
-				ps.add(q.Name, "volumes", "%s is also mounted writable by %s", v.Source, other)
+			if other, ok := vols[v.Source]; ok && other != i {
+				ps.add(i, q.Name, "volumes", "%s is also mounted writable by %s", v.Source, users[other].Name)
 			}
-			vols[v.Source] = q.Name
+			vols[v.Source] = i
 		}
 	}
 	h := opts.Headroom
 	if h == 0 {
 		h = DefaultHeadroom
 	}
-	if limit := units.Size(h.Of(int64(host.Memory))); host.Memory > 0 && sum > limit {
+	if limit := units.Size(h.Of(int64(hx.Memory))); hx.Memory > 0 && sum > limit {
 		ps.errs = append(ps.errs, &Problem{Field: "headroom", Err: fmt.Errorf(
-			"the users' memory limits sum to %s, over %s of the host's %s (%s): %w", sum.Human(), h, host.Memory.Human(), limit.Human(), ErrOverHeadroom)})
+			"the users' memory limits sum to %s, over %s of the host's %s (%s): %w", sum.Human(), h, hx.Memory.Human(), limit.Human(), ErrOverHeadroom)})
 	}
 }
+
+// duplicateNameError is the problem of a second user with a name already
+// taken; Spec.Plan fills in the first one's line.
+type duplicateNameError struct {
+	name      string
+	first     int // index of the first user with the name
+	firstLine int
+}
+
+func (e *duplicateNameError) Error() string {
+	if e.firstLine > 0 {
+		return fmt.Sprintf("two users are named %q: this one and the one on line %d (users[%d]); names must be unique", e.name, e.firstLine, e.first)
+	}
+	return fmt.Sprintf("two users are named %q: this one and users[%d]; names must be unique", e.name, e.first)
+}
+
+func (e *duplicateNameError) Unwrap() error { return ErrDuplicateName }

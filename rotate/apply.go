@@ -18,7 +18,7 @@ import (
 // failed shift, rename, copy or drop stops the file's remaining steps (so
 // nothing is renamed over or dropped that was not saved); failed deletes,
 // compressions and signals are recorded and the rest goes on.
-func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo) error {
+func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo, cp *cutPlan, jr *journal) error {
 	var errs *multierror.Error
 	log := r.logger()
 	var live *os.File // copytruncate: the live log, read-write
@@ -27,7 +27,6 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 			live.Close()
 		}
 	}()
-	var cut int64
 	var rotated os.FileInfo // rename: the rotated inode, under its backup name
 	stop := false
 	for i := range fr.Actions {
@@ -42,6 +41,7 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 			stop = true
 			continue
 		}
+		crashPoint("before " + string(a.Op))
 		var err error
 		switch a.Op {
 		case OpDelete:
@@ -67,18 +67,32 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 		case OpCopy:
 			live, err = openLive(a.Path, st)
 			if err == nil {
-				var start int64
-				start, cut, err = copyLive(live, a.To, rule.codec())
-				a.Bytes = cut - start
+				// The copy's SHA-256 goes to the journal before the copy
+				// gets its name: a later run that finds a backup with that
+				// sum knows the range was copied.
+				record := func(sum, restSum string) error {
+					return jr.record([]intent{{Path: fr.Path, Method: MethodCopyTruncate, Backup: a.To,
+						Start: cp.start, Cut: cp.cut, Aligned: cp.aligned, Sum: sum, RestSum: restSum}})
+				}
+				a.Compressed, err = copyLive(ctx, live, a.To, rule.codec(), cp.start, cp.cut, cp.aligned, record)
+				a.Bytes = cp.cut - cp.start
 			}
 			stop = err != nil
 		case OpDrop:
 			writers := r.proc().openers(st)
-			a.Bytes = cut
-			a.Detail, err = dropCopied(live, cut, writers, log, unix.Fallocate)
+			a.Bytes = cp.cut
+			a.Detail, err = dropCopied(live, cp.cut, writers, log, unix.Fallocate)
 			if err == nil {
 				a.Detail = fmt.Sprintf("%s; %d writer(s)", a.Detail, countWritable(writers))
 			}
+		case OpPostRotate:
+			backup := ""
+			for _, b := range fr.Actions {
+				if (b.Op == OpRename || b.Op == OpCopy) && b.Error == "" {
+					backup = b.To
+				}
+			}
+			a.Detail, err = runCommand(ctx, rule.PostRotate, fr.Path, backup)
 		case OpCompress:
 			if busy := r.waitUnwritten(ctx, a.Path); busy != "" {
 				// Compressing now would lose what the writer still adds:
@@ -87,11 +101,12 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 				log.Warn("backup still open for writing, compression deferred to a later run", "path", a.Path, "why", busy)
 				continue
 			}
-			a.Bytes, err = compressFile(a.Path, a.To, Compression(a.Detail))
+			a.Bytes, a.Compressed, err = compressFile(ctx, a.Path, a.To, Compression(a.Detail))
 			if errors.Is(err, os.ErrExist) {
 				// A run killed after the rename of the compressed file but
 				// before removing the plain one: the compressed one is whole.
 				err = os.Remove(a.Path)
+				a.Bytes, a.Compressed = 0, 0
 				a.Detail += ", already compressed: removed the plain copy"
 			}
 		}
@@ -149,11 +164,21 @@ func createLive(path string, c *Create, old os.FileInfo) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	if err := f.Chmod(mode); err != nil { // not subject to the umask
+	// Change only what the umask or the creating user got wrong: a chown
+	// is a journaled metadata write, thousands of them show.
+	var now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &now); err != nil {
 		return "", err
 	}
-	if err := f.Chown(uid, gid); err != nil {
-		return "", fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+	if os.FileMode(now.Mode).Perm() != mode {
+		if err := f.Chmod(mode); err != nil {
+			return "", err
+		}
+	}
+	if (uid >= 0 && uint32(uid) != now.Uid) || (gid >= 0 && uint32(gid) != now.Gid) {
+		if err := f.Chown(uid, gid); err != nil {
+			return "", fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+		}
 	}
 	return fmt.Sprintf("mode %#o, uid %d, gid %d", mode, uid, gid), nil
 }

@@ -83,8 +83,8 @@ func TestUnwritableDirectory(t *testing.T) {
 	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		testenv.Missing(t, "cannot remount a tmpfs read-only: %v", err)
 	}
-	for _, m := range []Method{Rename, CopyTruncate} {
-		rep, err := rotateOnce(t, Rule{Path: path, Keep: 2, Method: m, Compress: Gzip})
+	for _, m := range []Method{MethodRename, MethodCopyTruncate} {
+		rep, err := rotateOnce(t, Rule{Path: path, Keep: 2, Method: m, Compress: CompressionGzip})
 		require.Error(t, err, m)
 		assert.ErrorIs(t, err, syscall.EROFS, m)
 		assert.Equal(t, 0, rep.Rotations(), m)
@@ -101,7 +101,7 @@ func TestFullDisk(t *testing.T) {
 	appendFile(t, path, text)
 
 	// copytruncate: the copy does not fit; the live log keeps everything.
-	rep, err := rotateOnce(t, Rule{Path: path, Keep: 2, Method: CopyTruncate})
+	rep, err := rotateOnce(t, Rule{Path: path, Keep: 2, Method: MethodCopyTruncate})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Equal(t, 0, rep.Rotations())
@@ -115,7 +115,7 @@ func TestFullDisk(t *testing.T) {
 	f.Read(incompressible)
 	f.Close()
 	appendFile(t, path, string(incompressible))
-	rep, err = rotateOnce(t, Rule{Path: path, Keep: 2, Compress: Gzip})
+	rep, err = rotateOnce(t, Rule{Path: path, Keep: 2, Compress: CompressionGzip})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Equal(t, 1, rep.Rotations())
@@ -179,7 +179,7 @@ func TestDryRunIsThePlan(t *testing.T) {
 	for _, n := range []string{"app.log", "app.log.1", "app.log.2.gz", "app.log.3.gz"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(n+"\n"), 0o644))
 	}
-	r := &Rotator{Rules: []Rule{{Path: path, Keep: 2, Size: 1, Compress: Gzip, DelayCompress: true}}, State: filepath.Join(dir, "s.json")}
+	r := &Rotator{Rules: []Rule{{Path: path, Keep: 2, Size: 1, Compress: CompressionGzip, DelayCompress: true}}, State: filepath.Join(dir, "s.json")}
 	plan, err := r.Plan(context.Background())
 	require.NoError(t, err)
 	assert.True(t, plan.DryRun)
@@ -190,6 +190,10 @@ func TestDryRunIsThePlan(t *testing.T) {
 	for i := range rep.Files {
 		for j := range rep.Files[i].Actions {
 			rep.Files[i].Actions[j].Detail = plan.Files[i].Actions[j].Detail
+			if a := rep.Files[i].Actions[j]; a.Op == OpCompress {
+				assert.Positive(t, a.Compressed, "the run reports the compressed size")
+				rep.Files[i].Actions[j].Compressed = 0 // known only once done
+			}
 		}
 	}
 	assert.Equal(t, plan, rep, "the run did what the plan said")

@@ -1,9 +1,11 @@
 package rotate
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -15,9 +17,9 @@ import (
 // on small machines the default concurrent encoder is slower.
 func newEncoder(c Compression, w io.Writer) (io.WriteCloser, error) {
 	switch c {
-	case Gzip:
+	case CompressionGzip:
 		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
-	case Zstd:
+	case CompressionZstd:
 		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	}
 	return nopCloser{w}, nil
@@ -28,44 +30,75 @@ type nopCloser struct{ io.Writer }
 func (nopCloser) Close() error { return nil }
 
 // compressFile writes src compressed with c to dst (atomically) and then
-// removes src. It returns the number of bytes read from src.
-func compressFile(src, dst string, c Compression) (int64, error) {
-	in, err := os.Open(src)
+// removes src. It returns the bytes read from src and written to dst. It
+// stops, leaving src as it was, when ctx is done. Errors name no path: the
+// caller says which file it was compressing.
+func compressFile(ctx context.Context, src, dst string, c Compression) (in, out int64, err error) {
+	f, err := os.Open(src)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	defer in.Close()
-	st, err := in.Stat()
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var n int64
 	err = atomicfile.Write(dst, atomicfile.Options{Perm: st.Mode().Perm(), NoReplace: true}, func(w io.Writer) error {
-		enc, err := newEncoder(c, w)
+		cw := &countWriter{w: w}
+		enc, err := newEncoder(c, cw)
 		if err != nil {
 			return err
 		}
-		if n, err = io.Copy(enc, in); err != nil {
+		if in, err = io.Copy(enc, ctxReader{ctx, f}); err != nil {
 			return err
 		}
-		return enc.Close()
+		err = enc.Close()
+		out = cw.n
+		crashPoint("before rename of " + filepath.Base(dst))
+		return err
 	})
 	if err != nil {
-		return n, fmt.Errorf("compress %s: %w", src, err)
+		return in, 0, err
 	}
 	copyOwner(dst, st)
+	crashPoint("compressed, before removing the original")
 	if err := os.Remove(src); err != nil {
-		return n, fmt.Errorf("compress %s: remove the original: %w", src, err)
+		return in, out, fmt.Errorf("remove the original: %w", err)
 	}
-	return n, nil
+	return in, out, nil
+}
+
+// ctxReader stops a copy once ctx is done (checked before every read).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // newDecoder reads a backup compressed with c ("gz"/"gzip", "zst"/"zstd").
 func newDecoder(c Compression, r io.Reader) (io.Reader, error) {
 	switch c {
-	case Gzip, "gz":
+	case CompressionGzip, "gz":
 		return gzip.NewReader(r)
-	case Zstd, "zst":
+	case CompressionZstd, "zst":
 		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, err

@@ -26,7 +26,7 @@ func TestConcurrentRunsNeverRotateTheSameFile(t *testing.T) {
 		// handful of rotations a minute; the pass without -race runs it.
 		t.Skip("too slow under the race detector (the helpers are race-instrumented too)")
 	}
-	for _, m := range []Method{CopyTruncate, Rename} {
+	for _, m := range []Method{MethodCopyTruncate, MethodRename} {
 		t.Run(string(m), func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "app.log")

@@ -2,11 +2,16 @@ package rotate
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -54,31 +59,65 @@ func lineEnd(f *os.File, start, end int64) int64 {
 	return end
 }
 
-// copyLive copies the whole lines of the live log f (past any leading hole)
-// to dst, compressed with codec, atomically. It returns the copied range.
-func copyLive(f *os.File, dst string, codec Compression) (start, cut int64, err error) {
+// copyLive copies [start, cut) of the live log f (whole lines, chosen by
+// planCut) to dst, compressed with codec, atomically, and returns the
+// bytes written to dst. Before dst gets its name, record is given the
+// SHA-256 of the copied range and of its part from aligned (when not 0).
+func copyLive(ctx context.Context, f *os.File, dst string, codec Compression, start, cut, aligned int64, record func(sum, restSum string) error) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	size := st.Size()
-	start = dataStart(f, size)
-	cut = lineEnd(f, start, size)
+	if st.Size() < cut {
+		return 0, fmt.Errorf("the live log shrank to %d bytes (planned to copy up to %d): another program truncated it", st.Size(), cut)
+	}
+	var written int64
 	err = atomicfile.Write(dst, atomicfile.Options{Perm: st.Mode().Perm(), NoReplace: true}, func(w io.Writer) error {
-		enc, err := newEncoder(codec, w)
+		cw := &countWriter{w: w}
+		enc, err := newEncoder(codec, cw)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(enc, io.NewSectionReader(f, start, cut-start)); err != nil {
+		sums := &rangeHasher{pos: start, from: aligned, all: sha256.New(), rest: sha256.New()}
+		src := io.TeeReader(ctxReader{ctx, io.NewSectionReader(f, start, cut-start)}, sums)
+		if _, err := io.Copy(enc, src); err != nil {
 			return err
 		}
-		return enc.Close()
+		if err = enc.Close(); err != nil {
+			return err
+		}
+		written = cw.n
+		rest := ""
+		if aligned > 0 {
+			rest = hex.EncodeToString(sums.rest.Sum(nil))
+		}
+		if err := record(hex.EncodeToString(sums.all.Sum(nil)), rest); err != nil {
+			return err
+		}
+		crashPoint("before rename of " + filepath.Base(dst))
+		return nil
 	})
 	if err != nil {
-		return start, cut, err
+		return 0, err
 	}
 	copyOwner(dst, st)
-	return start, cut, nil
+	return written, nil
+}
+
+// rangeHasher hashes everything written to it, and separately what lies
+// at file offsets from from on (pos is the offset of the next byte).
+type rangeHasher struct {
+	pos, from int64
+	all, rest hash.Hash
+}
+
+func (h *rangeHasher) Write(p []byte) (int, error) {
+	h.all.Write(p)
+	if end := h.pos + int64(len(p)); h.from > 0 && end > h.from {
+		h.rest.Write(p[max(0, h.from-h.pos):])
+	}
+	h.pos += int64(len(p))
+	return len(p), nil
 }
 
 // dropCopied removes [0, cut) from the live log f without losing what its
@@ -110,6 +149,7 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger, fallo
 		if aligned > 0 {
 			err := falloc(fd, unix.FALLOC_FL_COLLAPSE_RANGE, 0, aligned)
 			if err == nil {
+				crashPoint("after collapse")
 				rest := cut - aligned
 				if rest == 0 {
 					return fmt.Sprintf("collapse-range %d bytes", aligned), nil

@@ -45,7 +45,7 @@ func TestCrashMidRotation(t *testing.T) {
 		}
 	}
 	appendFile(t, path, numbered(&line, 1000))
-	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: Gzip}}}
+	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: CompressionGzip}}}
 	rep, err := r.Rotate(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Rotations())
@@ -58,7 +58,7 @@ func TestCrashMidRotation(t *testing.T) {
 	}
 	b, err := os.ReadFile(state)
 	require.NoError(t, err)
-	var st State
+	var st stateFile
 	require.NoError(t, json.Unmarshal(b, &st), "state repaired: %s", b)
 	assert.Contains(t, st.Files, path)
 	assert.False(t, strings.Contains(string(b), "tend-tmp"))

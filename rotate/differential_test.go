@@ -50,11 +50,11 @@ func TestDifferentialLogrotate(t *testing.T) {
 			steps: []diffStep{w(500), w(700), w(300), w(2000), w(10), w(1500), w(1500)}},
 		{name: "daily", conf: "daily\nrotate 2", rule: Rule{Every: 24 * time.Hour, Keep: 2},
 			steps: []diffStep{w(100), day(100), w(100), day(100), day(50), day(70), w(10)}},
-		{name: "compress", conf: "size 1000\nrotate 3\ncompress", rule: Rule{Size: 1000, Keep: 3, Compress: Gzip},
+		{name: "compress", conf: "size 1000\nrotate 3\ncompress", rule: Rule{Size: 1000, Keep: 3, Compress: CompressionGzip},
 			steps: []diffStep{w(1200), w(1300), w(1400), w(1500), w(1600)}},
-		{name: "delaycompress", conf: "size 1000\nrotate 3\ncompress\ndelaycompress", rule: Rule{Size: 1000, Keep: 3, Compress: Gzip, DelayCompress: true},
+		{name: "delaycompress", conf: "size 1000\nrotate 3\ncompress\ndelaycompress", rule: Rule{Size: 1000, Keep: 3, Compress: CompressionGzip, DelayCompress: true},
 			steps: []diffStep{w(1200), w(1300), w(1400), w(1500), w(1600)}},
-		{name: "dateext", conf: "daily\nrotate 2\ndateext\ncompress", rule: Rule{Every: 24 * time.Hour, Keep: 2, DateExt: true, Compress: Gzip},
+		{name: "dateext", conf: "daily\nrotate 2\ndateext\ncompress", rule: Rule{Every: 24 * time.Hour, Keep: 2, DateExt: true, Compress: CompressionGzip},
 			pre:   []string{"-20200101.gz", "-20200102.gz", "-20200103.gz"},
 			steps: []diffStep{w(100), day(300)}},
 		{name: "missingok", conf: "size 10\nrotate 2\nmissingok", rule: Rule{Size: 10, Keep: 2, MissingOK: true},
@@ -67,7 +67,7 @@ func TestDifferentialLogrotate(t *testing.T) {
 			steps: []diffStep{w(0), day(0), day(40)}},
 		{name: "create", conf: "size 100\nrotate 2\ncreate 0640 root root", rule: Rule{Size: 100, Keep: 2, Create: &Create{Mode: 0o640, UID: 0, GID: 0}},
 			steps: []diffStep{w(300), w(20), w(300)}, wantMode: 0o640},
-		{name: "force", conf: "size 100000\nrotate 3\ncompress", rule: Rule{Size: 100000, Keep: 3, Compress: Gzip, IfEmpty: true}, force: true,
+		{name: "force", conf: "size 100000\nrotate 3\ncompress", rule: Rule{Size: 100000, Keep: 3, Compress: CompressionGzip, IfEmpty: true}, force: true,
 			steps: []diffStep{w(300), w(20), w(0), w(300), w(30)}},
 	}
 	for _, tc := range cases {
@@ -101,7 +101,7 @@ func TestDifferentialLogrotate(t *testing.T) {
 				if s.daysAgo > 0 {
 					when := time.Now().Add(-time.Duration(s.daysAgo) * 24 * time.Hour)
 					require.NoError(t, os.WriteFile(stateA, fmt.Appendf(nil, "logrotate state -- version 2\n%q %s\n", logA, when.Format("2006-1-2-15:4:5")), 0o644))
-					st := State{Version: stateVersion, Files: map[string]FileState{logB: {LastRotated: when}}}
+					st := stateFile{Version: stateVersion, Files: map[string]fileRecord{logB: {LastRotated: when}}}
 					writeJSON(t, rot.State, st)
 				}
 				args := []string{"-s", stateA}
@@ -192,8 +192,8 @@ func decompress(t *testing.T, name string, b []byte) []byte {
 	return d
 }
 
-func writeJSON(t *testing.T, path string, v State) {
+func writeJSON(t *testing.T, path string, v stateFile) {
 	t.Helper()
-	s := &stateStore{path: path, state: v}
+	s := &stateStore{path: path, state: v, dirty: true}
 	require.NoError(t, s.save())
 }

@@ -17,7 +17,7 @@ func ExampleRotator() {
 	os.WriteFile(log, make([]byte, 2048), 0o644)
 
 	r := &rotate.Rotator{
-		Rules: []rotate.Rule{{Path: log, Size: 1024, Keep: 2, Compress: rotate.Gzip, Create: &rotate.Create{UID: -1, GID: -1}}},
+		Rules: []rotate.Rule{{Path: log, Size: 1024, Keep: 2, Compress: rotate.CompressionGzip, Create: &rotate.Create{UID: -1, GID: -1}}},
 		State: filepath.Join(dir, "rotate.json"),
 	}
 	rep, err := r.Rotate(context.Background())
@@ -45,7 +45,7 @@ func ExampleRotator() {
 func ExampleWriter() {
 	dir, _ := os.MkdirTemp("", "writer-example")
 	defer os.RemoveAll(dir)
-	w := &rotate.Writer{Filename: filepath.Join(dir, "train.log"), MaxSize: 1 << 20, MaxBackups: 5, Compress: rotate.Zstd}
+	w := &rotate.Writer{Filename: filepath.Join(dir, "train.log"), MaxSize: 1 << 20, MaxBackups: 5, Compress: rotate.CompressionZstd}
 	fmt.Fprintln(w, "epoch 1 loss 0.42")
 	w.Close()
 	b, _ := os.ReadFile(filepath.Join(dir, "train.log"))

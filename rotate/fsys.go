@@ -50,32 +50,6 @@ func lockFile(f *os.File) error {
 // ErrLocked means another run holds the lock of a log or state file.
 var ErrLocked = errors.New("locked by another rotation run")
 
-// openLocked opens path, locks it and checks that the locked inode is still
-// the one at path (a concurrent run may have renamed it away meanwhile).
-func openLocked(path string) (*os.File, os.FileInfo, error) {
-	for range 3 {
-		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := lockFile(f); err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		fst, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		lst, err := os.Lstat(path)
-		if err == nil && sameFile(fst, lst) {
-			return f, fst, nil
-		}
-		f.Close()
-	}
-	return nil, nil, fmt.Errorf("lock %s: the file keeps changing under the lock", path)
-}
-
 // lockDir takes an exclusive flock on the directory dir, waiting (until ctx
 // is done) for another run that holds it. A run holds its log's directory
 // while it rotates the log: backups are renamed, compressed and deleted

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	case "rotator":
 		helperRotator(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_STATE"))
 		os.Exit(0)
+	case "crasher":
+		helperCrasher()
+		os.Exit(0)
 	case "rival":
 		helperRival(os.Getenv("HELPER_PATH"), os.Getenv("HELPER_STATE"), Method(os.Getenv("HELPER_METHOD")), os.Getenv("HELPER_PIDFILE"))
 		os.Exit(0)
@@ -90,6 +93,9 @@ func helperWriter(path string, appendMode bool, rate int) {
 			n++
 			buf = append(buf, "line "...)
 			buf = strconv.AppendInt(buf, int64(n), 10)
+			// Lines of varying length, as real logs have: with one fixed
+			// length the line ends may never meet a block boundary.
+			buf = append(buf, pad[:n%23]...)
 			buf = append(buf, '\n')
 		}
 		if _, err := f.Write(buf); err != nil {
@@ -98,6 +104,8 @@ func helperWriter(path string, appendMode bool, rate int) {
 		written += len(buf)
 	}
 }
+
+var pad = []byte(" ......................")
 
 // startWriter runs helperWriter in a child process and waits until it
 // writes. stop ends it and returns the last line number it wrote.
@@ -133,7 +141,7 @@ func startWriter(t *testing.T, path string, appendMode bool, env ...string) (pid
 
 // helperRotator rotates path (rename, gzip) in a loop until killed.
 func helperRotator(path, state string) {
-	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: Gzip, Method: Rename}}}
+	r := &Rotator{State: state, Rules: []Rule{{Path: path, Size: 1, Keep: 1000, Compress: CompressionGzip, Method: MethodRename}}}
 	fmt.Println("ready")
 	for {
 		r.Rotate(context.Background())
@@ -145,8 +153,8 @@ func helperRotator(path, state string) {
 // would, until SIGTERM; then it prints "rotations N errors M" and the
 // first error.
 func helperRival(path, state string, m Method, pidfile string) {
-	rule := Rule{Path: path, Size: 128 << 10, Keep: 100000, Compress: Gzip, Method: m}
-	if m == Rename {
+	rule := Rule{Path: path, Size: 128 << 10, Keep: 100000, Compress: CompressionGzip, Method: m}
+	if m == MethodRename {
 		rule.Signal = &Signal{Pidfile: pidfile}
 		rule.Create = &Create{UID: -1, GID: -1}
 	}
@@ -172,4 +180,48 @@ func helperRival(path, state string, m Method, pidfile string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// crashRule is the rule the crash tests rotate with: every run rotates.
+func crashRule(path, pidfile string, m Method, c Compression) Rule {
+	rule := Rule{Path: path, Size: 1, Keep: 100000, Method: m, Compress: c}
+	if m == MethodRename {
+		rule.Signal = &Signal{Pidfile: pidfile}
+		rule.Create = &Create{UID: -1, GID: -1}
+	}
+	return rule
+}
+
+// helperCrasher runs one rotation and kills itself with SIGKILL at the
+// crash point HELPER_CRASH_AT names ("PREFIX#K": the K-th point whose name
+// starts with PREFIX), printing its name first, or prints "done" when the
+// run ends without reaching it. With HELPER_LOOP=1 it rotates in a
+// loop instead, until killed from outside.
+func helperCrasher() {
+	path, state, pidfile := os.Getenv("HELPER_PATH"), os.Getenv("HELPER_STATE"), os.Getenv("HELPER_PIDFILE")
+	rule := crashRule(path, pidfile, Method(os.Getenv("HELPER_METHOD")), Compression(os.Getenv("HELPER_COMPRESS")))
+	r := &Rotator{State: state, Rules: []Rule{rule}, compressWait: 50 * time.Millisecond}
+	if os.Getenv("HELPER_LOOP") == "1" {
+		fmt.Println("ready")
+		for {
+			r.Rotate(context.Background())
+			time.Sleep(time.Millisecond)
+		}
+	}
+	prefix, k, _ := strings.Cut(os.Getenv("HELPER_CRASH_AT"), "#")
+	at, _ := strconv.Atoi(k)
+	n := 0
+	crashPoint = func(point string) {
+		if !strings.HasPrefix(point, prefix) {
+			return
+		}
+		if n++; n == at {
+			fmt.Println("killed " + point)
+			os.Stdout.Sync()
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+	r.Rotate(context.Background())
+	fmt.Println("done")
 }

@@ -3,6 +3,7 @@ package rotate
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -10,33 +11,33 @@ import (
 type Method string
 
 const (
-	// Rename moves the live file to its backup name, creates a new empty
+	// MethodRename moves the live file to its backup name, creates a new empty
 	// file in its place and signals the writer to reopen it.
-	Rename Method = "rename"
-	// CopyTruncate copies the live file to its backup and then drops the
+	MethodRename Method = "rename"
+	// MethodCopyTruncate copies the live file to its backup and then drops the
 	// copied range from the live file with fallocate (collapse-range or
 	// punch-hole), so lines written during the copy stay.
-	CopyTruncate Method = "copytruncate"
+	MethodCopyTruncate Method = "copytruncate"
 )
 
 // Compression names the codec used for backups.
 type Compression string
 
 const (
-	// NoCompression keeps backups as plain files.
-	NoCompression Compression = "none"
-	// Gzip writes .gz files with github.com/klauspost/compress/gzip.
-	Gzip Compression = "gzip"
-	// Zstd writes .zst files with a single-threaded zstd encoder.
-	Zstd Compression = "zstd"
+	// CompressionNone keeps backups as plain files.
+	CompressionNone Compression = "none"
+	// CompressionGzip writes .gz files with github.com/klauspost/compress/gzip.
+	CompressionGzip Compression = "gzip"
+	// CompressionZstd writes .zst files with a single-threaded zstd encoder.
+	CompressionZstd Compression = "zstd"
 )
 
 // Ext returns the file name suffix of the codec: ".gz", ".zst" or "".
 func (c Compression) Ext() string {
 	switch c {
-	case Gzip:
+	case CompressionGzip:
 		return ".gz"
-	case Zstd:
+	case CompressionZstd:
 		return ".zst"
 	}
 	return ""
@@ -44,7 +45,7 @@ func (c Compression) Ext() string {
 
 func (c Compression) valid() bool {
 	switch c {
-	case "", NoCompression, Gzip, Zstd:
+	case "", CompressionNone, CompressionGzip, CompressionZstd:
 		return true
 	}
 	return false
@@ -64,7 +65,10 @@ type Rule struct {
 	// first run after midnight. With both Size and Every set, either one
 	// triggers; with neither, every run rotates (as logrotate -f).
 	Every time.Duration `json:"every,omitempty"`
-	// Keep is how many backups are kept; older ones are deleted.
+	// Keep is how many backups are kept, newest first; older ones are
+	// deleted. 0 keeps none (logrotate's rotate 0), KeepAll (-1) every
+	// one; Writer.MaxBackups means the same. Config files that leave keep
+	// out get DefaultKeep.
 	Keep int `json:"keep"`
 	// MaxAge deletes backups last written longer ago than this (0 = none).
 	MaxAge time.Duration `json:"max_age,omitempty"`
@@ -75,7 +79,7 @@ type Rule struct {
 	DelayCompress bool `json:"delay_compress,omitempty"`
 	// DateExt names backups log-YYYYMMDD instead of log.1, log.2 ...
 	DateExt bool `json:"date_ext,omitempty"`
-	// Method is Rename (default) or CopyTruncate.
+	// Method is MethodRename (default) or MethodCopyTruncate.
 	Method Method `json:"method,omitempty"`
 	// MissingOK makes a missing log (or a glob matching nothing) silent
 	// instead of an error.
@@ -83,14 +87,32 @@ type Rule struct {
 	// IfEmpty rotates empty logs too (logrotate's ifempty); false is
 	// logrotate's notifempty.
 	IfEmpty bool `json:"if_empty,omitempty"`
-	// Create, when set, makes a new empty live log after a Rename, with
+	// Create, when set, makes a new empty live log after a MethodRename, with
 	// Create's mode and owner (a zero Mode or an id of -1 takes the rotated
 	// file's). Nil creates none, as logrotate's nocreate: the writer makes
 	// the file when it reopens.
 	Create *Create `json:"create,omitempty"`
-	// Signal names the writer told to reopen its log after a Rename.
+	// Signal names the writer told to reopen its log after a rename.
 	Signal *Signal `json:"signal,omitempty"`
+	// PostRotate runs a command after each rotation of a log (after the
+	// signal, before the compression), as logrotate's postrotate.
+	PostRotate *Command `json:"postrotate,omitempty"`
 }
+
+// DefaultPostRotateTimeout bounds a PostRotate command without a Timeout.
+const DefaultPostRotateTimeout = time.Minute
+
+// Command is a program run with its arguments, no shell. It runs in its
+// own process group, killed as a whole when Timeout (0 =
+// DefaultPostRotateTimeout) passes or the run is cancelled. Its
+// environment adds TEND_LOG (the live log) and TEND_BACKUP (the new
+// backup); a non-zero exit is a failed step.
+type Command struct {
+	Argv    []string      `json:"argv"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+func (c *Command) String() string { return strings.Join(c.Argv, " ") }
 
 // Create is the mode and owner of a new log file. A UID or GID of -1 keeps
 // the rotated file's.
@@ -100,7 +122,7 @@ type Create struct {
 	GID  int         `json:"gid"`
 }
 
-// Signal is the process to tell, after a Rename, to reopen its log.
+// Signal is the process to tell, after a MethodRename, to reopen its log.
 type Signal struct {
 	// Pidfile holds the process id as decimal text.
 	Pidfile string `json:"pidfile"`
@@ -110,14 +132,14 @@ type Signal struct {
 
 func (r Rule) method() Method {
 	if r.Method == "" {
-		return Rename
+		return MethodRename
 	}
 	return r.Method
 }
 
 func (r Rule) codec() Compression {
 	if r.Compress == "" {
-		return NoCompression
+		return CompressionNone
 	}
 	return r.Compress
 }

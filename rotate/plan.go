@@ -54,16 +54,29 @@ func timeDue(every time.Duration, last, now time.Time) (bool, string) {
 	return now.Sub(last) >= every, why
 }
 
+// within reports whether the backup of rank (0 = newest) stays when
+// keep backups are kept and reserved of them are taken by new ones.
+func within(keep, rank, reserved int) bool { return keep < 0 || rank < keep-reserved }
+
 // planRotation lists the steps that rotate the live log at path, given its
 // current backups (newest first). exists tells whether a name is taken.
+// Numbered backups are renumbered without gaps (a gap left by a killed
+// run or a deleted file would make keep retain fewer).
 func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, exists func(string) bool) ([]Action, error) {
 	codec := r.codec()
 	method := r.method()
 	var acts []Action
 	var first string
 	var kept []backup // existing backups that stay, newest first
-	compressNow := codec != NoCompression && !r.DelayCompress
+	compressNow := codec != CompressionNone && !r.DelayCompress
 
+	for _, b := range bks {
+		if !within(r.Keep, len(kept), 1) || aged(r, b, now) {
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size(), Detail: deleteWhy(r, b, now)})
+			continue
+		}
+		kept = append(kept, b)
+	}
 	if r.DateExt {
 		first = datedName(path, now, false, "")
 		if takenAny(first, exists) {
@@ -72,31 +85,13 @@ func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, 
 				return nil, fmt.Errorf("backup name %s is taken", first)
 			}
 		}
-		for i, b := range bks {
-			if r.Keep == 0 || i >= r.Keep-1 || aged(r, b, now) {
-				acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
-				continue
-			}
-			kept = append(kept, b)
-		}
 	} else {
 		first = numberedName(path, 1, "")
-		for _, b := range bks {
-			if r.Keep == 0 || b.index >= r.Keep || aged(r, b, now) {
-				acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
-				continue
-			}
-			kept = append(kept, b)
-		}
-		for i := len(kept) - 1; i >= 0; i-- {
-			to := numberedName(path, kept[i].index+1, kept[i].ext)
-			acts = append(acts, Action{Op: OpShift, Path: kept[i].path, To: to})
-			kept[i].path, kept[i].index = to, kept[i].index+1
-		}
+		acts = append(acts, renumber(path, kept, 2)...)
 	}
 
 	switch method {
-	case Rename:
+	case MethodRename:
 		acts = append(acts, Action{Op: OpRename, Path: path, To: first, Bytes: size})
 		if r.Create != nil {
 			acts = append(acts, Action{Op: OpCreate, Path: path, Detail: createDetail(r.Create)})
@@ -104,7 +99,7 @@ func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, 
 		if r.Signal != nil {
 			acts = append(acts, Action{Op: OpSignal, Path: r.Signal.Pidfile, Detail: signalName(r.Signal)})
 		}
-	case CopyTruncate:
+	case MethodCopyTruncate:
 		to := first
 		if compressNow {
 			to += codec.Ext()
@@ -112,14 +107,17 @@ func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, 
 		acts = append(acts, Action{Op: OpCopy, Path: path, To: to, Bytes: size, Detail: string(codec)},
 			Action{Op: OpDrop, Path: path, Bytes: size})
 	}
+	if r.PostRotate != nil {
+		acts = append(acts, Action{Op: OpPostRotate, Path: path, Detail: r.PostRotate.String()})
+	}
 
-	if codec != NoCompression {
+	if codec != CompressionNone {
 		for _, b := range kept {
 			if b.ext == "" {
-				acts = append(acts, Action{Op: OpCompress, Path: b.path, To: b.path + codec.Ext(), Bytes: b.size, Detail: string(codec)})
+				acts = append(acts, compressAction(b, codec))
 			}
 		}
-		if compressNow && method == Rename {
+		if compressNow && method == MethodRename {
 			acts = append(acts, Action{Op: OpCompress, Path: first, To: first + codec.Ext(), Bytes: size, Detail: string(codec)})
 		}
 	}
@@ -133,19 +131,65 @@ func planRotation(path string, r Rule, bks []backup, now time.Time, size int64, 
 	return acts, nil
 }
 
-// planRetention lists the max_age deletions of a log that is not rotated.
-func planRetention(r Rule, bks []backup, now time.Time) []Action {
+func compressAction(b backup, codec Compression) Action {
+	return Action{Op: OpCompress, Path: b.path, To: b.path + codec.Ext(), Bytes: b.size(), Detail: string(codec)}
+}
+
+// renumber plans the shifts that give the numbered backups kept (newest
+// first) the numbers from, from+1 ... without gaps, and updates kept. The
+// backups that move down go first, lowest first, then those that move up,
+// highest first, so no shift ever meets a taken name.
+func renumber(path string, kept []backup, from int) []Action {
+	var down, up []Action
+	for i := range kept {
+		to := from + i
+		if kept[i].index == to {
+			continue
+		}
+		a := Action{Op: OpShift, Path: kept[i].path, To: numberedName(path, to, kept[i].ext)}
+		if to < kept[i].index {
+			a.Detail = "closing a gap in the numbers"
+			down = append(down, a)
+		} else {
+			up = append(up, a)
+		}
+		kept[i].path, kept[i].index = a.To, to
+	}
+	for i, j := 0, len(up)-1; i < j; i, j = i+1, j-1 {
+		up[i], up[j] = up[j], up[i]
+	}
+	return append(down, up...)
+}
+
+// planUpkeep lists what a run does to a log it does not rotate: deletes
+// the backups older than max_age, closes gaps in the numbers, and
+// compresses the backups a failed or deferred compression left plain
+// (but the newest with delay_compress).
+func planUpkeep(path string, r Rule, bks []backup, now time.Time) []Action {
 	var acts []Action
+	var kept []backup
 	for _, b := range bks {
 		if aged(r, b, now) {
-			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size, Detail: deleteWhy(r, b, now)})
+			acts = append(acts, Action{Op: OpDelete, Path: b.path, Bytes: b.size(), Detail: deleteWhy(r, b, now)})
+			continue
+		}
+		kept = append(kept, b)
+	}
+	if !r.DateExt {
+		acts = append(acts, renumber(path, kept, 1)...)
+	}
+	if codec := r.codec(); codec != CompressionNone {
+		for i, b := range kept {
+			if b.ext == "" && (i > 0 || !r.DelayCompress) {
+				acts = append(acts, compressAction(b, codec))
+			}
 		}
 	}
 	return acts
 }
 
 func aged(r Rule, b backup, now time.Time) bool {
-	return r.MaxAge > 0 && now.Sub(b.mtime) > r.MaxAge
+	return r.MaxAge > 0 && now.Sub(b.mtime()) > r.MaxAge
 }
 
 func deleteWhy(r Rule, b backup, now time.Time) string {

@@ -10,14 +10,15 @@ type Op string
 
 // The steps a rotation is made of, in the order they run.
 const (
-	OpDelete   Op = "delete"   // a backup past keep or max_age
-	OpShift    Op = "shift"    // log.1 -> log.2 ...
-	OpRename   Op = "rename"   // the live log -> its first backup
-	OpCreate   Op = "create"   // a new empty live log
-	OpSignal   Op = "signal"   // tell the writer to reopen
-	OpCopy     Op = "copy"     // copytruncate: copy the live log to its backup
-	OpDrop     Op = "drop"     // copytruncate: drop the copied range
-	OpCompress Op = "compress" // a backup -> backup.gz / .zst
+	OpDelete     Op = "delete"     // a backup past keep or max_age
+	OpShift      Op = "shift"      // log.1 -> log.2 ...
+	OpRename     Op = "rename"     // the live log -> its first backup
+	OpCreate     Op = "create"     // a new empty live log
+	OpSignal     Op = "signal"     // tell the writer to reopen
+	OpCopy       Op = "copy"       // copytruncate: copy the live log to its backup
+	OpDrop       Op = "drop"       // copytruncate: drop the copied range
+	OpPostRotate Op = "postrotate" // the rule's postrotate command
+	OpCompress   Op = "compress"   // a backup -> backup.gz / .zst
 )
 
 // Action is one step of a rotation: planned in a dry run, done (or failed,
@@ -29,6 +30,9 @@ type Action struct {
 	// Bytes is the data involved: the size of a deleted or compressed
 	// backup, the bytes copied and dropped.
 	Bytes int64 `json:"bytes,omitempty"`
+	// Compressed is the size written by a compression (or a compressed
+	// copy): the bytes on disk after it.
+	Compressed int64 `json:"compressed_bytes,omitempty"`
 	// Detail says how: the drop strategy, the signal and pid ...
 	Detail string `json:"detail,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -52,6 +56,55 @@ type FileReport struct {
 type Report struct {
 	DryRun bool         `json:"dry_run"`
 	Files  []FileReport `json:"files"`
+	// Error is set when the run as a whole failed (its state could not
+	// be locked, read or written): nothing was rotated, or what was is
+	// not recorded.
+	Error string `json:"error,omitempty"`
+}
+
+// failed reports whether the log or one of its steps failed.
+func (f FileReport) failed() bool { return f.firstError() != "" }
+
+// firstError returns the log's error, or its first failed step's.
+func (f FileReport) firstError() string {
+	if f.Error != "" {
+		return f.Error
+	}
+	for _, a := range f.Actions {
+		if a.Error != "" {
+			return string(a.Op) + " " + a.Path + ": " + a.Error
+		}
+	}
+	return ""
+}
+
+// Failures counts the logs that failed (the log or one of its steps),
+// plus one when the run as a whole failed.
+func (r *Report) Failures() int {
+	n := 0
+	if r.Error != "" {
+		n++
+	}
+	for _, f := range r.Files {
+		if f.failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// CompressedBytes sums the bytes written by compressions and compressed
+// copies: what the compressed backups take on disk.
+func (r *Report) CompressedBytes() int64 {
+	var n int64
+	for _, f := range r.Files {
+		for _, a := range f.Actions {
+			if a.Error == "" && (a.Op == OpCompress || a.Op == OpCopy) {
+				n += a.Compressed
+			}
+		}
+	}
+	return n
 }
 
 // Rotations counts the logs rotated (or planned to be).
@@ -65,8 +118,19 @@ func (r *Report) Rotations() int {
 	return n
 }
 
-// BytesCompressed sums the uncompressed bytes of compressed backups.
-func (r *Report) BytesCompressed() int64 { return r.sum(OpCompress, true) }
+// BytesCompressed sums the uncompressed bytes of compressed backups
+// (compressions and compressed copies).
+func (r *Report) BytesCompressed() int64 {
+	var n int64
+	for _, f := range r.Files {
+		for _, a := range f.Actions {
+			if a.Error == "" && (a.Op == OpCompress || a.Op == OpCopy && a.Compressed > 0) {
+				n += a.Bytes
+			}
+		}
+	}
+	return n
+}
 
 // Deleted counts the backups deleted.
 func (r *Report) Deleted() int { return int(r.sum(OpDelete, false)) }
@@ -74,6 +138,9 @@ func (r *Report) Deleted() int { return int(r.sum(OpDelete, false)) }
 // Errors counts the logs and steps that failed.
 func (r *Report) Errors() int {
 	n := 0
+	if r.Error != "" {
+		n++
+	}
 	for _, f := range r.Files {
 		if f.Error != "" {
 			n++
@@ -110,6 +177,9 @@ func (r *Report) Lines() []string {
 	verb := ""
 	if r.DryRun {
 		verb = "would "
+	}
+	if r.Error != "" {
+		out = append(out, "error: "+r.Error)
 	}
 	for _, f := range r.Files {
 		switch {

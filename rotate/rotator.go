@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+	"golang.org/x/sys/unix"
 )
 
 // Rotator rotates log files that other processes write, as logrotate does,
@@ -20,47 +21,73 @@ import (
 // is rotated when it holds at least Size bytes, or when Every has passed
 // since its last rotation (whole days compare calendar dates, so a daily
 // log rotates on the first run after midnight), or on every run when
-// neither is set. Empty files are left alone unless IfEmpty is set. The
-// time of each file's last rotation is kept in a JSON state file, written
-// atomically after every file; a damaged state file is logged and rebuilt
-// (a log without a record counts as first seen, its every clock starting
-// with the newest backup's modification time), never a reason to stop.
+// neither is set. Empty files are left alone unless IfEmpty is set. A run
+// reads each log directory once (all the logs a glob matches there are
+// planned from that one listing) and writes the JSON state file, the time
+// of each file's last rotation, once at its end, atomically. A damaged
+// state file is logged and rebuilt (a log without a record counts as first
+// seen, its every clock starting with the newest backup's modification
+// time), never a reason to stop; a state file that cannot be locked or
+// written is: the run rotates nothing and fails (Report.Error).
+//
+// Crash safety: before the first step of a batch of rotations the run
+// appends their intents (the live log's inode, where its contents go, the
+// copied range and its SHA-256) to a journal next to the state file and
+// fsyncs it. The next run reads the journal first and finishes what a
+// kill interrupted: a rename whose writer was never signalled is signalled
+// (if the writer still has the renamed file open) and its new file
+// created; a copy that reached its backup name but whose range is still
+// in the live log (same bytes, same SHA-256) has that range dropped; a
+// copy that never reached its name is deleted. Every other step is safe to
+// redo or leaves at most a gap in the backup numbers, which every run
+// closes by renumbering, so kills never reduce what Keep retains.
 //
 // Backups are named log.1, log.2 ... (log.1 newest), or log-YYYYMMDD with
 // DateExt (log-YYYYMMDD-HHMMSS for a second rotation the same day), with
 // .gz or .zst appended once compressed. Compressed files are written under
 // a temporary name, fsynced and renamed, so a partial .gz is never visible;
-// DelayCompress leaves the newest backup plain until the next rotation.
-// Keep backups are kept; older ones, and with MaxAge those last written
-// longer ago than MaxAge (checked on every run), are deleted. No step ever
-// renames over an existing file.
+// DelayCompress leaves the newest backup plain until the next rotation. A
+// compression that failed (a full disk) or was deferred is retried on the
+// next run, rotating or not; compressions stop when ctx is done. Keep
+// backups are kept (0 none, KeepAll every one); older ones, and with
+// MaxAge those last written longer ago than MaxAge (checked on every run),
+// are deleted. No step ever renames over an existing file.
 //
-// Method Rename moves the live file to its backup, creates a new one (with
-// Create's mode and owner) and signals the writer named by Signal's pidfile,
-// after checking that the process is alive and still has the rotated file
-// open; a missing pidfile or a dead process is reported, not fatal. A
-// backup is compressed only once no process has it open for writing (a
-// signalled writer may add a few lines to it before it reopens): after a
-// few seconds' wait, its compression is deferred to a later run. Method
-// CopyTruncate copies the live file's complete lines to the backup, then
-// removes that range from the live file with fallocate: collapse-range when
-// every writer has the file open with O_APPEND (read from
-// /proc/PID/fdinfo), punch-hole when one writes at its own offset, so lines
-// written during the copy stay. Only a file system with neither falls back
-// to truncating (logrotate's lossy behaviour), with a logged warning.
+// Method MethodRename moves the live file to its backup, creates a new one
+// (with Create's mode and owner) and signals the writer named by Signal's
+// pidfile, after checking that the process is alive and still has the
+// rotated file open; a missing pidfile or a dead process is reported, not
+// fatal. A backup is compressed only once no process has it open for
+// writing (a signalled writer may add a few lines to it before it
+// reopens): after a few seconds' wait, its compression is deferred to a
+// later run. Method MethodCopyTruncate copies whole lines of the live
+// file to the backup, then removes exactly that range from the live file
+// with fallocate, so lines written during the copy stay. When every writer
+// has the file open with O_APPEND (read from /proc/PID/fdinfo) and the
+// file system can collapse ranges (ext4, xfs), the copy ends at the last
+// line end that falls on a block boundary and collapse-range removes it:
+// the live log then starts with a whole line, no NULs (the lines after
+// that boundary stay for the next rotation). A writer at its own offset
+// (no O_APPEND), a file system that can only punch holes (tmpfs), or a
+// log in which no line ends on a block boundary get punch-hole: nothing is
+// lost, but the punched range reads as NULs until the next rotation
+// copies past it (the Drop step's Detail says so). Only a file system with
+// neither falls back to truncating (logrotate's lossy behaviour), with a
+// logged warning. PostRotate runs a command after each rotation.
 //
 // Two runs never rotate the same file: a run holds an flock on
-// State+".lock" while it works, and, while it rotates a log, flocks on the
-// log's directory (runs with different state files take turns) and on the
-// log itself (a log another program holds an flock on is skipped with
-// ErrLocked). Symbolic links, directories and other non-regular files are
+// State+".lock" while it works, and flocks each log directory while it
+// plans and rotates the logs there (runs with different state files take
+// turns); a log another program holds an flock on is skipped with
+// ErrLocked. Symbolic links, directories and other non-regular files are
 // refused. Plan returns the steps a run would take, in the same Report
 // shape Rotate fills in.
 type Rotator struct {
 	// Rules say what is rotated and how.
 	Rules []Rule
 	// State is the JSON state file ("" keeps state in memory only, so the
-	// Every trigger never fires).
+	// Every trigger never fires and no journal is kept); the journal is
+	// State+".journal", the lock State+".lock".
 	State string
 	// Force rotates every non-empty matching log, as logrotate -f.
 	Force bool
@@ -118,31 +145,62 @@ func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 		store, err = openState(ctx, r.State, log)
 	}
 	if err != nil {
+		// Without its state a run cannot record (or journal) what it does:
+		// it rotates nothing and fails.
+		rep.Error = err.Error()
 		return rep, err
 	}
 	defer store.close()
 	var errs *multierror.Error
+	jr := &journal{}
+	defer jr.close()
+	if !dry && r.State != "" {
+		jr.path = journalPath(r.State)
+		if intents := readJournal(jr.path, log); len(intents) > 0 {
+			done, reps := r.recover(ctx, intents)
+			for p, t := range done {
+				store.put(p, t)
+			}
+			for _, fr := range reps {
+				rep.Files = append(rep.Files, fr)
+				if fr.failed() {
+					errs = multierror.Append(errs, fmt.Errorf("finish the interrupted rotation of %s: %s", fr.Path, fr.firstError()))
+				}
+			}
+			// Record what was finished and start a fresh journal, so that
+			// this run's records never mix with the killed run's.
+			if err := store.save(); err != nil {
+				rep.Error = err.Error()
+				return rep, multierror.Append(errs, err).ErrorOrNil()
+			}
+		}
+		if err := jr.finish(); err != nil {
+			rep.Error = err.Error()
+			return rep, multierror.Append(errs, err).ErrorOrNil()
+		}
+	}
 	seen := map[string]bool{}
 	for _, rule := range r.Rules {
-		paths, err := expand(ctx, rule, dry)
-		if err != nil {
-			rep.Files = append(rep.Files, FileReport{Path: rule.Path, Error: err.Error()})
-			errs = multierror.Append(errs, err)
-			continue
+		if err := r.rule(ctx, rule, store, jr, dry, seen, rep, &errs); err != nil {
+			return r.end(rep, store, jr, dry, errs, err)
 		}
-		for _, p := range paths {
-			if seen[p] {
-				continue // the first rule matching a file wins, as in logrotate
-			}
-			seen[p] = true
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			fr, err := r.file(ctx, p, rule, store, dry)
-			rep.Files = append(rep.Files, fr)
-			if err != nil {
-				errs = multierror.Append(errs, fmt.Errorf("rotate %s: %w", p, err))
-			}
+	}
+	return r.end(rep, store, jr, dry, errs, nil)
+}
+
+// end saves the state once (then drops the journal it now covers) and
+// returns the report with every error.
+func (r *Rotator) end(rep *Report, store *stateStore, jr *journal, dry bool, errs *multierror.Error, stop error) (*Report, error) {
+	if stop != nil {
+		errs = multierror.Append(errs, stop)
+	}
+	if !dry {
+		crashPoint("before saving the state")
+		if err := store.save(); err != nil {
+			rep.Error = err.Error()
+			errs = multierror.Append(errs, err)
+		} else if err := jr.finish(); err != nil {
+			errs = multierror.Append(errs, err)
 		}
 	}
 	return rep, errs.ErrorOrNil()
@@ -162,157 +220,155 @@ func readState(path string, log *slog.Logger) (*stateStore, error) {
 	return s, nil
 }
 
-// expand lists the live logs a rule matches, skipping backups. A plain
-// path is returned as it is (file reports it when missing), unless it is
-// missing and may be. A glob that
-// matches nothing is tried again holding its directory's lock, in case
-// another run was between renaming a log and creating the new one.
-func expand(ctx context.Context, rule Rule, dry bool) ([]string, error) {
-	if !hasMeta(rule.Path) {
-		if _, err := os.Lstat(rule.Path); errors.Is(err, os.ErrNotExist) && rule.MissingOK {
-			return nil, nil
-		}
-		return []string{rule.Path}, nil
-	}
-	out, err := globLogs(rule)
-	if err != nil {
-		return nil, err
-	}
-	if dir := filepath.Dir(rule.Path); len(out) == 0 && !dry && !hasMeta(dir) {
-		if unlock, lerr := lockDir(ctx, dir); lerr == nil {
-			out, err = globLogs(rule)
-			unlock()
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(out) == 0 {
-		if rule.MissingOK {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path)
-	}
-	return out, nil
-}
-
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
-// globLogs lists the files matching rule.Path that are not backups.
-func globLogs(rule Rule) ([]string, error) {
-	matches, err := filepath.Glob(rule.Path)
-	if err != nil {
-		return nil, fmt.Errorf("bad glob %q: %w", rule.Path, err)
-	}
-	var out []string
-	for _, m := range matches {
-		if m != rule.Path && isBackupName(filepath.Base(m)) {
-			continue
+// batchSize bounds the logs planned (and held open and locked) together,
+// journaled with one fsync.
+const batchSize = 100000
+
+// rule rotates the logs one rule matches, directory by directory: each
+// directory is locked and read once, its logs planned from that listing,
+// journaled and rotated in batches. A stop error (ctx) ends the run.
+func (r *Rotator) rule(ctx context.Context, rule Rule, store *stateStore, jr *journal, dry bool, seen map[string]bool, rep *Report, errs **multierror.Error) error {
+	dirs := []string{filepath.Dir(rule.Path)}
+	if hasMeta(dirs[0]) {
+		var err error
+		if dirs, err = filepath.Glob(dirs[0]); err != nil {
+			return r.ruleError(rule, fmt.Errorf("bad glob %q: %w", rule.Path, err), rep, errs)
 		}
-		out = append(out, m)
 	}
-	return out, nil
+	pattern := filepath.Base(rule.Path)
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return r.ruleError(rule, fmt.Errorf("bad glob %q: %w", rule.Path, err), rep, errs)
+	}
+	matched := 0
+	for _, dir := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.directory(ctx, dir, pattern, rule, store, jr, dry, seen, rep, errs)
+		matched += n
+		if err != nil {
+			return err
+		}
+	}
+	if matched == 0 && !rule.MissingOK {
+		if !hasMeta(rule.Path) {
+			fr := FileReport{Path: rule.Path, Method: rule.method(), Error: "no such file (set missing_ok to allow)"}
+			rep.Files = append(rep.Files, fr)
+			*errs = multierror.Append(*errs, fmt.Errorf("rotate %s: %s", rule.Path, fr.Error))
+			return nil
+		}
+		return r.ruleError(rule, fmt.Errorf("%s: no such file (set missing_ok to allow)", rule.Path), rep, errs)
+	}
+	return nil
 }
 
-// file plans and (unless dry) rotates one live log.
-func (r *Rotator) file(ctx context.Context, path string, rule Rule, store *stateStore, dry bool) (FileReport, error) {
-	fr := FileReport{Path: path, Method: rule.method()}
-	fail := func(err error) (FileReport, error) {
-		fr.Error = err.Error()
-		return fr, err
-	}
+func (r *Rotator) ruleError(rule Rule, err error, rep *Report, errs **multierror.Error) error {
+	rep.Files = append(rep.Files, FileReport{Path: rule.Path, Method: rule.method(), Error: err.Error()})
+	*errs = multierror.Append(*errs, err)
+	return nil
+}
+
+// directory handles the logs in dir matching pattern and returns how many
+// matched. Only a done ctx is returned as an error; the rest is reported.
+func (r *Rotator) directory(ctx context.Context, dir, pattern string, rule Rule, store *stateStore, jr *journal, dry bool, seen map[string]bool, rep *Report, errs **multierror.Error) (int, error) {
 	if !dry {
-		// Another run may be between renaming the log and creating the
-		// new one: look only once it is done.
-		unlock, err := lockDir(ctx, filepath.Dir(path))
+		// Another run may be between renaming a log and creating the new
+		// one: look only once it is done.
+		unlock, err := lockDir(ctx, dir)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			return 0, nil
+		}
 		if err != nil {
-			return fail(err)
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return 0, r.ruleError(rule, err, rep, errs)
 		}
 		defer unlock()
 	}
-	lst, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && rule.MissingOK:
-		fr.Reason = "missing (missing_ok)"
-		return fr, nil
-	case errors.Is(err, os.ErrNotExist):
-		return fail(fmt.Errorf("no such file (set missing_ok to allow)"))
-	case err != nil:
-		return fail(err)
-	case lst.Mode()&os.ModeSymlink != 0:
-		return fail(fmt.Errorf("is a symbolic link: rotate the file it points to instead"))
-	case lst.IsDir():
-		return fail(fmt.Errorf("is a directory, not a log file"))
-	case !lst.Mode().IsRegular():
-		return fail(fmt.Errorf("is not a regular file (%s)", lst.Mode().Type()))
+	x, err := readDirIndex(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			return 0, nil
+		}
+		return 0, r.ruleError(rule, fmt.Errorf("list %s: %w", dir, err), rep, errs)
 	}
-	var f *os.File
-	st := lst
-	if dry {
-		f, err = os.Open(path)
+	var logs []string
+	if !hasMeta(pattern) {
+		if _, ok := x.names[pattern]; ok {
+			logs = append(logs, filepath.Join(dir, pattern))
+		}
 	} else {
-		f, st, err = openLocked(path)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	defer f.Close()
-
-	size := st.Size()
-	if rule.method() == CopyTruncate && sparse(st) {
-		size -= dataStart(f, size)
-	}
-	now := r.now()
-	bks, err := listBackups(path, rule.DateExt)
-	if err != nil {
-		return fail(err)
-	}
-	last, known := store.lastRotated(path)
-	if !known && len(bks) > 0 {
-		// Self-healing: no record (new or damaged state) but backups on
-		// disk: the newest one was last written when it was rotated.
-		newest := bks[0]
-		for _, b := range bks {
-			if b.mtime.After(newest.mtime) {
-				newest = b
+		for _, e := range x.ents {
+			if ok, _ := filepath.Match(pattern, e.Name()); ok && !isBackupName(e.Name()) {
+				logs = append(logs, filepath.Join(dir, e.Name()))
 			}
 		}
-		last, known = newest.mtime, true
 	}
-	fr.Rotate, fr.Reason = decide(rule, size, last, known, now, r.Force)
-	var temps []Action
-	for _, tmp := range listTemps(path) {
-		temps = append(temps, Action{Op: OpDelete, Path: tmp, Detail: "left by an interrupted run"})
-	}
-	if !fr.Rotate {
-		fr.Actions = append(temps, planRetention(rule, bks, now)...)
-		if dry {
-			return fr, nil
+	matched := len(logs)
+	for len(logs) > 0 {
+		n := min(len(logs), batchSize)
+		if err := r.batch(ctx, logs[:n], rule, x, store, jr, dry, seen, rep, errs); err != nil {
+			return 0, err
 		}
-		err := r.apply(ctx, &fr, rule, nil)
-		if _, had := store.lastRotated(path); !had {
-			err = errors.Join(err, store.set(path, last0(last, known, now)))
+		logs = logs[n:]
+	}
+	return matched, nil
+}
+
+// batch plans logs, journals the rotations among them with one fsync,
+// then carries them out.
+func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirIndex, store *stateStore, jr *journal, dry bool, seen map[string]bool, rep *Report, errs **multierror.Error) error {
+	var plans []*filePlan
+	defer func() {
+		for _, p := range plans {
+			p.close()
 		}
-		return fr, err
+	}()
+	var intents []intent
+	for _, path := range logs {
+		if seen[path] {
+			continue // the first rule matching a file wins, as in logrotate
+		}
+		seen[path] = true
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := r.planFile(path, rule, x, store, dry)
+		plans = append(plans, p)
+		if p.in != nil {
+			intents = append(intents, *p.in)
+		}
 	}
-	fr.Actions, err = planRotation(path, rule, bks, now, size, exists)
-	if err != nil {
-		return fail(err)
+	if !dry {
+		if err := jr.record(intents); err != nil {
+			// Unrecorded intent: no step may start.
+			for _, p := range plans {
+				if p.in != nil {
+					p.fr.Rotate, p.fr.Error, p.in = false, "not rotated: "+err.Error(), nil
+					p.fr.Actions = nil
+				}
+			}
+			*errs = multierror.Append(*errs, err)
+		}
 	}
-	fr.Actions = append(temps, fr.Actions...)
-	if dry {
-		return fr, nil
+	for _, p := range plans {
+		var err error
+		if p.err != nil {
+			err = p.err
+		} else if p.fr.Error != "" {
+			err = errors.New(p.fr.Error)
+		} else if !dry {
+			err = r.execute(ctx, p, store, jr)
+		}
+		rep.Files = append(rep.Files, p.fr)
+		if err != nil {
+			*errs = multierror.Append(*errs, fmt.Errorf("rotate %s: %w", p.fr.Path, err))
+		}
 	}
-	err = r.apply(ctx, &fr, rule, st)
-	if !moved(fr) {
-		fr.Rotate = false // nothing was taken away: try again next run
-		return fr, err
-	}
-	if serr := store.set(path, now); serr != nil {
-		fr.Error = serr.Error()
-		err = errors.Join(err, serr)
-	}
-	return fr, err
+	return nil
 }
 
 func last0(last time.Time, known bool, now time.Time) time.Time {
@@ -325,11 +381,6 @@ func last0(last time.Time, known bool, now time.Time) time.Time {
 func sparse(st os.FileInfo) bool {
 	blocks, ok := statBlocks(st)
 	return ok && blocks*512 < st.Size()
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
 }
 
 // moved reports whether the live log's contents went to a backup.

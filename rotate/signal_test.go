@@ -99,7 +99,7 @@ func TestCompressionWaitsForTheWriter(t *testing.T) {
 	_, stop := startWriter(t, path, true, "HELPER_RATE=1")
 	waitFor(t, "the writer's first lines", func() bool { st, err := os.Stat(path); return err == nil && st.Size() > 0 })
 	r := &Rotator{State: filepath.Join(dir, "state.json"), compressWait: 100 * time.Millisecond,
-		Rules: []Rule{{Path: path, Keep: 5, Compress: Gzip, MissingOK: true, Create: &Create{UID: -1, GID: -1}}}}
+		Rules: []Rule{{Path: path, Keep: 5, Compress: CompressionGzip, MissingOK: true, Create: &Create{UID: -1, GID: -1}}}}
 	rep, err := r.Rotate(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, rep.Rotations())

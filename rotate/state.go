@@ -19,25 +19,25 @@ import (
 // stateVersion is written in every state file.
 const stateVersion = 1
 
-// State is the content of the state file: when each log was last rotated.
-type State struct {
-	Version int                  `json:"version"`
-	Files   map[string]FileState `json:"files"`
+// stateFile is the content of the state file: when each log was last rotated.
+type stateFile struct {
+	Version int                   `json:"version"`
+	Files   map[string]fileRecord `json:"files"`
 }
 
-// FileState is what the state file records for one live log.
-type FileState struct {
+// fileRecord is what the state file records for one live log.
+type fileRecord struct {
 	LastRotated time.Time `json:"last_rotated"`
 }
 
 // parseState decodes a state file. It never fails: a corrupt file yields
 // an empty state and an error describing the damage, so rotation goes on.
-func parseState(b []byte) (State, error) {
-	st := State{Version: stateVersion, Files: map[string]FileState{}}
+func parseState(b []byte) (stateFile, error) {
+	st := stateFile{Version: stateVersion, Files: map[string]fileRecord{}}
 	if len(b) == 0 {
 		return st, nil
 	}
-	var got State
+	var got stateFile
 	if err := json.Unmarshal(b, &got); err != nil {
 		return st, fmt.Errorf("corrupt: %w", err)
 	}
@@ -58,13 +58,14 @@ func parseState(b []byte) (State, error) {
 type stateStore struct {
 	path  string
 	lock  *os.File
-	state State
+	state stateFile
+	dirty bool
 }
 
 // openState locks and loads the state at path ("" = in memory only). It
 // waits for another run's lock until ctx is done.
 func openState(ctx context.Context, path string, log *slog.Logger) (*stateStore, error) {
-	s := &stateStore{path: path, state: State{Version: stateVersion, Files: map[string]FileState{}}}
+	s := &stateStore{path: path, state: stateFile{Version: stateVersion, Files: map[string]fileRecord{}}}
 	if path == "" {
 		return s, nil
 	}
@@ -116,15 +117,15 @@ func (s *stateStore) lastRotated(path string) (time.Time, bool) {
 	return fs.LastRotated, ok
 }
 
-// set records a rotation (or a first sighting) and saves the file.
-func (s *stateStore) set(path string, t time.Time) error {
-	s.state.Files[path] = FileState{LastRotated: t.UTC().Truncate(time.Second)}
-	return s.save()
+// put records a rotation (or a first sighting); save writes it.
+func (s *stateStore) put(path string, t time.Time) {
+	s.state.Files[path] = fileRecord{LastRotated: t.UTC().Truncate(time.Second)}
+	s.dirty = true
 }
 
 // save writes the state atomically: temp file, fsync, rename, fsync dir.
 func (s *stateStore) save() error {
-	if s.path == "" {
+	if s.path == "" || !s.dirty {
 		return nil
 	}
 	b, err := json.MarshalIndent(s.state, "", "  ")
@@ -134,6 +135,7 @@ func (s *stateStore) save() error {
 	if err := atomicfile.WriteFile(s.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
+	s.dirty = false
 	return nil
 }
 

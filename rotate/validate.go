@@ -21,7 +21,7 @@ type FieldError = fielderr.Error
 // Validate checks the rule on its own, before any file is touched: a
 // path that is a well-formed glob, no negative size, interval, count or
 // age, a known codec and method, and a Signal or Create only where they
-// apply (method Rename; a Signal names its pidfile). It returns every
+// apply (method MethodRename; a Signal names its pidfile). It returns every
 // problem at once (errors.Join of *FieldError), or nil. Rotate and Plan
 // call it too.
 func (r Rule) Validate() error {
@@ -37,8 +37,8 @@ func (r Rule) Validate() error {
 	if r.Every < 0 {
 		l.Add("every", r.Every.String(), "%v is negative", r.Every)
 	}
-	if r.Keep < 0 {
-		l.Add("keep", fmt.Sprint(r.Keep), "%d is negative", r.Keep)
+	if r.Keep < KeepAll {
+		l.Add("keep", fmt.Sprint(r.Keep), "%d is negative (-1, KeepAll, keeps every backup)", r.Keep)
 	}
 	if r.MaxAge < 0 {
 		l.Add("max_age", r.MaxAge.String(), "%v is negative", r.MaxAge)
@@ -47,19 +47,27 @@ func (r Rule) Validate() error {
 		l.Add("compress", string(r.Compress), "%q is not one of zstd, gzip, none", r.Compress)
 	}
 	m := r.method()
-	if m != Rename && m != CopyTruncate {
+	if m != MethodRename && m != MethodCopyTruncate {
 		l.Add("method", string(r.Method), "%q is not one of rename, copytruncate", r.Method)
 	}
 	if r.Signal != nil {
 		if r.Signal.Pidfile == "" {
 			l.Add("signal.pidfile", "", "is required")
 		}
-		if m == CopyTruncate {
+		if m == MethodCopyTruncate {
 			l.Add("signal", "", "copytruncate keeps the writer's file: there is nothing to signal (use method: rename)")
 		}
 	}
-	if r.Create != nil && m == CopyTruncate {
+	if r.Create != nil && m == MethodCopyTruncate {
 		l.Add("create", "", "copytruncate keeps the live file: create applies to method rename only")
+	}
+	if pr := r.PostRotate; pr != nil {
+		if len(pr.Argv) == 0 || pr.Argv[0] == "" {
+			l.Add("postrotate.command", "", "is empty: give the program and its arguments as a list")
+		}
+		if pr.Timeout < 0 {
+			l.Add("postrotate.timeout", pr.Timeout.String(), "%v is negative", pr.Timeout)
+		}
 	}
 	return l.Err()
 }

@@ -1,6 +1,10 @@
 package rotate
 
 import (
+	"context"
+	"runtime"
+
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,13 +15,41 @@ import (
 
 // mill is the Writer's one background goroutine: it closes rotated files,
 // compresses them, prunes old backups and calls OnRotate, until Close
-// closes wake; then it drains what is left and closes done.
+// closes wake; then it drains what is left and closes done. It runs on its
+// own OS thread at nice 19 (the thread ends with it), so compression only
+// takes CPU time the writers leave.
 func (w *Writer) mill(wake <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19); err != nil {
+		w.logger().Debug("compressor priority unchanged", "err", err)
+	}
+	w.load()
 	for range wake {
 		w.millOnce()
 	}
 	w.millOnce()
+}
+
+// load lists the backups already on disk (those of earlier runs) as
+// finished, so MaxBackups counts them.
+func (w *Writer) load() {
+	list := w.writerBackups()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	queued := map[string]bool{}
+	for _, p := range w.pending {
+		queued[p.name] = true
+	}
+	var old []string
+	for i := len(list) - 1; i >= 0; i-- {
+		if !queued[list[i].path] {
+			old = append(old, list[i].path)
+		}
+	}
+	w.finished = append(old, w.finished...)
+	w.loaded = true
+	w.bound()
 }
 
 func (w *Writer) millOnce() {
@@ -30,20 +62,26 @@ func (w *Writer) millOnce() {
 		}
 		p := w.pending[0]
 		w.pending = w.pending[1:]
+		w.inMill = true
 		w.mu.Unlock()
 		if p.f != nil {
 			if err := p.f.Close(); err != nil {
 				log.Warn("close rotated log", "path", p.name, "err", err)
 			}
 		}
-		if c := w.Compress; c != "" && c != NoCompression {
+		if c := w.Compress; c != "" && c != CompressionNone {
 			dst := p.name + c.Ext()
-			if _, err := compressFile(p.name, dst, c); err != nil {
+			if _, _, err := compressFile(context.Background(), p.name, dst, c); err != nil {
 				log.Warn("compress rotated log", "path", p.name, "err", err)
 			} else {
 				p.rot.Backup = dst
 			}
 		}
+		w.mu.Lock()
+		w.inMill = false
+		w.finished = append(w.finished, p.rot.Backup)
+		w.bound()
+		w.mu.Unlock()
 		w.prune()
 		if w.OnRotate != nil {
 			w.OnRotate(p.rot)
@@ -104,21 +142,43 @@ func (w *Writer) writerBackups() []writerBackup {
 	return out
 }
 
-// prune deletes the backups beyond MaxBackups, MaxAge and MaxTotalBytes.
+// prune deletes the finished backups older than MaxAge or beyond
+// MaxTotalBytes (MaxBackups is kept by bound).
 func (w *Writer) prune() {
-	if w.MaxBackups <= 0 && w.MaxAge <= 0 && w.MaxTotalBytes <= 0 {
+	if w.MaxAge <= 0 && w.MaxTotalBytes <= 0 {
 		return
 	}
 	now := w.now()
+	w.mu.Lock()
+	queued := map[string]bool{}
+	for _, p := range w.pending {
+		queued[p.name] = true
+	}
+	w.mu.Unlock()
 	var total int64
-	for i, b := range w.writerBackups() {
+	gone := map[string]bool{}
+	for _, b := range w.writerBackups() {
 		total += b.size
-		if (w.MaxBackups > 0 && i >= w.MaxBackups) ||
-			(w.MaxAge > 0 && now.Sub(b.t) > w.MaxAge) ||
-			(w.MaxTotalBytes > 0 && total > w.MaxTotalBytes) {
+		if queued[b.path] {
+			continue
+		}
+		if (w.MaxAge > 0 && now.Sub(b.t) > w.MaxAge) || (w.MaxTotalBytes > 0 && total > w.MaxTotalBytes) {
 			if err := os.Remove(b.path); err != nil && !os.IsNotExist(err) {
 				w.logger().Warn("remove old backup", "path", b.path, "err", err)
 			}
+			gone[b.path] = true
 		}
 	}
+	if len(gone) == 0 {
+		return
+	}
+	w.mu.Lock()
+	kept := w.finished[:0]
+	for _, f := range w.finished {
+		if !gone[f] {
+			kept = append(kept, f)
+		}
+	}
+	w.finished = kept
+	w.mu.Unlock()
 }

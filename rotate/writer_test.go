@@ -3,11 +3,13 @@ package rotate
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func TestWriterEightGoroutinesLoseNothing(t *testing.T) {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var rots []Rotation
-	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 64 << 10, Compress: Zstd,
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 64 << 10, MaxBackups: KeepAll, Compress: CompressionZstd,
 		OnRotate: func(r Rotation) { mu.Lock(); rots = append(rots, r); mu.Unlock() }}
 	const perG = 20000
 	var wg sync.WaitGroup
@@ -85,7 +87,7 @@ func TestWriterEightGoroutinesLoseNothing(t *testing.T) {
 func TestWriterTimeTriggerAndCollisionFreeNames(t *testing.T) {
 	dir := t.TempDir()
 	clk := &fakeClock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
-	w := &Writer{Filename: filepath.Join(dir, "app.log"), Every: time.Hour, Now: clk.Now}
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), Every: time.Hour, MaxBackups: KeepAll, Now: clk.Now}
 	write := func(s string) { _, err := w.Write([]byte(s + "\n")); require.NoError(t, err) }
 	write("a")
 	clk.Add(59 * time.Minute)
@@ -120,7 +122,7 @@ func TestWriterRetention(t *testing.T) {
 	got := readWriterLogs(t, w)
 	assert.Equal(t, []string{"line 009", "line 008", "line 007"}, got, "live file + 2 backups: the third would pass 25 bytes")
 
-	w2 := &Writer{Filename: w.Filename, MaxSize: 10, MaxAge: 1500 * time.Millisecond, Now: clk.Now}
+	w2 := &Writer{Filename: w.Filename, MaxSize: 10, MaxBackups: KeepAll, MaxAge: 1500 * time.Millisecond, Now: clk.Now}
 	clk.Add(time.Second)
 	require.NoError(t, w2.Rotate())
 	require.NoError(t, w2.Close())
@@ -168,7 +170,7 @@ func TestWriterCloseLeavesNoGoroutine(t *testing.T) {
 	dir := t.TempDir()
 	before := runtime.NumGoroutine()
 	for i := range 20 {
-		w := &Writer{Filename: filepath.Join(dir, fmt.Sprintf("w%d.log", i)), MaxSize: 100, Compress: Gzip}
+		w := &Writer{Filename: filepath.Join(dir, fmt.Sprintf("w%d.log", i)), MaxSize: 100, MaxBackups: KeepAll, Compress: CompressionGzip}
 		for range 5 {
 			_, err := w.Write(bytes.Repeat([]byte("x"), 60))
 			require.NoError(t, err)
@@ -183,4 +185,104 @@ func TestWriterCloseLeavesNoGoroutine(t *testing.T) {
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left after Close")
 	gz, _ := filepath.Glob(filepath.Join(dir, "*.gz"))
 	assert.Len(t, gz, 20*4, "Close waited for every compression")
+}
+
+// TestWriterNoInodesThenFreed fills a tiny tmpfs's inodes so that a
+// rotation renames the log but cannot create the new one: no Write fails
+// (the lines go to the renamed file), and once inodes are freed the next
+// rotation works and every line is found exactly once.
+func TestWriterNoInodesThenFreed(t *testing.T) {
+	dir := mountTmpfs(t, "8m,nr_inodes=24")
+	clk := &fakeClock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	var logs bytes.Buffer
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 1000, MaxBackups: KeepAll, Now: clk.Now,
+		RetryAfter: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	n, failed := 0, 0
+	write := func(count int) {
+		for range count {
+			n++
+			clk.Add(time.Millisecond)
+			if _, err := fmt.Fprintf(w, "line %07d %s\n", n, strings.Repeat("x", 80)); err != nil {
+				failed++
+			}
+		}
+	}
+	write(30)
+	var fillers []string
+	for i := 0; ; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("filler%d", i))
+		f, err := os.Create(p)
+		if err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC, "inodes exhausted")
+			break
+		}
+		f.Close()
+		fillers = append(fillers, p)
+	}
+	write(200) // rotations fail: no inode for the new file
+	require.Error(t, w.Err(), "the rotation failure is reported")
+	assert.Contains(t, logs.String(), "rotation failed")
+	for _, p := range fillers {
+		require.NoError(t, os.Remove(p))
+	}
+	clk.Add(2 * time.Second)
+	write(200)
+	assert.NoError(t, w.Err(), "rotations work again once inodes are back")
+	require.NoError(t, w.Close())
+	assert.LessOrEqual(t, failed, 1, "at most the write that hit the failure reports it")
+	st, err := os.Stat(w.Filename)
+	require.NoError(t, err)
+	assert.Less(t, st.Size(), int64(1000), "the live log is rotated again")
+	seen := map[string]int{}
+	for _, l := range readWriterLogs(t, w) {
+		seen[l]++
+	}
+	for i := 1; i <= n; i++ {
+		if k := seen[fmt.Sprintf("line %07d %s", i, strings.Repeat("x", 80))]; k != 1 {
+			t.Fatalf("line %d found %d times", i, k)
+		}
+	}
+	assert.Greater(t, len(w.writerBackups()), 20, "rotations went on after the failure")
+}
+
+// TestWriterBackupsBoundedWhileCompressing rotates much faster than the
+// compressor keeps up: there are never more than MaxBackups backups plus
+// the one being compressed, counted on disk after every write.
+func TestWriterBackupsBoundedWhileCompressing(t *testing.T) {
+	dir := t.TempDir()
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 256 << 10, MaxBackups: 5, Compress: CompressionGzip}
+	line := []byte(strings.Repeat("some log text with numbers 12345 ", 3) + "\n")
+	worst := 0
+	for i := range 40000 {
+		_, err := w.Write(line)
+		require.NoError(t, err)
+		if i%500 == 0 {
+			// A backup being compressed is briefly there twice (plain and
+			// compressed, before the plain one is removed): count names.
+			stems := map[string]bool{}
+			for _, b := range w.writerBackups() {
+				stem, _ := splitCodec(b.path)
+				stems[stem] = true
+			}
+			worst = max(worst, len(stems))
+		}
+	}
+	require.NoError(t, w.Close())
+	t.Logf("most backups seen: %d", worst)
+	assert.LessOrEqual(t, worst, 6, "MaxBackups 5 plus the one being compressed")
+	assert.LessOrEqual(t, len(w.writerBackups()), 5, "MaxBackups after Close")
+	for _, b := range w.writerBackups() {
+		assert.True(t, strings.HasSuffix(b.path, ".gz"), b.path)
+	}
+}
+
+func TestWriterMaxBackupsZeroKeepsNone(t *testing.T) {
+	dir := t.TempDir()
+	w := &Writer{Filename: filepath.Join(dir, "app.log"), MaxSize: 10}
+	for i := range 5 {
+		_, err := fmt.Fprintf(w, "line %03d\n", i)
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	assert.Empty(t, w.writerBackups(), "MaxBackups 0 keeps no backup, as keep: 0 and logrotate's rotate 0")
 }

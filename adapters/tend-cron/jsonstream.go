@@ -20,20 +20,21 @@ func writeOnceJSON(w io.Writer, rep onceReport) error {
 	bw := bufio.NewWriter(w)
 	tasks := rep.Tasks
 	rep.Tasks = nil
-	head, err := json.Marshal(rep)
+	head, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	// head ends with "tasks":null}
-	bw.Write(head[:len(head)-len("null}")])
-	bw.WriteByte('[')
+	// head ends with "tasks": null\n}
+	bw.Write(head[:len(head)-len("null\n}")])
+	bw.WriteString("[")
 	for i, t := range tasks {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
+		bw.WriteString("\n    ")
 		s, ok := t.Report.(reportStreamer)
 		if !ok {
-			b, err := json.Marshal(t)
+			b, err := json.MarshalIndent(t, "    ", "  ")
 			if err != nil {
 				return err
 			}
@@ -41,17 +42,20 @@ func writeOnceJSON(w io.Writer, rep onceReport) error {
 			continue
 		}
 		t.Report = nil
-		b, err := json.Marshal(t)
+		b, err := json.MarshalIndent(t, "    ", "  ")
 		if err != nil {
 			return err
 		}
-		bw.Write(b[:len(b)-1])
-		bw.WriteString(`,"report":`)
+		bw.Write(b[:len(b)-len("\n    }")])
+		bw.WriteString(",\n      \"report\": ")
 		if err := s.WriteJSON(bw); err != nil {
 			return err
 		}
-		bw.WriteByte('}')
+		bw.WriteString("    }")
 	}
-	bw.WriteString("]}\n")
+	if len(tasks) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
 	return bw.Flush()
 }

@@ -72,6 +72,7 @@ func (c *command) serve(ctx context.Context, f flags, tasks []task, log *slog.Lo
 	}
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	defer stopSched()
+	defer startFollowers(schedCtx, tasks, f.dryRun)() // images: engine events between runs
 	reload := make(chan []entry)
 	schedDone := make(chan struct{})
 	go func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -62,7 +63,7 @@ func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 	if f.Keep != nil {
 		rule.Keep = *f.Keep // 0: no backup is kept, as logrotate's rotate 0
 	}
-	if rule.Method != rotate.CopyTruncate {
+	if rule.Method != rotate.MethodCopyTruncate {
 		// After a rename a new file always takes the old one's place, with
 		// its mode and owner unless create says otherwise.
 		rule.Create = &rotate.Create{UID: -1, GID: -1}
@@ -82,6 +83,9 @@ func rotateRule(f config.RotateFile) (rotate.Rule, error) {
 				return rule, err
 			}
 		}
+	}
+	if pr := f.PostRotate; pr != nil {
+		rule.PostRotate = &rotate.Command{Argv: pr.Command, Timeout: pr.Timeout.D()}
 	}
 	if s := f.Signal; s != nil {
 		rule.Signal = &rotate.Signal{Pidfile: string(s.Pidfile)}
@@ -120,7 +124,9 @@ func (t *rotateTask) Schedule() string { return t.schedule }
 func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	if !dryRun && t.rotator.State != "" {
 		if err := os.MkdirAll(filepath.Dir(t.rotator.State), 0o755); err != nil {
-			return taskResult{Metrics: map[string]float64{"errors": 1}}, fmt.Errorf("rotate: state directory: %w", err)
+			// Not a permission to skip, as a sweep skips what it may not
+			// touch: without its state nothing is rotated, the run failed.
+			return taskResult{Metrics: map[string]float64{"errors": 1}}, errors.New("rotate: nothing rotated: state directory: " + err.Error())
 		}
 	}
 	var rep *rotate.Report
@@ -133,12 +139,17 @@ func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 	if rep == nil {
 		return taskResult{Metrics: map[string]float64{"errors": 1}}, err
 	}
+	if rep.Error != "" {
+		// The state could not be locked, read or written: a failed run,
+		// whatever the cause (a permission error included).
+		err = errors.Join(errors.New("rotate: "+rep.Error), err)
+	}
 	verb := "rotated"
 	if rep.DryRun {
 		verb = "would rotate"
 	}
-	lines := []string{fmt.Sprintf("rotate: %s %d of %d logs, compressed %s, deleted %d backups, %d errors",
-		verb, rep.Rotations(), len(rep.Files), units.Size(rep.BytesCompressed()).Human(), rep.Deleted(), rep.Errors())}
+	lines := []string{fmt.Sprintf("rotate: %s %d of %d logs, compressed %s into %s, deleted %d backups, %d errors",
+		verb, rep.Rotations(), len(rep.Files), units.Size(rep.BytesCompressed()).Human(), units.Size(rep.CompressedBytes()).Human(), rep.Deleted(), rep.Errors())}
 	for _, l := range rep.Lines() {
 		lines = append(lines, "  "+l)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,7 +121,9 @@ func TestBinaryOnceOnlyRotate(t *testing.T) {
 	appLog := filepath.Join(dir, "logs", "app.log")
 	pidfile := filepath.Join(dir, "daemon.pid")
 	require.NoError(t, os.MkdirAll(filepath.Dir(daemonLog), 0o755))
-	require.NoError(t, os.WriteFile(appLog, []byte(strings.Repeat("app line\n", 300)), 0o644))
+	// Over 4x size: copytruncate does not wait for a line end on a block
+	// boundary any longer.
+	require.NoError(t, os.WriteFile(appLog, []byte(strings.Repeat("app line\n", 600)), 0o644))
 	writer := exec.Command(sh, "-c", `exec 3>>"$LOG"; echo $$ >"$PIDFILE"
 trap 'exec 3>>"$LOG"' HUP
 while :; do echo "daemon line" >&3; sleep 0.01; done`)
@@ -243,4 +246,38 @@ rotate:
 		require.NoError(t, err)
 		assert.Zero(t, st.Size(), "%s started a new, empty log", n)
 	}
+}
+
+// TestRotateNonRootWithoutStateFails runs tend-cron as nobody with a state
+// file in a directory only root may write: nothing is rotated, the run is
+// a failure (exit 1, "ok": false), not a skipped permission.
+func TestRotateNonRootWithoutStateFails(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "switching to nobody needs root")
+	}
+	dir, err := os.MkdirTemp("", "tend-rotate-nonroot-") // t.TempDir's parent is 0700
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	logs := filepath.Join(dir, "logs")
+	require.NoError(t, os.Mkdir(logs, 0o777))
+	require.NoError(t, os.Chmod(logs, 0o777))
+	logPath := filepath.Join(logs, "app.log")
+	require.NoError(t, os.WriteFile(logPath, []byte(strings.Repeat("a log line\n", 200)), 0o666))
+	require.NoError(t, os.Chmod(logPath, 0o666))
+	stateDir := filepath.Join(dir, "state")
+	require.NoError(t, os.Mkdir(stateDir, 0o755))
+	cfgPath := filepath.Join(dir, "tend.yaml")
+	writeConfig(t, cfgPath, "rotate:\n  state: "+filepath.Join(stateDir, "rotate.json")+"\n  files:\n    - path: "+logPath+"\n      size: 1KiB\n")
+	require.NoError(t, os.Chmod(cfgPath, 0o644))
+	p := startProc(t, &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}},
+		"--config", cfgPath, "--once", "--only", "rotate", "--json")
+	code := p.wait(t)
+	assert.Equal(t, 1, code, "stdout: %s\nstderr: %s", p.stdout.String(), p.stderr.String())
+	var doc struct {
+		OK bool `json:"ok"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(p.stdout.String()), &doc), p.stdout.String())
+	assert.False(t, doc.OK)
+	assert.NoFileExists(t, logPath+".1", "nothing rotated without the state")
 }

@@ -12,50 +12,57 @@ import (
 
 // buildChecks turns the health section into checks, in the order the report
 // lists them: gpu, torch, http, ssh, tcp, disk, memory, deleted_open,
-// command.
+// limits, command.
 func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Check, error) {
 	var checks []health.Check
-	add := func(c health.Check, timeout config.Duration, profiles []string) {
-		ps := make([]health.Profile, len(profiles))
-		for i, p := range profiles {
+	add := func(c health.Check, common config.CheckCommon) {
+		ps := make([]health.Profile, len(common.Profiles))
+		for i, p := range common.Profiles {
 			ps[i] = health.Profile(p)
 		}
-		checks = append(checks, health.Configured{Inner: c, Timeout: timeout.D(), Profiles: ps})
+		checks = append(checks, health.Configured{Inner: c, Timeout: common.Timeout.D(), Profiles: ps, Optional: common.Optional})
 	}
 	hc := h.Checks
 	if g := hc.GPU; g != nil {
-		add(health.NewGPU(health.GPUOptions{MinCount: g.MinCount, MaxTempC: g.MaxTempC, RequirePersistence: g.RequirePersistence}), g.Timeout, g.Profiles)
+		add(newGPU(health.GPUOptions{
+			MinCount: g.MinCount, MaxTempC: g.MaxTempC, RequirePersistence: g.RequirePersistence,
+			XID: health.XIDPolicy{Ignore: g.XIDIgnore, Fatal: g.XIDFatal},
+		}), g.CheckCommon)
 	}
 	if t := hc.Torch; t != nil {
 		require := true // docs/DESIGN.md's default: a torch check proves CUDA
 		if t.RequireCUDA != nil {
 			require = *t.RequireCUDA
 		}
-		add(&health.Torch{Python: t.Python, RequireCUDA: require}, t.Timeout, t.Profiles)
+		add(&health.Torch{Python: t.Python, RequireCUDA: require, Devices: t.Devices}, t.CheckCommon)
 	}
-	for i, x := range hc.HTTP {
-		token := x.Token
+	for _, x := range hc.HTTP {
+		c := &health.HTTP{Label: x.Name, URL: x.URL, Token: x.Token, Expect: x.Expect}
 		if x.TokenEnv != "" {
 			v, ok := env(x.TokenEnv)
 			if !ok {
-				return nil, fmt.Errorf("health.checks.http[%d].token_env: environment variable %s is not set", i, x.TokenEnv)
+				// Not a config error: the container was started without
+				// the variable. The check fails (the others still run).
+				add(&health.Unavailable{Label: c.Name(), Err: fmt.Errorf("environment variable %s is not set", x.TokenEnv),
+					Hint: fmt.Sprintf("start the container with -e %s=... (the token the server expects)", x.TokenEnv)}, x.CheckCommon)
+				continue
 			}
-			token = v
+			c.Token = v
 		}
-		add(&health.HTTP{Label: x.Name, URL: x.URL, Token: token, Expect: x.Expect}, x.Timeout, x.Profiles)
+		add(c, x.CheckCommon)
 	}
 	for _, x := range hc.SSH {
-		add(&health.SSH{Label: x.Name, Addr: x.Addr}, x.Timeout, x.Profiles)
+		add(&health.SSH{Label: x.Name, Addr: x.Addr}, x.CheckCommon)
 	}
 	for _, x := range hc.TCP {
-		add(&health.TCP{Label: x.Name, Addr: x.Addr}, x.Timeout, x.Profiles)
+		add(&health.TCP{Label: x.Name, Addr: x.Addr}, x.CheckCommon)
 	}
 	for _, x := range hc.Disk {
 		d := &health.Disk{Path: string(x.Path), MinFreeInodes: x.MinFreeInodes}
 		if x.MinFree != nil {
 			d.MinFree = x.MinFree.Bytes()
 		}
-		add(d, x.Timeout, x.Profiles)
+		add(d, x.CheckCommon)
 	}
 	if m := hc.Memory; m != nil {
 		c := &health.Memory{Root: string(m.CgroupRoot), FailOnOOMKill: m.FailOnOOMKill}
@@ -65,7 +72,7 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		if m.FailUsage != nil {
 			c.FailUsage = units.Percent(*m.FailUsage)
 		}
-		add(c, m.Timeout, m.Profiles)
+		add(c, m.CheckCommon)
 	}
 	if d := hc.DeletedOpen; d != nil {
 		c := &health.DeletedOpen{Proc: string(d.ProcRoot)}
@@ -75,10 +82,20 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		if d.Fail != nil {
 			c.FailBytes = d.Fail.Bytes()
 		}
-		add(c, d.Timeout, d.Profiles)
+		add(c, d.CheckCommon)
+	}
+	if l := hc.Limits; l != nil {
+		c := &limitsCheck{Root: string(l.Root), RequireMemoryLimit: true, MinShm: defaultMinShm, Fail: l.Severity == "fail"}
+		if l.RequireMemoryLimit != nil {
+			c.RequireMemoryLimit = *l.RequireMemoryLimit
+		}
+		if l.MinShm != nil {
+			c.MinShm = l.MinShm.Bytes()
+		}
+		add(c, l.CheckCommon)
 	}
 	for _, x := range hc.Command {
-		add(&health.Command{Label: x.Name, Argv: x.Command}, x.Timeout, x.Profiles)
+		add(&health.Command{Label: x.Name, Argv: x.Command}, x.CheckCommon)
 	}
 	return checks, nil
 }
@@ -92,7 +109,7 @@ func timeouts(h *config.Health, profile health.Profile, flagTimeout time.Duratio
 		attempt = health.DefaultTimeout
 	}
 	total = attempt
-	if profile == health.Startup && h.Startup != nil && h.Startup.Deadline > 0 {
+	if profile == health.ProfileStartup && h.Startup != nil && h.Startup.Deadline > 0 {
 		total = h.Startup.Deadline.D()
 	}
 	if flagSet {

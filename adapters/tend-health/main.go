@@ -1,15 +1,34 @@
 // Command tend-health proves a container can do its job, for a Docker
-// HEALTHCHECK or a Kubernetes exec probe:
+// HEALTHCHECK or a Kubernetes probe. It runs in one of four ways:
 //
 //	tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]
+//	tend-health --config FILE --check-config
+//	tend-health --config FILE --serve ADDR
+//	tend-health --from URL [--profile P] [--json] [--timeout 10s]
 //
-// It runs the configured checks (health section of the tend config) once
-// under --timeout, prints one line per check (fitting Docker's 4 KiB health
-// log) or one JSON document, and exits 0 when healthy, 1 when a check failed
-// and 2 on bad usage or a bad config. Without --config it runs the
-// process-local checks: disk /, cgroup memory and deleted-but-open files.
-// The startup profile retries the readiness checks every
-// health.startup.interval until they pass or the deadline.
+// The first runs the configured checks (health section of the tend config)
+// once under --timeout, prints one line per check (fitting Docker's 4 KiB
+// health log) or one JSON document, and exits 0 when healthy and 1 when a
+// check failed or the config is bad (the message says which: a bad config
+// is reported as "bad config: FILE:LINE: ..."). It never exits 2, which
+// Docker reserves. Without --config it runs the process-local checks: disk
+// /, cgroup memory (optional) and deleted-but-open files. The startup
+// profile retries the readiness checks every health.startup.interval until
+// they pass or the deadline.
+//
+// --check-config validates the config and lists the checks of each profile;
+// it exits 0 when the config is good and 2 when it is not.
+//
+// --serve stays resident: NVML stays open and the GPU check watches XID
+// and ECC events; each profile's checks run on their own interval
+// (health.serve); /livez, /readyz and /startupz answer 200 or 503 with the
+// report, and /metrics serves Prometheus metrics. --from asks such a
+// resident tend-health for a profile's last verdict, in milliseconds: a
+// HEALTHCHECK that costs nothing. A report older than health.serve.max_age
+// counts as unhealthy.
+//
+// The config is read under --timeout too (a FIFO, a hung mount), and at
+// most 1 MiB of it.
 package main
 
 import (
@@ -19,8 +38,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +55,13 @@ import (
 var defaultYAML []byte
 
 const defaultName = "<tend-health default>"
+
+// Exit codes. A HEALTHCHECK gets only 0 and 1: Docker reserves 2.
+const (
+	exitHealthy     = 0
+	exitUnhealthy   = 1 // a check failed, or the config or the usage is bad
+	exitCheckConfig = 2 // --check-config found the config bad
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,113 +76,220 @@ type jsonReport struct {
 	health.Report
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// options are the parsed flags.
+type options struct {
+	common      cli.Common
+	config      string
+	profile     health.Profile
+	timeout     time.Duration
+	timeoutSet  bool
+	checkConfig bool
+	serve       string
+	from        string
+}
+
+const usage = `usage: tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]
+       tend-health --config FILE --check-config
+       tend-health --config FILE --serve 127.0.0.1:9090
+       tend-health --from http://127.0.0.1:9090 [--profile readiness] [--json]
+
+Exit 0 healthy; 1 unhealthy, or a bad config or usage (the message says
+which); --check-config exits 2 on a bad config. Docker reserves 2 for
+health checks, so a probe never returns it.
+
+`
+
+func parseFlags(args []string, stdout, stderr io.Writer) (opts options, stop bool, code int) {
 	fs := flag.NewFlagSet("tend-health", flag.ContinueOnError)
-	var common cli.Common
-	common.Register(fs)
-	configPath := fs.String("config", "", "tend config file (default: disk /, memory and deleted-open checks)")
-	profileName := fs.String("profile", "readiness", "liveness, readiness or startup")
-	timeout := fs.Duration("timeout", health.DefaultTimeout, "never run longer than this (default: health.timeout, or health.startup.deadline for --profile startup)")
+	opts.common.Register(fs)
+	fs.StringVar(&opts.config, "config", "", "tend config `FILE` (default: disk /, memory and deleted-open checks)")
+	profileName := fs.String("profile", "readiness", "`PROFILE`: liveness, readiness or startup")
+	fs.DurationVar(&opts.timeout, "timeout", 0, "never run longer than this `DURATION` (default: health.timeout, else 10s; health.startup.deadline for --profile startup)")
+	fs.BoolVar(&opts.checkConfig, "check-config", false, "validate the config, list each profile's checks and exit (2 on a bad config)")
+	fs.StringVar(&opts.serve, "serve", "", "stay resident and serve /livez, /readyz, /startupz and /metrics on `ADDR` (host:port)")
+	fs.StringVar(&opts.from, "from", "", "answer from a resident tend-health --serve at `URL` (http://127.0.0.1:9090)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]\n\nExit 0 healthy, 1 unhealthy, 2 bad usage or config.\n\n")
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	if stop, code := cli.Parse(fs, args, stdout, stderr); stop {
-		return code
+	bad := exitUnhealthy
+	if slices.ContainsFunc(args, func(a string) bool { return strings.TrimLeft(a, "-") == "check-config" }) {
+		bad = exitCheckConfig
 	}
-	if common.Version {
+	if stop, code := cli.Parse(fs, args, stdout, stderr); stop {
+		if code != cli.ExitOK {
+			code = bad
+		}
+		return opts, true, code
+	}
+	if opts.common.Version {
 		fmt.Fprintln(stdout, cli.VersionString("tend-health"))
-		return cli.ExitOK
+		return opts, true, exitHealthy
+	}
+	fail := func(format string, a ...any) (options, bool, int) {
+		fmt.Fprintf(stderr, "tend-health: "+format+" (see --help)\n", a...)
+		return opts, true, bad
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tend-health: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return cli.ExitUsage
+		return fail("unexpected argument %q", fs.Arg(0))
 	}
-	log, err := cli.NewLogger(stderr, common.LogFormat, common.LogLevel)
+	p, err := health.ParseProfile(*profileName)
+	if err != nil {
+		return fail("--profile: %v", err)
+	}
+	opts.profile = p
+	fs.Visit(func(f *flag.Flag) { opts.timeoutSet = opts.timeoutSet || f.Name == "timeout" })
+	if opts.timeoutSet && opts.timeout <= 0 {
+		return fail("--timeout %s: must be positive", opts.timeout)
+	}
+	if !opts.timeoutSet {
+		opts.timeout = health.DefaultTimeout
+	}
+	modes := 0
+	for _, on := range []bool{opts.checkConfig, opts.serve != "", opts.from != ""} {
+		if on {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return fail("--check-config, --serve and --from exclude each other")
+	}
+	if opts.from != "" && opts.config != "" {
+		return fail("--from asks a resident tend-health, which has its own config: drop --config")
+	}
+	return opts, false, 0
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	opts, stop, code := parseFlags(args, stdout, stderr)
+	if stop {
+		return code
+	}
+	bad := exitUnhealthy
+	if opts.checkConfig {
+		bad = exitCheckConfig
+	}
+	log, err := cli.NewLogger(stderr, opts.common.LogFormat, opts.common.LogLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "tend-health: %v\n", err)
-		return cli.ExitUsage
+		return bad
 	}
-	profile, err := health.ParseProfile(*profileName)
+	if opts.from != "" {
+		return askResident(ctx, opts, stdout, stderr)
+	}
+	// The config is read under --timeout (or the default), so that a FIFO
+	// or a hung mount cannot stall a probe.
+	readTimeout := health.DefaultTimeout
+	if opts.timeoutSet {
+		readTimeout = opts.timeout
+	}
+	rctx, rcancel := context.WithTimeout(ctx, readTimeout)
+	h, err := loadHealth(rctx, opts.config)
+	rcancel()
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: --profile: %v\n", err)
-		return cli.ExitUsage
-	}
-	timeoutSet := false
-	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
-	if timeoutSet && *timeout <= 0 {
-		fmt.Fprintf(stderr, "tend-health: --timeout %s: must be positive\n", *timeout)
-		return cli.ExitUsage
-	}
-	h, err := loadHealth(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: %v\n", err)
-		return cli.ExitUsage
+		fmt.Fprintf(stderr, "tend-health: bad config: %v\n", err)
+		return bad
 	}
 	checks, err := buildChecks(h, lookupEnv)
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: %s: %v\n", or(*configPath, defaultName), err)
-		return cli.ExitUsage
+		fmt.Fprintf(stderr, "tend-health: bad config: %s: %v\n", or(opts.config, defaultName), err)
+		return bad
 	}
-	total, attempt := timeouts(h, profile, *timeout, timeoutSet)
+	if opts.checkConfig {
+		return printCheckConfig(stdout, opts.config, checks)
+	}
+	if opts.serve != "" {
+		return serve(ctx, opts, h, checks, log, stdout, stderr)
+	}
+	total, attempt := timeouts(h, opts.profile, opts.timeout, opts.timeoutSet)
+	if opts.timeoutSet {
+		total -= time.Since(start) // the config read counts
+	}
 	ctx, cancel := context.WithTimeout(ctx, total)
 	defer cancel()
-	p := &health.Prober{Checks: checks, Timeout: attempt, Logger: log}
+	p := &health.Prober{Checks: checks, Timeout: min(attempt, total), Logger: log}
 	var report health.Report
-	if profile == health.Startup {
+	if opts.profile == health.ProfileStartup {
 		interval := time.Second
 		if h.Startup != nil && h.Startup.Interval > 0 {
 			interval = h.Startup.Interval.D()
 		}
 		report = p.WaitReady(ctx, interval)
 	} else {
-		report = p.Run(ctx, profile)
+		report = p.Run(ctx, opts.profile)
 	}
-	if common.JSON {
-		if err := cli.WriteJSON(stdout, jsonReport{Healthy: report.Healthy(), Report: report}); err != nil {
-			log.Error("write report", "error", err)
-		}
-	} else {
-		io.WriteString(stdout, report.String())
-	}
+	writeReport(stdout, log, opts.common.JSON, report)
 	if !report.Healthy() {
-		return cli.ExitFail
+		return exitUnhealthy
 	}
-	return cli.ExitOK
+	return exitHealthy
 }
 
-// loadHealth loads the health section of the config at path, or the
-// built-in default; TEND_HEALTH_* variables override either.
-func loadHealth(path string) (*config.Health, error) {
-	var cfg *config.Config
-	var err error
-	if path == "" {
-		cfg, err = config.Parse(defaultName, defaultYAML, config.Options{})
-	} else {
-		cfg, err = config.Load(path, config.Options{})
+func writeReport(w io.Writer, log *slog.Logger, asJSON bool, report health.Report) {
+	if asJSON {
+		if err := cli.WriteJSON(w, jsonReport{Healthy: report.Healthy(), Report: report}); err != nil {
+			log.Error("write report", "error", err)
+		}
+		return
 	}
+	io.WriteString(w, report.String())
+}
+
+// printCheckConfig lists the checks of each profile.
+func printCheckConfig(w io.Writer, path string, checks []health.Check) int {
+	fmt.Fprintf(w, "%s: config OK, %d checks\n", or(path, defaultName), len(checks))
+	for _, p := range []health.Profile{health.ProfileLiveness, health.ProfileReadiness, health.ProfileStartup} {
+		var names []string
+		for _, c := range checks {
+			if health.InProfile(c, p) {
+				names = append(names, c.Name())
+			}
+		}
+		fmt.Fprintf(w, "%s: %s\n", p, or(strings.Join(names, ", "), "(none)"))
+	}
+	if !nvmlBuilt {
+		for _, c := range checks {
+			if c.Name() == "gpu" {
+				fmt.Fprintln(w, "note: this build has no NVML: the gpu check will fail unless optional (use the cgo build)")
+			}
+		}
+	}
+	return exitHealthy
+}
+
+// loadHealth loads the health section of the config at path (at most 1
+// MiB, read under ctx), or the built-in default; TEND_HEALTH_* variables
+// override either.
+func loadHealth(ctx context.Context, path string) (*config.Health, error) {
+	name, data := defaultName, defaultYAML
+	if path != "" {
+		b, err := readConfig(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		name, data = path, b
+	}
+	cfg, err := config.Parse(name, data, config.Options{})
 	if err != nil {
 		var merr interface{ WrappedErrors() []error }
 		if errors.As(err, &merr) && len(merr.WrappedErrors()) > 0 {
-			return nil, fmt.Errorf("bad config: %v", joinErrors(merr.WrappedErrors()))
+			return nil, errors.New(joinErrors(merr.WrappedErrors()))
 		}
 		return nil, err
 	}
 	if cfg.Health == nil {
-		return nil, fmt.Errorf("%s: no health section: nothing to check", path)
+		return nil, fmt.Errorf("%s: no health section: nothing to check", name)
 	}
 	return cfg.Health, nil
 }
 
 func joinErrors(errs []error) string {
-	s := ""
+	s := make([]string, len(errs))
 	for i, e := range errs {
-		if i > 0 {
-			s += "; "
-		}
-		s += e.Error()
+		s[i] = e.Error()
 	}
-	return s
+	return strings.Join(s, "; ")
 }
 
 func or(a, b string) string {

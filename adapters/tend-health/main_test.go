@@ -51,6 +51,7 @@ func TestDefaultChecks(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 4, out)
 	assert.Regexp(t, `^pass disk /: `, lines[0])
+	assert.NotContains(t, out, "fail")
 	assert.Regexp(t, `^(pass|warn|skip) memory: `, lines[1])
 	assert.Regexp(t, `^(pass|warn) deleted-open: `, lines[2])
 	assert.Regexp(t, `^healthy \(readiness `, lines[3])
@@ -166,8 +167,10 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad address", nil, "health:\n  checks:\n    ssh: [{addr: \"22\"}]\n", `field health.checks.ssh[0].addr: "22" is not host:port`},
 		{"bad profile in config", nil, "health:\n  checks:\n    disk: [{path: /, profiles: [alive]}]\n", `health.checks.disk[0].profiles[0]: "alive" is not one of liveness, readiness, startup`},
 		{"empty command", nil, "health:\n  checks:\n    command: [{name: x}]\n", "health.checks.command[0].command: is required"},
-		{"unset token variable", nil, "health:\n  checks:\n    http: [{url: \"http://127.0.0.1:1/\", token_env: TEND_TEST_NO_SUCH_TOKEN}]\n", "environment variable TEND_TEST_NO_SUCH_TOKEN is not set"},
 		{"no health section", nil, "sweep:\n  rules: [{path: /tmp, older_than: 7d}]\n", "no health section"},
+		{"negative startup deadline in flow style", nil, "health:\n  startup: {interval: 1s, deadline: -10s}\n  checks:\n    disk: [{path: /}]\n", `tend.yaml:2: field health.startup.deadline: duration "-10s": negative`},
+		{"bad limits severity", nil, "health:\n  checks:\n    limits: {severity: panic}\n", `health.checks.limits.severity: "panic" is not one of warn, fail`},
+		{"serve and from together", []string{"--serve", "127.0.0.1:0", "--from", "http://127.0.0.1:1"}, "", "exclude each other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,10 +179,35 @@ func TestUsageAndConfigErrors(t *testing.T) {
 				args = append(args, "--config", writeConfig(t, tt.config))
 			}
 			code, out, errOut := runCLI(t, args...)
-			assert.Equal(t, 2, code, out+errOut)
+			assert.Equal(t, 1, code, "a HEALTHCHECK never gets Docker's reserved 2: %s", out+errOut)
+			assert.Contains(t, errOut, tt.msg)
+			if tt.config != "" {
+				assert.Contains(t, errOut, "bad config: ", "the message says it is the config, not the container")
+			}
+			code, out, errOut = runCLI(t, append(args, "--check-config")...)
+			assert.Equal(t, 2, code, "--check-config exits 2 on a bad config: %s", out+errOut)
 			assert.Contains(t, errOut, tt.msg)
 		})
 	}
+}
+
+func TestUnsetTokenVariableFailsItsCheck(t *testing.T) {
+	cfg := writeConfig(t, "health:\n  checks:\n    http: [{name: jupyter, url: \"http://127.0.0.1:1/api/status\", token_env: TEND_TEST_NO_SUCH_TOKEN}]\n    disk: [{path: /}]\n")
+	code, out, errOut := runCLI(t, "--config", cfg)
+	assert.Equal(t, 1, code, out+errOut)
+	assert.Contains(t, out, "fail http jupyter: cannot run: environment variable TEND_TEST_NO_SUCH_TOKEN is not set; start the container with -e TEND_TEST_NO_SUCH_TOKEN=...")
+	assert.Contains(t, out, "pass disk /", "the other checks still run")
+	code, _, _ = runCLI(t, "--config", cfg, "--check-config")
+	assert.Equal(t, 0, code, "the config itself is fine")
+}
+
+func TestCheckConfig(t *testing.T) {
+	cfg := writeConfig(t, "health:\n  checks:\n    gpu: {min_count: 1}\n    tcp: [{addr: \"127.0.0.1:1\"}]\n    disk: [{path: /}]\n")
+	code, out, errOut := runCLI(t, "--config", cfg, "--check-config")
+	assert.Equal(t, 0, code, out+errOut)
+	assert.Contains(t, out, "config OK, 3 checks")
+	assert.Contains(t, out, "liveness: gpu, disk /\n", "the GPU state check is part of liveness")
+	assert.Contains(t, out, "readiness: gpu, tcp 127.0.0.1:1, disk /\n")
 }
 
 func TestHelpAndVersion(t *testing.T) {
@@ -195,6 +223,6 @@ func TestHelpAndVersion(t *testing.T) {
 func TestEnvironmentOverride(t *testing.T) {
 	t.Setenv("TEND_HEALTH_TIMEOUT", "-3s")
 	code, _, errOut := runCLI(t)
-	assert.Equal(t, 2, code)
+	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "TEND_HEALTH_TIMEOUT")
 }

@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string) int {
 		Timeout: 10 * time.Second,
 		Logger:  log,
 	}
-	report := prober.Run(ctx, health.Readiness)
+	report := prober.Run(ctx, health.ProfileReadiness)
 	fmt.Println(report.String())
 	if !report.Healthy() {
 		return 1

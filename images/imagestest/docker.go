@@ -92,6 +92,35 @@ func (d *Docker) Build(ctx context.Context, appSize int, seed uint64, tags ...st
 	return d.Exec(ctx, append(args, ctxDir)...)
 }
 
+// BuildFrom builds, with the classic builder, an image on parent (an ID or
+// a reference) that adds an application file of appSize random bytes: its
+// parent chain is parent <- an untagged intermediate image (the COPY) <-
+// the new image (the LABEL), as `docker build` makes with
+// DOCKER_BUILDKIT=0. It returns the new image's ID.
+func (d *Docker) BuildFrom(ctx context.Context, parent string, appSize int, seed uint64, tags ...string) (string, error) {
+	ctxDir, err := os.MkdirTemp(d.Dir, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(ctxDir)
+	r := mrand.New(mrand.NewPCG(seed, 3))
+	app := make([]byte, appSize)
+	for i := range app {
+		app[i] = byte(r.Uint32())
+	}
+	dockerfile := fmt.Sprintf("FROM %s\nCOPY app.bin /app-%d.bin\nLABEL %s tend.test.seed=%d\n", parent, seed, d.Label(), seed)
+	for name, data := range map[string][]byte{"app.bin": app, "Dockerfile": []byte(dockerfile)} {
+		if err := os.WriteFile(filepath.Join(ctxDir, name), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	args := []string{"build", "-q"}
+	for _, t := range tags {
+		args = append(args, "-t", t)
+	}
+	return d.Exec(ctx, append(args, ctxDir)...)
+}
+
 // Container creates a container from image (started and sleeping when
 // running) and returns its ID.
 func (d *Docker) Container(ctx context.Context, image string, running bool) (string, error) {
@@ -112,12 +141,22 @@ func (d *Docker) Cleanup(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if out, err := d.Exec(ctx, "images", "-q", "--no-trunc", "--filter", "label="+d.Label()); err != nil {
-		errs = append(errs, err)
-	} else if out != "" {
-		ids := uniq(strings.Fields(out))
-		if _, err := d.Exec(ctx, append([]string{"rmi", "-f"}, ids...)...); err != nil {
+	// Children before parents: a parent is refused while it has children,
+	// so remove what can go and list again (intermediate images too).
+	for pass := 0; ; pass++ {
+		out, err := d.Exec(ctx, "images", "-a", "-q", "--no-trunc", "--filter", "label="+d.Label())
+		if err != nil {
 			errs = append(errs, err)
+			break
+		}
+		if out == "" {
+			break
+		}
+		ids := uniq(strings.Fields(out))
+		_, err = d.Exec(ctx, append([]string{"rmi", "-f"}, ids...)...)
+		if pass == 10 {
+			errs = append(errs, fmt.Errorf("images left after 10 passes: %v", err))
+			break
 		}
 	}
 	if len(errs) > 0 {

@@ -5,9 +5,11 @@ package imagestest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tendkit/tend/images"
 )
@@ -40,6 +42,9 @@ type Engine struct {
 	images     []images.Image
 	containers []images.Container
 	calls      map[string]int
+	events     []images.Event
+	cut        chan struct{}
+	down       bool
 }
 
 // New returns an engine holding set.
@@ -137,8 +142,14 @@ func (e *Engine) Containers(ctx context.Context, imageID string) ([]images.Conta
 	defer e.mu.Unlock()
 	e.count("Containers")
 	var out []images.Container
+	parents := map[string]string{}
+	for _, im := range e.images {
+		if im.ParentID != "" {
+			parents[im.ID] = im.ParentID
+		}
+	}
 	for _, c := range e.containers {
-		if imageID == "" || c.ImageID == imageID {
+		if imageID == "" || descends(parents, c.ImageID, imageID) {
 			out = append(out, c)
 		}
 	}
@@ -155,10 +166,10 @@ func (e *Engine) ImageDetail(ctx context.Context, img images.Image) (images.Deta
 	e.count("ImageDetail")
 	for _, im := range e.images {
 		if im.ID == img.ID {
-			return images.Detail{Layers: slices.Clone(im.Layers), LastTagTime: im.LastTagTime, Calls: 1}, ctx.Err()
+			return images.Detail{Layers: slices.Clone(im.Layers), LastTagTime: im.LastTagTime}, ctx.Err()
 		}
 	}
-	return images.Detail{Calls: 1}, fmt.Errorf("image %s: %w", img.ID, images.ErrNotFound)
+	return images.Detail{}, fmt.Errorf("image %s: %w", img.ID, images.ErrNotFound)
 }
 
 // Remove implements images.Engine.
@@ -181,21 +192,137 @@ func (e *Engine) Remove(ctx context.Context, img images.Image) (images.Removed, 
 			return images.Removed{}, fmt.Errorf("image %s is used by container %s: %w", img.ID, c.ID, images.ErrConflict)
 		}
 	}
-	im := e.images[i]
-	e.images = slices.Delete(e.images, i, i+1)
-	still := map[string]bool{}
-	for _, o := range e.images {
-		for _, l := range o.Layers {
-			still[l.ID] = true
-		}
+	if e.hasChild(img.ID) {
+		return images.Removed{}, fmt.Errorf("conflict: unable to delete %s - image has dependent child images: %w", img.ID, images.ErrConflict)
 	}
-	res := images.Removed{Untagged: im.RepoTags, Deleted: []string{im.ID}}
-	for _, l := range slices.Backward(im.Layers) {
-		if !still[l.ID] {
-			res.Deleted = append(res.Deleted, l.ID)
+	res := images.Removed{Untagged: e.images[i].RepoTags}
+	// As Docker with noprune=0: the image, then each untagged parent left
+	// without children and unused, and the layers no image holds any more.
+	for i >= 0 {
+		im := e.images[i]
+		e.images = slices.Delete(e.images, i, i+1)
+		res.Deleted = append(res.Deleted, im.ID)
+		still := map[string]bool{}
+		for _, o := range e.images {
+			for _, l := range o.Layers {
+				still[l.ID] = true
+			}
+		}
+		for _, l := range slices.Backward(im.Layers) {
+			if !still[l.ID] && l.ID != im.ID && !slices.Contains(res.Deleted, l.ID) {
+				res.Deleted = append(res.Deleted, l.ID)
+			}
+		}
+		i = slices.IndexFunc(e.images, func(x images.Image) bool { return x.ID == im.ParentID })
+		if i >= 0 && (len(e.images[i].RepoTags) > 0 || e.hasChild(e.images[i].ID) || e.used(e.images[i].ID)) {
+			break
 		}
 	}
 	return res, nil
+}
+
+// hasChild reports whether an image has id as parent.
+func (e *Engine) hasChild(id string) bool {
+	return slices.ContainsFunc(e.images, func(x images.Image) bool { return x.ParentID == id })
+}
+
+// used reports whether a container uses id.
+func (e *Engine) used(id string) bool {
+	return slices.ContainsFunc(e.containers, func(c images.Container) bool { return c.ImageID == id })
+}
+
+// descends reports whether image id is anc or built on it.
+func descends(parents map[string]string, id, anc string) bool {
+	for range len(parents) + 1 {
+		if id == anc {
+			return true
+		}
+		p, ok := parents[id]
+		if !ok {
+			return false
+		}
+		id = p
+	}
+	return false
+}
+
+// Emit records an engine event, for Events to report.
+func (e *Engine) Emit(ev images.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.events = append(e.events, ev)
+}
+
+// Events implements images.EventSource over the emitted events, keeping
+// only the last 256 as Docker does. Without until it follows: events
+// emitted later are delivered until ctx ends or Disconnect is called.
+func (e *Engine) Events(ctx context.Context, since, until time.Time, fn func(images.Event)) error {
+	e.mu.Lock()
+	e.count("Events")
+	if e.down {
+		e.mu.Unlock()
+		return errors.New("imagestest: connection refused (engine down)")
+	}
+	total := len(e.events)
+	evs := slices.Clone(e.events[max(0, total-256):])
+	cut := e.cut
+	if cut == nil {
+		cut = make(chan struct{})
+		e.cut = cut
+	}
+	e.mu.Unlock()
+	if total > 256 && evs[0].Time.After(since) {
+		fn(images.Event{Type: images.EventTypeMissed, Time: evs[0].Time})
+	}
+	for _, ev := range evs {
+		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
+			fn(ev)
+		}
+	}
+	if !until.IsZero() {
+		return ctx.Err()
+	}
+	seen := total
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-cut:
+			return errors.New("imagestest: connection cut")
+		case <-t.C:
+		}
+		e.mu.Lock()
+		live := slices.Clone(e.events[seen:])
+		seen = len(e.events)
+		e.mu.Unlock()
+		for _, ev := range live {
+			fn(ev)
+		}
+	}
+}
+
+// SetDown makes the engine refuse event subscriptions (down) or accept
+// them again; going down also ends the streams in progress.
+func (e *Engine) SetDown(down bool) {
+	e.mu.Lock()
+	e.down = down
+	e.mu.Unlock()
+	if down {
+		e.Disconnect()
+	}
+}
+
+// Disconnect ends the event streams in progress with an error, as an
+// engine restart does.
+func (e *Engine) Disconnect() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cut != nil {
+		close(e.cut)
+		e.cut = nil
+	}
 }
 
 // PruneBuildCache implements images.Engine.
@@ -216,5 +343,5 @@ func (e *Engine) Usage(ctx context.Context) (images.Usage, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.count("Usage")
-	return images.Usage{Total: e.Total, Used: e.BaseUsed + e.layerBytes() + e.BuildCache, Calls: 1}, ctx.Err()
+	return images.Usage{Total: e.Total, Used: e.BaseUsed + e.layerBytes() + e.BuildCache}, ctx.Err()
 }

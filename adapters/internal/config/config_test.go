@@ -52,6 +52,11 @@ func TestLoadFullExample(t *testing.T) {
 	assert.Equal(t, 10*time.Second, cfg.Health.Timeout.D())
 	assert.True(t, *cfg.Health.Checks.Torch.RequireCUDA)
 	assert.Equal(t, "127.0.0.1:22", cfg.Health.Checks.SSH[0].Addr)
+	assert.Equal(t, []uint64{48, 74, 79, 95, 119, 120, 140}, cfg.Health.Checks.GPU.XIDFatal)
+	assert.Equal(t, []int{0}, cfg.Health.Checks.Torch.Devices)
+	assert.Equal(t, "warn", cfg.Health.Checks.Limits.Severity)
+	assert.True(t, cfg.Health.Checks.Memory.Optional)
+	assert.Equal(t, 2*time.Minute, cfg.Health.Serve.MaxAge.D())
 }
 
 func TestDefault(t *testing.T) {

@@ -22,6 +22,17 @@ type Images struct {
 	// DiskPath is a path on the file system holding the images, for the
 	// watermarks; empty means the daemon's data root (local daemons only).
 	DiskPath Path `yaml:"disk_path,omitempty" json:"disk_path,omitempty"`
+	// KeepLatestBy orders keep_latest: "created" (default, build time) or
+	// "used" (last use on this host).
+	KeepLatestBy string `yaml:"keep_latest_by,omitempty" json:"keep_latest_by,omitempty"`
+	// CallTimeout bounds each engine request (0 = 1m); Timeout the whole
+	// run (0 = 30m).
+	CallTimeout Duration `yaml:"call_timeout,omitempty" json:"call_timeout,omitempty"`
+	Timeout     Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// FollowEvents makes the scheduler follow the engine's events and
+	// record image use in the state file between runs; default: on when
+	// state is set (it needs it).
+	FollowEvents *bool `yaml:"follow_events,omitempty" json:"follow_events,omitempty"`
 }
 
 // validate checks the images section; a nil section has nothing to check.
@@ -31,4 +42,13 @@ func (im *Images) validate(c *checker) {
 	}
 	c.schedule("images.schedule", im.Schedule)
 	im.validatePolicy(c)
+	if im.CallTimeout < 0 {
+		c.add("images.call_timeout", "%v is negative", im.CallTimeout.D())
+	}
+	if im.Timeout < 0 {
+		c.add("images.timeout", "%v is negative", im.Timeout.D())
+	}
+	if im.FollowEvents != nil && *im.FollowEvents && im.State == "" {
+		c.add("images.follow_events", "needs images.state (the file the uses are recorded in)")
+	}
 }

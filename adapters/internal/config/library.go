@@ -61,6 +61,7 @@ func (im *Images) Policy() images.Policy {
 	pol := images.Policy{
 		Match: im.Match, Labels: im.Labels, KeepLatest: im.KeepLatest, UnusedFor: im.UnusedFor.D(),
 		ProtectTags: im.ProtectTags, ProtectLabels: im.ProtectLabels, Dangling: im.Dangling,
+		KeepLatestBy: images.KeepLatestBy(im.KeepLatestBy),
 	}
 	if im.BuildCacheKeep != nil {
 		keep := im.BuildCacheKeep.Bytes()

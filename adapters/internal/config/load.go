@@ -154,7 +154,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 			return nil, &Error{File: name, Err: yamlerr.Message(err, typeNames...)}
 		}
 		for _, e := range le.Errors {
-			fe := p.at(e.Mark.Line, errors.New(yamlerr.Clean(e.Message, typeNames...)))
+			fe := p.atColumn(e.Mark.Line, e.Mark.Column, errors.New(yamlerr.Clean(e.Message, typeNames...)))
 			badFields[fe.Field] = true
 			// A value the decoder could not read inside a field (a map
 			// where a list was expected) is that field's problem too.
@@ -213,7 +213,9 @@ type parser struct {
 
 type fieldLine struct {
 	path      string
-	key, line int // line of the key and of the value's start
+	key, line int  // line of the key and of the value's start
+	col       int  // column of the value's start
+	scalar    bool // the value is a scalar
 }
 
 // index records the line of every key in the tree under path.
@@ -226,13 +228,13 @@ func (p *parser) index(n *yaml.Node, path string) {
 			if path != "" {
 				sub = path + "." + k.Value
 			}
-			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, line: v.Line})
+			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, line: v.Line, col: v.Column, scalar: v.Kind == yaml.ScalarNode})
 			p.index(v, sub)
 		}
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
 			sub := fmt.Sprintf("%s[%d]", path, i)
-			p.fields = append(p.fields, fieldLine{path: sub, key: v.Line, line: v.Line})
+			p.fields = append(p.fields, fieldLine{path: sub, key: v.Line, line: v.Line, col: v.Column, scalar: v.Kind == yaml.ScalarNode})
 			p.index(v, sub)
 		}
 	}
@@ -252,6 +254,21 @@ func (p *parser) at(line int, err error) *Error {
 		e.Env, e.Line = env, 0
 	}
 	return e
+}
+
+// atColumn places an error found by the decoder at line and column: the
+// field whose scalar value starts there, when one does (several fields
+// share a line in flow style, {interval: 1s, deadline: -10s}), else as at
+// does.
+func (p *parser) atColumn(line, col int, err error) *Error {
+	for _, f := range p.fields {
+		if col > 0 && f.scalar && f.line == line && f.col == col {
+			e := p.at(line, err)
+			e.Field = f.path
+			return e
+		}
+	}
+	return p.at(line, err)
 }
 
 // field places a validation error about a field path.

@@ -31,6 +31,16 @@ type RotateFile struct {
 	IfEmpty       bool     `yaml:"if_empty,omitempty" json:"if_empty,omitempty"`
 	Create        *Create  `yaml:"create,omitempty" json:"create,omitempty"`
 	Signal        *Signal  `yaml:"signal,omitempty" json:"signal,omitempty"`
+	// PostRotate runs after each rotation of a matching log (no shell).
+	PostRotate *PostRotate `yaml:"postrotate,omitempty" json:"postrotate,omitempty"`
+}
+
+// PostRotate is a command run after a log is rotated, as logrotate's
+// postrotate: argv (no shell) and a timeout (default 1m). The command
+// sees the log in $TEND_LOG and its new backup in $TEND_BACKUP.
+type PostRotate struct {
+	Command []string `yaml:"command" json:"command"`
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // Create sets the mode and owner of the new log file after a rename.
@@ -62,6 +72,14 @@ func (r *Rotate) validate(c *checker) {
 			c.required(p+".signal.pidfile", string(f.Signal.Pidfile))
 			if f.Signal.Name != "" && unix.SignalNum(signalName(f.Signal.Name)) == 0 {
 				c.add(p+".signal.name", "%q is not a signal name (HUP, USR1, USR2, ...)", f.Signal.Name)
+			}
+		}
+		if pr := f.PostRotate; pr != nil {
+			if len(pr.Command) == 0 || pr.Command[0] == "" {
+				c.add(p+".postrotate.command", "is empty: give the program and its arguments as a list, e.g. [nginx, -s, reopen]")
+			}
+			if pr.Timeout.D() < 0 {
+				c.add(p+".postrotate.timeout", "%s is negative", pr.Timeout.D())
 			}
 		}
 		if f.Create != nil {

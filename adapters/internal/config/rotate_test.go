@@ -28,6 +28,7 @@ func TestRotateSectionFromDesign(t *testing.T) {
     - path: ~/train.log
       method: copytruncate
       date_ext: true
+      postrotate: {command: [kill, -USR1, "1"], timeout: 30s}
 `), Options{Home: "/home/u", Env: []string{}})
 	require.NoError(t, err)
 	r := cfg.Rotate
@@ -47,6 +48,7 @@ func TestRotateSectionFromDesign(t *testing.T) {
 	assert.Equal(t, &Signal{Pidfile: "/var/run/jupyter.pid", Name: "HUP"}, f.Signal)
 	assert.Equal(t, Path("/home/u/train.log"), r.Files[1].Path, "~ expands")
 	assert.True(t, r.Files[1].DateExt)
+	assert.Equal(t, &PostRotate{Command: []string{"kill", "-USR1", "1"}, Timeout: Duration(30 * time.Second)}, r.Files[1].PostRotate)
 }
 
 func TestRotateSectionErrors(t *testing.T) {
@@ -57,6 +59,8 @@ func TestRotateSectionErrors(t *testing.T) {
 		{"codec", "path: /x.log\n      compress: lz4", "rotate.files[0].compress", "lz4"},
 		{"method", "path: /x.log\n      method: move", "rotate.files[0].method", "move"},
 		{"zero size", "path: /x.log\n      size: 0", "rotate.files[0].size", "0 bytes"},
+		{"empty postrotate", "path: /x.log\n      postrotate: {command: []}", "rotate.files[0].postrotate.command", "is empty"},
+		{"negative postrotate timeout", "path: /x.log\n      postrotate:\n        command: [true]\n        timeout: -1s", "rotate.files[0].postrotate.timeout", "negative"},
 		{"negative size", "path: /x.log\n      size: -5MiB", "rotate.files[0].size", "-5MiB"},
 		{"negative every", "path: /x.log\n      every: -1h", "rotate.files[0].every", "-1h"},
 		{"negative max_age", "path: /x.log\n      max_age: -3d", "rotate.files[0].max_age", "-3d"},

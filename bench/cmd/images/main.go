@@ -2,38 +2,47 @@
 //
 //   - planning over 1,000 images and 500 containers on the fake engine,
 //     against the seed's docker-py loop (one containers call per image);
-//   - a dry run on the real Docker daemon (requests and wall time, cold and
-//     with the state file), against the seed's loop reimplemented in Go;
-//   - pruning on the real daemon against `docker image prune -a` (which has
-//     no dry run), each on its own set built for the bench under a unique
-//     label.
+//   - a dry run over 1,000 images and 500 containers on the real Docker
+//     daemon, cold (no state file) and warm, wall time and engine requests,
+//     against the seed's docker-py script itself (seed_dry.py: its removal
+//     replaced by a print), its requests counted by a proxy socket;
+//   - pruning half of the set on the real daemon against `docker image
+//     prune -a` on the other half (it has no dry run).
 //
-// It prints one line per comparison, `NAME ratio=X (tend A vs peer B)`,
-// details on stderr, and removes what it built.
+// The set is made quickly (one `docker load` of a generated archive, the
+// containers created through the API and never started) under a unique
+// label, and removed at the end. It prints one line per comparison,
+// `NAME ratio=X (tend A vs peer B)`, details on stderr.
 package main
 
 import (
 	"context"
+	_ "embed"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/tendkit/tend/images"
 	"github.com/tendkit/tend/images/dockerengine"
 	"github.com/tendkit/tend/images/imagestest"
 )
 
+//go:embed seed_dry.py
+var seedScript []byte
+
 func main() {
-	n := flag.Int("images", 16, "images per real-daemon set")
-	reps := flag.Int("reps", 5, "repetitions (medians are printed)")
+	n := flag.Int("images", 1000, "images in the real-daemon set")
+	nc := flag.Int("containers", 500, "containers in the real-daemon set")
+	reps := flag.Int("reps", 3, "repetitions (medians are printed)")
 	flag.Parse()
-	if err := run(*n, *reps); err != nil {
+	if err := run(*n, *nc, *reps); err != nil {
 		fmt.Fprintln(os.Stderr, "images bench:", err)
 		os.Exit(1)
 	}
@@ -73,7 +82,7 @@ func seedLoop(ctx context.Context, e images.Engine) (unused int, err error) {
 	return unused, nil
 }
 
-func run(n, reps int) error {
+func run(n, nc, reps int) error {
 	ctx := context.Background()
 	now := time.Now()
 	policy := images.Policy{Match: []string{"*pytorch*"}, KeepLatest: 2, UnusedFor: 30 * 24 * time.Hour, ProtectTags: []string{"latest"}}
@@ -106,104 +115,155 @@ func run(n, reps int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	return realDaemon(ctx, docker, dir, n, reps)
+	return realDaemon(ctx, docker, dir, n, nc, reps)
 }
 
-// buildSet builds n images (and a container on every fourth) under a fresh
-// run label.
-func buildSet(ctx context.Context, docker, dir string, n int) (*imagestest.Docker, error) {
-	d := imagestest.NewDocker(docker, dir)
-	run, _ := strconv.ParseUint(d.Run, 16, 64) // sets must not share their own layers
-	for i := range n {
-		tag := fmt.Sprintf("%s:2.%d-cuda11.8", d.Repo("pytorch"), i)
-		id, err := d.Build(ctx, 64<<10+i*1024, run<<16+uint64(i+1), tag)
-		if err != nil {
-			return d, err
-		}
-		if i%4 == 0 {
-			if _, err := d.Container(ctx, id, false); err != nil {
-				return d, err
-			}
+// socketPath is the Docker daemon's unix socket.
+func socketPath() (string, error) {
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		return "/var/run/docker.sock", nil
+	}
+	if !strings.HasPrefix(host, "unix://") {
+		return "", fmt.Errorf("DOCKER_HOST %s: the bench counts requests on a unix socket", host)
+	}
+	return strings.TrimPrefix(host, "unix://"), nil
+}
+
+// peer runs a peer command with DOCKER_HOST on the counting proxy and
+// returns its wall time and requests.
+func peer(ctx context.Context, px *countingProxy, name string, args ...string) (time.Duration, int64, string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+px.host())
+	r0, t0 := px.requests.Load(), time.Now()
+	out, err := cmd.Output()
+	took := time.Since(t0)
+	time.Sleep(50 * time.Millisecond) // the proxy's last reads
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			err = fmt.Errorf("%s: %w: %s", name, err, ee.Stderr)
 		}
 	}
-	return d, nil
+	return took, px.requests.Load() - r0, string(out), err
 }
 
-func realDaemon(ctx context.Context, docker, dir string, n, reps int) error {
-	t0 := time.Now()
-	d, err := buildSet(ctx, docker, dir, n)
-	defer d.Cleanup(context.Background())
+func realDaemon(ctx context.Context, docker, dir string, n, nc, reps int) error {
+	sock, err := socketPath()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "images bench: built %d images in %v\n", n, time.Since(t0).Round(time.Second))
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	t0 := time.Now()
+	set, err := makeSet(ctx, c, docker, dir, n, nc)
+	defer func() {
+		t0 := time.Now()
+		if err := set.cleanup(context.Background(), c); err != nil {
+			fmt.Fprintln(os.Stderr, "images bench:", err)
+		}
+		fmt.Fprintf(os.Stderr, "images bench: removed the set in %v\n", time.Since(t0).Round(time.Second))
+	}()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "images bench: made %d images and %d containers in %v (run %s)\n", len(set.IDs), len(set.Ctrs), time.Since(t0).Round(time.Second), set.Run)
+	px, err := newCountingProxy(dir, sock)
+	if err != nil {
+		return err
+	}
+	defer px.Close()
+	script := filepath.Join(dir, "seed_dry.py")
+	if err := os.WriteFile(script, seedScript, 0o644); err != nil {
+		return err
+	}
+	python, pyErr := exec.LookPath("python3")
+	if pyErr == nil {
+		if err := exec.Command(python, "-c", "import docker").Run(); err != nil {
+			pyErr = fmt.Errorf("python3 has no docker module (apt-get install python3-docker)")
+		}
+	}
+
 	eng, err := dockerengine.New(dockerengine.Options{})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	if _, err := eng.Images(ctx); err != nil { // version negotiation out of the counts
+	if _, err := eng.Containers(ctx, "none"); err != nil { // version negotiation out of the counts
 		return err
 	}
-	scoped := images.Policy{Match: []string{d.Repo("*")}, Labels: []string{d.Label()}, KeepLatest: 2}
+	scoped := images.Policy{Match: []string{set.repo("pytorch*")}, Labels: []string{set.Label}, KeepLatest: 2,
+		UnusedFor: 30 * 24 * time.Hour, ProtectTags: []string{"*latest", "*stable"}}
 	state := filepath.Join(dir, "state.json")
 	var coldT, warmT, seedT []time.Duration
 	var cold, warm, seed int64
+	var planned, seedPlanned int
 	for range reps {
 		os.Remove(state)
 		p := &images.ImagePruner{Engine: eng, Policy: scoped, StateFile: state}
 		r0, t0 := eng.Requests(), time.Now()
-		if _, err := p.Plan(ctx); err != nil {
+		plan, err := p.Plan(ctx)
+		if err != nil {
 			return err
 		}
 		coldT, cold = append(coldT, time.Since(t0)), eng.Requests()-r0
+		planned = len(plan.Removals)
+		plan.Removals = nil // record the state as a real run that removes nothing
+		if _, err := p.Apply(ctx, plan); err != nil {
+			return err
+		}
 		r0, t0 = eng.Requests(), time.Now()
 		if _, err := p.Plan(ctx); err != nil {
 			return err
 		}
 		warmT, warm = append(warmT, time.Since(t0)), eng.Requests()-r0
-		r0, t0 = eng.Requests(), time.Now()
-		if _, err := seedLoop(ctx, eng); err != nil {
-			return err
+		if pyErr == nil {
+			took, calls, out, err := peer(ctx, px, python, script)
+			if err != nil {
+				return err
+			}
+			seedT, seed = append(seedT, took), calls
+			seedPlanned = strings.Count(out, "would remove")
 		}
-		seedT, seed = append(seedT, time.Since(t0)), eng.Requests()-r0
 	}
-	fmt.Fprintf(os.Stderr, "images bench: the seed loop counts every pytorch image on the engine (others' too); tend's policy is scoped to the bench's label\n")
-	line("images-plan-calls", float64(warm), float64(seed), fmt.Sprintf("%d calls", warm), "seed-loop", fmt.Sprintf("%d calls", seed))
-	line("images-plan-calls-cold", float64(cold), float64(seed), fmt.Sprintf("%d calls", cold), "seed-loop", fmt.Sprintf("%d calls", seed))
-	line("images-plan-wall", float64(median(warmT)), float64(median(seedT)), ms(median(warmT)), "seed-loop", ms(median(seedT)))
-	line("images-plan-wall-cold", float64(median(coldT)), float64(median(seedT)), ms(median(coldT)), "seed-loop", ms(median(seedT)))
+	fmt.Fprintf(os.Stderr, "images bench: tend plans %d removals of %d pytorch images (keep_latest 2 per repository); the seed script %d (all unused, no keep_latest, and every pytorch image on the engine)\n",
+		planned, n*3/4, seedPlanned)
+	if pyErr != nil {
+		fmt.Fprintf(os.Stderr, "images bench: seed script skipped: %v\n", pyErr)
+		fmt.Printf("images-plan-cold-%d tend %s %d requests; warm %s %d requests (no peer)\n", n, ms(median(coldT)), cold, ms(median(warmT)), warm)
+	} else {
+		line(fmt.Sprintf("images-plan-cold-%d", n), float64(median(coldT)), float64(median(seedT)), fmt.Sprintf("%s %d requests", ms(median(coldT)), cold), "seed-script", fmt.Sprintf("%s %d requests", ms(median(seedT)), seed))
+		line(fmt.Sprintf("images-plan-warm-%d", n), float64(median(warmT)), float64(median(seedT)), fmt.Sprintf("%s %d requests", ms(median(warmT)), warm), "seed-script", fmt.Sprintf("%s %d requests", ms(median(seedT)), seed))
+		line(fmt.Sprintf("images-plan-requests-cold-%d", n), float64(cold), float64(seed), fmt.Sprintf("%d", cold), "seed-script", fmt.Sprintf("%d", seed))
+		line(fmt.Sprintf("images-plan-requests-warm-%d", n), float64(warm), float64(seed), fmt.Sprintf("%d", warm), "seed-script", fmt.Sprintf("%d", seed))
+	}
 
-	// Prune: tend on one set, docker image prune -a on an equal one.
-	var tendP, dockerP []time.Duration
-	for range max(1, reps/4) {
-		a, err := buildSet(ctx, docker, dir, n)
-		defer a.Cleanup(context.Background())
-		if err != nil {
-			return err
-		}
-		b, err := buildSet(ctx, docker, dir, n)
-		defer b.Cleanup(context.Background())
-		if err != nil {
-			return err
-		}
-		p := &images.ImagePruner{Engine: eng, Policy: images.Policy{Match: []string{a.Repo("*")}, Labels: []string{a.Label()}, Dangling: true}}
-		t0 := time.Now()
-		rep, err := p.Prune(ctx)
-		if err != nil {
-			return err
-		}
-		tendP = append(tendP, time.Since(t0))
-		t0 = time.Now()
-		out, err := b.Exec(ctx, "image", "prune", "-a", "-f", "--filter", "label="+b.Label())
-		if err != nil {
-			return err
-		}
-		dockerP = append(dockerP, time.Since(t0))
-		last := out[strings.LastIndexByte(out, '\n')+1:]
-		fmt.Fprintf(os.Stderr, "images bench: tend removed %d images, freed %d bytes (planned %d); docker: %s\n",
-			len(rep.Removed), rep.FreedBytes, rep.PlannedBytes, last)
+	// Prune: tend on half a, docker image prune -a on half b (equal sets:
+	// every other image, containers on half of each).
+	p := &images.ImagePruner{Engine: eng, Policy: images.Policy{Match: []string{set.repo("*")},
+		Labels: []string{set.Label, "tend.bench.half=a"}, Dangling: true}}
+	r0, t1 := eng.Requests(), time.Now()
+	rep, err := p.Prune(ctx)
+	if err != nil {
+		return err
 	}
-	line("images-prune-wall", float64(median(tendP)), float64(median(dockerP)), ms(median(tendP)), "docker-image-prune-a", ms(median(dockerP)))
+	tendP, tendR := time.Since(t1), eng.Requests()-r0
+	dockerP, dockerR, out, err := peer(ctx, px, docker, "image", "prune", "-a", "-f", "--filter", "label="+set.Label, "--filter", "label=tend.bench.half=b")
+	if err != nil {
+		return err
+	}
+	left, err := c.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", set.Label)})
+	if err != nil {
+		return err
+	}
+	halves := map[string]int{}
+	for _, im := range left.Items {
+		halves[set.Half[im.ID]]++
+	}
+	fmt.Fprintf(os.Stderr, "images bench: tend removed %d images (planned %d B, freed %d B), kept %d; docker image prune -a kept %d: %s\n",
+		len(rep.Removed), rep.PlannedBytes, rep.FreedBytes, halves["a"], halves["b"], strings.TrimSpace(out[strings.LastIndexByte(strings.TrimSpace(out), '\n')+1:]))
+	line(fmt.Sprintf("images-prune-%d", n/2), float64(tendP), float64(dockerP), fmt.Sprintf("%s %d requests", ms(tendP), tendR), "docker-image-prune-a", fmt.Sprintf("%s %d requests", ms(dockerP), dockerR))
 	return nil
 }

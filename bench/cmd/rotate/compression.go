@@ -82,8 +82,8 @@ func compression(base string, mib, reps int) {
 		return
 	}
 	std, _ := stdRun()
-	gz, gzRatio := tendRun(rotate.Gzip)
-	zs, zsRatio := tendRun(rotate.Zstd)
+	gz, gzRatio := tendRun(rotate.CompressionGzip)
+	zs, zsRatio := tendRun(rotate.CompressionZstd)
 	line("compress-gzip", gz, "MB/s", "stdlib-gzip-6", std)
 	line("compress-zstd", zs, "MB/s", "stdlib-gzip-6", std)
 

@@ -158,7 +158,7 @@ func copytruncateLoss(base string, rateMBps, rotations int) {
 		dir := filepath.Join(base, "ct-tend")
 		check(os.MkdirAll(dir, 0o755))
 		r := &rotate.Rotator{Force: true, State: filepath.Join(base, "ct-tend.json"),
-			Rules: []rotate.Rule{{Path: filepath.Join(dir, "app.log"), Keep: 10000, Method: rotate.CopyTruncate}}}
+			Rules: []rotate.Rule{{Path: filepath.Join(dir, "app.log"), Keep: 10000, Method: rotate.MethodCopyTruncate}}}
 		tLost, tTotal, err = lossRun(dir, rateMBps, rotations, every, func() error {
 			_, err := r.Rotate(context.Background())
 			return err

@@ -30,6 +30,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(spinEnv) != "" {
+		spin()
+	}
 	if path := os.Getenv(writerEnv); path != "" {
 		rate, _ := strconv.Atoi(os.Getenv("TEND_BENCH_ROTATE_RATE"))
 		runWriter(path, max(rate, 1))
@@ -46,6 +49,8 @@ func main() {
 	dir := flag.String("dir", "", "where to write (default: a temp dir under $TMPDIR)")
 	ctRate := flag.Int("ct-rate", 50, "MB/s of the writer in the copytruncate comparison")
 	ctRotations := flag.Int("ct-rotations", 20, "rotations in the copytruncate comparison")
+	nLogs := flag.Int("logs", 5000, "logs in the Rotator-vs-logrotate run (0 skips it)")
+	only := flag.String("only", "", "run only this part: logs (the Rotator over many logs) or busy (the Writer with every core busy)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "tend-bench-rotate")
@@ -53,7 +58,15 @@ func main() {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
+	if *only == "logs" {
+		manyLogs(*dir, *nLogs, *reps)
+		return
+	}
 	lines := makeLines(4096)
+	if *only == "busy" {
+		busyWriter(*dir, lines, *total<<20, *fileMiB<<20, *reps)
+		return
+	}
 	fmt.Fprintf(os.Stderr, "writing %d MiB of 1 KiB lines per run, %d MiB files, %d reps (medians), in %s\n", *total, *fileMiB, *reps, *dir)
 	fmt.Printf("# rotate: Writer figures from %d MiB per run in %d MiB files, %d reps, medians\n", *total, *fileMiB, *reps)
 
@@ -103,7 +116,7 @@ func main() {
 		return &lumberjack.Logger{Filename: p, MaxSize: int(*fileMiB)}
 	})
 	tendZ := run("tend+gzip", func(p string) io.WriteCloser {
-		return &rotate.Writer{Filename: p, MaxSize: fsize, Compress: rotate.Gzip}
+		return &rotate.Writer{Filename: p, MaxSize: fsize, Compress: rotate.CompressionGzip}
 	})
 	ljZ := run("lumberjack+gzip", func(p string) io.WriteCloser {
 		return &lumberjack.Logger{Filename: p, MaxSize: int(*fileMiB), Compress: true}
@@ -117,8 +130,10 @@ func main() {
 	line("writer-worst-rotating-write-compress", median(tendZ.worstRot), "ms", "lumberjack", median(ljZ.worstRot))
 	line("writer-throughput-compress", median(tendZ.mbps), "MB/s", "lumberjack", median(ljZ.mbps))
 
+	busyWriter(*dir, lines, *total<<20, *fileMiB<<20, *reps)
 	compression(*dir, *compMiB, *reps)
 	copytruncateLoss(*dir, *ctRate, *ctRotations)
+	manyLogs(*dir, *nLogs, *reps)
 }
 
 // line prints one comparison; ratio is tend's figure over the peer's.

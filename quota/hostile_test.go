@@ -1,0 +1,167 @@
+package quota
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// randomSpec writes n users in a mix of styles, with good and bad values,
+// unknown keys, comments and blank lines.
+func randomSpec(r *rand.Rand, n int) string {
+	var b strings.Builder
+	b.WriteString("# header\nhost: {memory: 1TiB, cpus: 64, gpus: [\"0\", \"1\", \"2\"]}\ndefaults:\n  image: busybox:1\n  memory: 1GiB\nusers:\n")
+	vals := map[string][]string{
+		"memory":     {"2GiB", "1e19", "-1g", "4m", "512MiB"},
+		"cpus":       {"1", "0.5", "abc", "500m", "99"},
+		"gpus":       {"1", "all", "[\"2\"]", "two", "5"},
+		"pids_limit": {"100", "-5", "x"},
+		"memroy":     {"1g"},
+		"env":        {"{A: b}", "{1BAD: x}", "[x]"},
+		"port":       {"auto", "70000", "9000"},
+		"shm_size":   {"1GiB", "-1"},
+	}
+	keys := []string{"memory", "cpus", "gpus", "pids_limit", "memroy", "env", "port", "shm_size"}
+	for i := range n {
+		name := fmt.Sprintf("user-%d", i)
+		if r.IntN(50) == 0 {
+			name = "Bad_Name"
+		}
+		if r.IntN(20) == 0 {
+			b.WriteString("  # a comment\n\n")
+		}
+		var fields []string
+		for _, k := range keys {
+			if r.IntN(4) == 0 {
+				v := vals[k]
+				fields = append(fields, k+": "+v[r.IntN(len(v))])
+			}
+		}
+		if r.IntN(2) == 0 {
+			b.WriteString("  - {name: " + name)
+			for _, f := range fields {
+				b.WriteString(", " + f)
+			}
+			b.WriteString("}\n")
+		} else {
+			b.WriteString("  - name: " + name + "\n")
+			for _, f := range fields {
+				b.WriteString("    " + f + "\n")
+			}
+		}
+	}
+	b.WriteString("headroom: 95%\n")
+	return b.String()
+}
+
+// TestChunkedParseMatchesWhole is a property test: the users list parsed in
+// chunks on several CPUs gives the same users and problems, with the same
+// lines, as the whole document parsed at once.
+func TestChunkedParseMatchesWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 7, chunkUsers - 1, chunkUsers, chunkUsers + 1, 2*chunkUsers + 17} {
+		data := []byte(randomSpec(r, n))
+		chunked, err := parseChunked("r.yaml", data)
+		require.NoError(t, err, "n=%d", n)
+		whole, err := parseWhole("r.yaml", data)
+		require.NoError(t, err)
+		SortProblems(chunked.parsed)
+		SortProblems(whole.parsed)
+		require.Equal(t, whole.Users, chunked.Users, "n=%d", n)
+		require.Equal(t, whole.users, chunked.users, "n=%d: lines", n)
+		require.Equal(t, problemTexts(whole.parsed), problemTexts(chunked.parsed), "n=%d", n)
+		pc, errc := chunked.Plan(Host{}, PlanOptions{})
+		pw, errw := whole.Plan(Host{}, PlanOptions{})
+		assert.Equal(t, problemTexts(Problems(errw)), problemTexts(Problems(errc)))
+		assert.Equal(t, problemTexts(pw.Warnings), problemTexts(pc.Warnings))
+	}
+}
+
+// TestHostileSpecs: each ends quickly with a clear problem.
+func TestHostileSpecs(t *testing.T) {
+	laughs := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 'b'; i <= 'j'; i++ {
+		prev := string(i - 1)
+		laughs += fmt.Sprintf("%c: &%c [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", i, i, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+	}
+	for _, tc := range []struct{ name, spec, want string }{
+		{"billion laughs in a user", strings.Replace(laughs, "a: ", "x: ", 1) + "container: {name: aa, image: x, ports: *j}\n", ""},
+		{"alias bomb", "big: &big [" + strings.Repeat("aa, ", 20000) + "aa]\nusers:\n" + strings.Repeat("  - {name: aa, image: x, secrets: *big}\n", 2000), "more than 1048576 values, aliases expanded"},
+		{"deep nesting", "container: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n", ""},
+		{"long number", "container: {name: aa, image: x, memory: " + strings.Repeat("9", 1<<20) + "}\n", "too long for a number"},
+		{"many cpus", "host: {memory: 1g, cpus: 400000000}\ncontainer: {name: aa, image: x}\n", "over the limit of 65536 (MaxCPUs)"},
+		{"wide cpuset", "host: {memory: 1g, cpus: 4}\ncontainer: {name: aa, image: x, cpuset: \"" + strings.Repeat("0-65535,", 10000) + "0\"}\n", "names more than 65536 CPUs"},
+		{"huge cpu number", "host: {memory: 1g, cpus: 4}\ncontainer: {name: aa, image: x, cpuset: \"0-999999999\"}\n", "over the limit"},
+		{"too many gpus", "host: {memory: 1g, cpus: 4, gpus: [" + strings.Repeat("\"x\", ", 5000) + "\"y\"]}\ncontainer: {name: aa, image: x}\n", "over the limit of 4096 (MaxGPUs)"},
+		{"gpu count", "container: {name: aa, image: x, gpus: 99999999999}\n", "give a count"},
+		{"newline in a key", "container: {name: aa, image: x, \"a\\nb\": 1}\n", `unknown key "a\nb"`},
+		{"invalid utf-8", "container: {name: \"\\xff\\xfe\", image: x}\n", "not a docker container name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			s, err := ParseSpec("h.yaml", []byte(tc.spec))
+			if s != nil {
+				_, err = s.Plan(Host{Memory: 1 << 30, CPUs: []int{0, 1}}, PlanOptions{})
+			}
+			require.Error(t, err)
+			if tc.want != "" {
+				assert.Contains(t, err.Error(), tc.want)
+			}
+			t.Logf("%.300s", err)
+			for _, p := range Problems(err) {
+				assert.NotContains(t, p.Error(), "\n")
+				assert.Less(t, len(p.Error()), 2000, "a problem stays short")
+			}
+			assert.Less(t, time.Since(start), 20*time.Second)
+		})
+	}
+}
+
+// TestUsersCountCheckedFirst: a list longer than MaxUsers is refused
+// before any user is decoded.
+func TestUsersCountCheckedFirst(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("users:\n")
+	for range MaxUsers + 1 {
+		b.WriteString("- x\n")
+	}
+	_, err := ParseSpec("m.yaml", []byte(b.String()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "262145 users, over the limit of 262144 (MaxUsers)")
+	assert.Len(t, Problems(err), 1)
+}
+
+// TestDuplicateNamesNeverShareAGPU: two users with the same name asking for
+// a GPU each get different GPUs, and the duplicate is one problem naming
+// both lines.
+func TestDuplicateNamesNeverShareAGPU(t *testing.T) {
+	s, err := ParseSpec("d.yaml", []byte("host: {memory: 8g, cpus: 2, gpus: [\"0\", \"1\"]}\ndefaults: {image: x, memory: 1g, memory_swap: 1g}\nusers:\n  - {name: ann, gpus: 1}\n  - {name: ann, gpus: 1}\n"))
+	require.NoError(t, err)
+	p, err := s.Plan(Host{}, PlanOptions{})
+	ps := Problems(err)
+	require.Len(t, ps, 1, "%v", err)
+	assert.Equal(t, `d.yaml:5: user ann: field users[1].name: two users are named "ann": this one and the one on line 4 (users[0]); names must be unique`, ps[0].Error())
+	assert.ErrorIs(t, err, ErrDuplicateName)
+	assert.Equal(t, []string{"0"}, p.Users[0].GPUs.IDs)
+	assert.Equal(t, []string{"1"}, p.Users[1].GPUs.IDs)
+	assert.Empty(t, p.Warnings)
+}
+
+// TestParseCPUsRefusesExponentsFirst: found by FuzzParseSpec, "1e999999999"
+// made math/big run for minutes.
+func TestParseCPUsRefusesExponentsFirst(t *testing.T) {
+	for _, s := range []string{"1e999999999", "1E99999999m", "0x1p99999999", "1_000"} {
+		start := time.Now()
+		_, err := ParseCPUs(s)
+		assert.Error(t, err, s)
+		assert.Less(t, time.Since(start), time.Second, s)
+	}
+	n, err := ParseCPUs("1.5")
+	require.NoError(t, err)
+	assert.Equal(t, NanoCPUs(1.5e9), n)
+}

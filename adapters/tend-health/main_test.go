@@ -217,7 +217,7 @@ func TestHelpAndVersion(t *testing.T) {
 	assert.Contains(t, out, "-log-format")
 	code, out, _ = runCLI(t, "--version")
 	assert.Equal(t, 0, code)
-	assert.Regexp(t, `^tend-health \S+( \(rev [^)]*\))?\n$`, out)
+	assert.Regexp(t, `^tend-health \S+ \(rev ([0-9a-f]{12}(-dirty)?|unknown)(, go\S+)?\)\n$`, out)
 }
 
 func TestEnvironmentOverride(t *testing.T) {

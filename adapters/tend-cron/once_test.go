@@ -37,7 +37,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"empty config", []string{"--once", "--config", "testdata/empty.yaml"}, 2, []string{"testdata/empty.yaml: config is empty"}},
 		{"bad schedule, every error", []string{"--once", "--config", "testdata/bad-schedule.yaml"}, 2, []string{
 			`testdata/bad-schedule.yaml:2: field sweep.schedule: bad schedule "61 * * * *": end of range (61) above maximum (59)`,
-			"testdata/bad-schedule.yaml:10: field rotate.files[0].keep: -1 is negative",
+			"testdata/bad-schedule.yaml:10: field rotate.files[0].keep: -2 is negative",
 		}},
 		{"only a section that is absent", []string{"--once", "--only", "images", "--config", "testdata/fake.yaml"}, 2, []string{"testdata/fake.yaml: --only images: the config has no images section"}},
 	}

@@ -245,6 +245,8 @@ health:
 	l, err := net.Listen("tcp", svc)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { c, _ := get("/readyz"); return c == 200 }, 10*time.Second, 20*time.Millisecond)
+	// The startup loop runs on its own interval: wait for its first pass.
+	require.Eventually(t, func() bool { c, _ := get("/startupz"); return c == 200 }, 10*time.Second, 20*time.Millisecond)
 	c, out, _ = runCLI(t, "--from", base+"/", "--profile", "startup", "--json")
 	assert.Equal(t, 0, c, out)
 	var v struct {

@@ -3,8 +3,6 @@ package quota
 import (
 	"fmt"
 	"strings"
-
-	"github.com/distribution/reference"
 )
 
 // A user's name is used as is for the docker container, the compose
@@ -100,7 +98,7 @@ func checkImage(image string) error {
 	if image == "" {
 		return fmt.Errorf("missing: the image to run")
 	}
-	if _, err := reference.ParseNormalizedNamed(image); err != nil {
+	if err := parseImageRef(image); err != nil {
 		return fmt.Errorf("%.120q is not an image reference docker accepts: %w (%w)", image, err, ErrBadName)
 	}
 	return nil

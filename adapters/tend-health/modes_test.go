@@ -291,3 +291,45 @@ func TestFromWithoutAResidentOne(t *testing.T) {
 	assert.Equal(t, 1, c)
 	assert.Contains(t, out, "no answer within 300ms")
 }
+
+// TestFromOddAnswers: --from's plain HTTP path passes only a whole 200
+// answer: another status, an answer that breaks off, or garbage is
+// unhealthy, and the request it sends is the one the Monitor reads.
+func TestFromOddAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name, answer, want string
+		code               int
+	}{
+		{"200", "HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\nhealthy\n", "healthy\n", 0},
+		{"200 to EOF", "HTTP/1.0 200 OK\r\n\r\nhealthy (no length)\n", "healthy (no length)\n", 0},
+		{"500", "HTTP/1.0 500 Internal Server Error\r\n\r\noops\n", "answered 500 Internal Server Error", 1},
+		{"503", "HTTP/1.0 503 Service Unavailable\r\n\r\nunhealthy: stale\n", "unhealthy: stale", 1},
+		{"broken off", "HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nheal", "the answer broke off", 1},
+		{"garbage", "SSH-2.0-OpenSSH_9.2\r\n", "read the answer", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer l.Close()
+			got := make(chan string, 1)
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				b := make([]byte, 4096)
+				n, _ := c.Read(b)
+				got <- string(b[:n])
+				io.WriteString(c, tc.answer)
+			}()
+			code, out, _ := runCLI(t, "--from", "http://"+l.Addr().String()+"/base/", "--profile", "liveness", "--json", "--timeout", "2s")
+			assert.Equal(t, tc.code, code, out)
+			assert.Contains(t, out, tc.want)
+			req := <-got
+			assert.True(t, strings.HasPrefix(req, "GET /base/livez HTTP/1.0\r\n"), req)
+			assert.Contains(t, req, "Host: "+l.Addr().String()+"\r\n")
+			assert.Contains(t, req, "Accept: application/json\r\n")
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,6 +271,9 @@ health:
 	assert.Contains(t, body, "process_resident_memory_bytes")
 	code, _ = get("/nothing")
 	assert.Equal(t, 404, code)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		assert.Equal(t, serveGCPercent, debug.SetGCPercent(100), "--serve keeps the heap small unless GOGC says otherwise")
+	}
 }
 
 func TestFromWithoutAResidentOne(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,9 @@ import (
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
 )
+
+// serveGCPercent is the resident mode's GOGC unless the environment sets one.
+const serveGCPercent = 25
 
 // serve runs the resident mode until ctx ends (SIGTERM): the checks run on
 // their intervals in a health.Monitor, and an HTTP server answers the
@@ -38,6 +43,13 @@ func serve(ctx context.Context, opts options, h *config.Health, checks []health.
 		if s.StartupInterval > 0 {
 			m.StartupInterval = s.StartupInterval.D()
 		}
+	}
+	// The live heap is about 1 MiB; the default GOGC=100 with its 4 MiB
+	// minimum lets idle RSS grow by megabytes of garbage between
+	// collections. 25 keeps the resident one ~2.7 MiB smaller (measured,
+	// README) for a GC every few check passes. GOGC in the environment wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(

@@ -336,9 +336,14 @@ func (g *GPU) Check(ctx context.Context) health.Result {
 	}
 	details["driver"] = driver
 	cudaVersion := ""
-	if v, ret := g.Lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
-		cudaVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
-		details["cuda_driver"] = cudaVersion
+	// NVML answers this from libcuda (cuDriverGetVersion), which it loads
+	// for the purpose and keeps: megabytes a resident check would hold for
+	// a line of text. A one-shot check, about to exit, reads it.
+	if !started {
+		if v, ret := g.Lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
+			cudaVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+			details["cuda_driver"] = cudaVersion
+		}
 	}
 	n, ret := g.Lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {

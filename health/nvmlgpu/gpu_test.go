@@ -397,3 +397,22 @@ func TestGPUCloseGivesUpOnAHungCall(t *testing.T) {
 	assert.ErrorContains(t, err, "shut NVML down: an earlier NVML call (check) has not returned")
 	assert.Less(t, time.Since(start), closeWait+time.Second)
 }
+
+// TestGPUStartedLeavesLibcudaAlone: NVML reads the CUDA driver version
+// from libcuda, which it loads and keeps; a started (resident) check must
+// not ask for it, a one-shot check does.
+func TestGPUStartedLeavesLibcudaAlone(t *testing.T) {
+	lib, _ := eventLib(okDevice("GPU-x"))
+	g := &GPU{Lib: lib}
+	require.NoError(t, g.Start(context.Background()))
+	r := g.Check(context.Background())
+	require.NoError(t, g.Close())
+	assert.Equal(t, StatusPass, r.Status, r.Message)
+	assert.Empty(t, lib.SystemGetCudaDriverVersionCalls(), "a resident check must not load libcuda")
+	assert.NotContains(t, r.Message, "CUDA")
+
+	lib = okLib(okDevice("GPU-x"))
+	r = (&GPU{Lib: lib}).Check(context.Background())
+	assert.Len(t, lib.SystemGetCudaDriverVersionCalls(), 1)
+	assert.Contains(t, r.Message, "CUDA 12.8")
+}

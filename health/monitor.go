@@ -131,14 +131,9 @@ func (m *Monitor) Close() error {
 // loop runs profile p every interval until ctx ends (startup: until it
 // has passed once).
 func (m *Monitor) loop(ctx context.Context, p Profile) {
-	run := p
-	if p == ProfileStartup {
-		run = ProfileReadiness
-	}
 	wasHealthy := true
 	for {
-		r := m.Prober.Run(ctx, run)
-		r.Profile = p
+		r := m.Prober.Run(ctx, p)
 		if ctx.Err() != nil {
 			return
 		}

@@ -19,7 +19,9 @@ const DefaultTimeout = 10 * time.Second
 // Run selects the checks of a profile (see InProfile), starts each in its own
 // goroutine under its own deadline (the check's Configured.Timeout, else
 // CheckTimeout, else the whole probe's) inside one overall deadline
-// (Timeout, else DefaultTimeout, and never later than ctx's). The context
+// (Timeout, else DefaultTimeout, extended to the longest Configured.Timeout
+// among the profile's checks, which asked for that time; never later than
+// ctx's). The context
 // a check gets ends a little before that deadline (a quarter of its time, at
 // most 250ms) so that it can stop its work and report its own failure; a
 // check that has still not returned by the deadline is reported as failed
@@ -36,12 +38,14 @@ const DefaultTimeout = 10 * time.Second
 // happens after it, and Close when done. A one-shot probe may skip Start;
 // such checks then judge from state alone.
 //
-// WaitReady implements the startup profile: it repeats the readiness checks
-// every interval until they pass or ctx ends.
+// WaitReady implements the startup profile: it repeats the startup checks
+// (the readiness checks and those placed in startup only) every interval
+// until they pass or ctx ends.
 type Prober struct {
 	// Checks are the configured checks, in report order.
 	Checks []Check
-	// Timeout bounds one Run (0 = DefaultTimeout).
+	// Timeout bounds one Run (0 = DefaultTimeout), or the longest
+	// Configured.Timeout of the checks it runs if that is longer.
 	Timeout time.Duration
 	// CheckTimeout bounds each check that has no timeout of its own
 	// (0 = the whole Timeout).
@@ -100,15 +104,18 @@ func (p *Prober) Run(ctx context.Context, profile Profile) Report {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := p.now()
 	var checks []Check
 	for _, c := range p.Checks {
 		if InProfile(c, profile) {
 			checks = append(checks, c)
+			if cc, ok := c.(Configured); ok {
+				timeout = max(timeout, cc.Timeout)
+			}
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := p.now()
 	results := make([]Result, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
@@ -177,16 +184,16 @@ func (p *Prober) runOne(ctx context.Context, c Check) Result {
 // graceMax is the most a check's own deadline comes before the Prober's.
 const graceMax = 250 * time.Millisecond
 
-// WaitReady runs the readiness checks every interval until they all pass or
-// ctx ends, and returns the last report. Each attempt is bounded by Timeout
+// WaitReady runs the startup profile's checks (the readiness checks and
+// those placed in startup only) every interval until they all pass or ctx
+// ends, and returns the last report. Each attempt is bounded by Timeout
 // as in Run.
 func (p *Prober) WaitReady(ctx context.Context, interval time.Duration) Report {
 	if interval <= 0 {
 		interval = time.Second
 	}
 	for {
-		r := p.Run(ctx, ProfileReadiness)
-		r.Profile = ProfileStartup
+		r := p.Run(ctx, ProfileStartup)
 		if r.Healthy() || ctx.Err() != nil {
 			return r
 		}

@@ -226,3 +226,63 @@ func TestReportJSON(t *testing.T) {
 	assert.Contains(t, string(b), `"status":"warn"`)
 	assert.EqualValues(t, 5, back.Results[0].Details["free_bytes"])
 }
+
+// TestStartupRunsStartupOnlyChecks: the startup profile, in WaitReady and
+// in a Monitor, is the readiness checks plus those placed in startup only
+// (the example's torch proof); readiness and liveness never run those.
+func TestStartupRunsStartupOnlyChecks(t *testing.T) {
+	checks := []Check{
+		fixed("svc", StatusPass, "up"),
+		Configured{Inner: fixed("torch", StatusPass, "matmul ok"), Profiles: []Profile{ProfileStartup}},
+		Configured{Inner: fixed("live only", StatusPass, "ok"), Profiles: []Profile{ProfileLiveness}},
+	}
+	p := &Prober{Checks: checks, Timeout: time.Second}
+	names := func(r Report) (n []string) {
+		for _, res := range r.Results {
+			n = append(n, res.Name)
+		}
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := p.WaitReady(ctx, 10*time.Millisecond)
+	assert.Equal(t, ProfileStartup, r.Profile)
+	assert.Equal(t, []string{"svc", "torch"}, names(r))
+	assert.Equal(t, []string{"svc"}, names(p.Run(ctx, ProfileReadiness)))
+
+	m := &Monitor{Prober: p, StartupInterval: 10 * time.Millisecond}
+	require.NoError(t, m.Start(ctx))
+	defer m.Close()
+	require.Eventually(t, func() bool { return m.Verdict(ProfileStartup).Report != nil }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []string{"svc", "torch"}, names(*m.Verdict(ProfileStartup).Report))
+}
+
+// TestCheckTimeoutLongerThanTheProbe: a check configured with a longer
+// timeout than the Prober's (the example's torch proof: 60s against
+// health.timeout 10s) gets its time; the others keep theirs, and ctx still
+// bounds everything.
+func TestCheckTimeoutLongerThanTheProbe(t *testing.T) {
+	slow := funcCheck{name: "slow", fn: func(ctx context.Context) Result {
+		select {
+		case <-time.After(300 * time.Millisecond):
+			return passf("done")
+		case <-ctx.Done():
+			return failf("cut")
+		}
+	}}
+	p := &Prober{Timeout: 100 * time.Millisecond, Checks: []Check{
+		Configured{Inner: slow, Timeout: 2 * time.Second},
+		funcCheck{name: "hung", fn: func(ctx context.Context) Result { <-ctx.Done(); return failf("cut") }},
+	}}
+	r := p.Run(context.Background(), ProfileReadiness)
+	require.Len(t, r.Results, 2)
+	assert.Equal(t, StatusPass, r.Results[0].Status, r.Results[0].Message)
+	assert.Equal(t, StatusFail, r.Results[1].Status)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r = p.Run(ctx, ProfileReadiness)
+	assert.Equal(t, StatusFail, r.Results[0].Status, "ctx (tend-health's --timeout) still bounds the run")
+	assert.Less(t, time.Since(start), time.Second)
+}

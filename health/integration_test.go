@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +19,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopJupyter()
+	testenv.StopJupyter()
 	os.Exit(code)
 }
 
@@ -92,73 +90,8 @@ func TestSSHRealSshd(t *testing.T) {
 	assert.Equal(t, StatusFail, (&HTTP{URL: "http://" + addr + "/"}).Check(ctx).Status)
 }
 
-// jupyter is one real notebook server shared by the package's tests.
-var jupyter struct {
-	once  sync.Once
-	cmd   *exec.Cmd
-	base  string
-	token string
-	err   error
-}
-
-func stopJupyter() {
-	if jupyter.cmd != nil && jupyter.cmd.Process != nil {
-		syscall.Kill(-jupyter.cmd.Process.Pid, syscall.SIGKILL)
-		jupyter.cmd.Wait()
-		os.RemoveAll(jupyter.cmd.Dir)
-	}
-}
-
-// realJupyter starts /usr/bin/jupyter-notebook on a loopback port once and
-// returns its base URL and token.
-func realJupyter(t *testing.T) (base, token string) {
-	t.Helper()
-	testenv.Short(t)
-	bin := "/usr/bin/jupyter-notebook"
-	if _, err := os.Stat(bin); err != nil {
-		testenv.Missing(t, "%s not found (apt-get install jupyter-notebook)", bin)
-	}
-	jupyter.once.Do(func() {
-		dir, err := os.MkdirTemp("", "tend-health-jupyter-")
-		if err != nil {
-			jupyter.err = err
-			return
-		}
-		port := freePort(t)
-		jupyter.token = fmt.Sprintf("tend-%d", time.Now().UnixNano())
-		cmd := exec.Command(bin, "--no-browser", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
-			"--NotebookApp.token="+jupyter.token, "--allow-root", "--notebook-dir="+dir)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HOME="+dir, "JUPYTER_CONFIG_DIR="+dir+"/config",
-			"JUPYTER_DATA_DIR="+dir+"/data", "JUPYTER_RUNTIME_DIR="+dir+"/runtime", "IPYTHONDIR="+dir+"/ipython")
-		logf, _ := os.Create(filepath.Join(dir, "jupyter.log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if jupyter.err = cmd.Start(); jupyter.err != nil {
-			return
-		}
-		jupyter.cmd = cmd
-		jupyter.base = fmt.Sprintf("http://127.0.0.1:%d", port)
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			resp, err := http.Get(jupyter.base + "/api")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return
-				}
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		log, _ := os.ReadFile(filepath.Join(dir, "jupyter.log"))
-		jupyter.err = fmt.Errorf("jupyter did not answer within 60s: %s", log)
-	})
-	require.NoError(t, jupyter.err)
-	return jupyter.base, jupyter.token
-}
-
 func TestHTTPRealJupyter(t *testing.T) {
-	base, token := realJupyter(t)
+	base, token := testenv.Jupyter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tests := []struct {

@@ -41,7 +41,7 @@ try:
     args = sys.argv[1:]
     if args[:1] == ["cuda"]:
         if torch.version.cuda is None:
-            raise SystemExit(out.update(error="torch %s is a CPU-only build (torch.version.cuda is None)" % torch.__version__) or 3)
+            raise SystemExit(out.update(error="a CPU-only build (torch.version.cuda is None), and the check requires CUDA (require_cuda)") or 3)
         if not torch.cuda.is_available():
             raise SystemExit(out.update(error="torch.cuda.is_available() is False (no driver, no --gpus, or CUDA_VISIBLE_DEVICES empty)") or 3)
         n = torch.cuda.device_count()

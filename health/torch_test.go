@@ -65,7 +65,7 @@ func TestTorchRequireCUDAFailsOnCPU(t *testing.T) {
 	defer cancel()
 	r := (&Torch{Python: python, RequireCUDA: true}).Check(ctx)
 	assert.Equal(t, StatusFail, r.Status)
-	assert.Regexp(t, `torch \S+: (torch \S+ is a CPU-only build|torch.cuda.is_available\(\) is False)`, r.Message)
+	assert.Regexp(t, `torch \S+: (a CPU-only build \(torch.version.cuda is None\), and the check requires CUDA|torch.cuda.is_available\(\) is False)`, r.Message)
 }
 
 func TestTorchPythonMissing(t *testing.T) {

@@ -23,7 +23,8 @@ func (c *HTTP) Validate() error {
 	if strings.TrimSpace(c.URL) == "" {
 		l.Add("url", c.URL, "is required")
 	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		l.Add("url", c.URL, "%q is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:8888/api/status)", c.URL)
+		shown := RedactSecrets(c.URL) // config errors reach the health log too
+		l.Add("url", shown, "%q is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:8888/api/status)", shown)
 	}
 	for i, st := range c.Expect {
 		if st < 100 || st > 599 {

@@ -187,13 +187,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rctx, rcancel := context.WithTimeout(ctx, readTimeout)
 	h, err := loadHealth(rctx, opts.config)
 	rcancel()
+	// A config error may quote a value with a secret in it (a URL with a
+	// token); what a probe prints ends up in docker inspect.
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: bad config: %v\n", err)
+		fmt.Fprintf(stderr, "tend-health: bad config: %s\n", health.RedactSecrets(err.Error()))
 		return bad
 	}
 	checks, err := buildChecks(h, lookupEnv)
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: bad config: %s: %v\n", or(opts.config, defaultName), err)
+		fmt.Fprintf(stderr, "tend-health: bad config: %s: %s\n", or(opts.config, defaultName), health.RedactSecrets(err.Error()))
 		return bad
 	}
 	if opts.checkConfig {
@@ -243,7 +245,7 @@ func printCheckConfig(w io.Writer, path string, checks []health.Check) int {
 		var names []string
 		for _, c := range checks {
 			if health.InProfile(c, p) {
-				names = append(names, c.Name())
+				names = append(names, health.RedactSecrets(c.Name()))
 			}
 		}
 		fmt.Fprintf(w, "%s: %s\n", p, or(strings.Join(names, ", "), "(none)"))

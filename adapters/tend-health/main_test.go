@@ -226,3 +226,27 @@ func TestEnvironmentOverride(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "TEND_HEALTH_TIMEOUT")
 }
+
+// TestNoSecretInConfigErrorsOrCheckNames: a bad URL with a password and
+// a token, quoted by the config error, and a check named with a token,
+// listed by --check-config, reach no output (a probe's stderr lands in
+// docker inspect as well).
+func TestNoSecretInConfigErrorsOrCheckNames(t *testing.T) {
+	bad := writeConfig(t, "health:\n  checks:\n    http: [{url: \"ftp://user:pa55word@127.0.0.1:1/api?token=s3cret1\"}]\n")
+	for _, args := range [][]string{{"--config", bad}, {"--config", bad, "--check-config"}, {"--config", bad, "--json"}} {
+		_, out, errOut := runCLI(t, args...)
+		assert.Contains(t, errOut, "is not an http:// or https:// URL", args)
+		assert.NotContains(t, out+errOut, "pa55word", args)
+		assert.NotContains(t, out+errOut, "s3cret1", args)
+	}
+	good := writeConfig(t, "health:\n  checks:\n    http: [{name: \"j?token=s3cret2\", url: \"http://u:pa55word@127.0.0.1:1/?api_key=s3cret3\"}]\n")
+	code, out, errOut := runCLI(t, "--config", good, "--check-config")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "readiness: http j?token=REDACTED")
+	for _, args := range [][]string{{"--config", good}, {"--config", good, "--json"}} {
+		_, out, errOut = runCLI(t, args...)
+		for _, s := range []string{"s3cret2", "s3cret3", "pa55word"} {
+			assert.NotContains(t, out+errOut, s, args)
+		}
+	}
+}

@@ -16,7 +16,10 @@
 //	                    peak RSS of the seed's script; target <= 20MiB
 //
 // -bin uses a tend-health built elsewhere (a machine without Go); otherwise
-// it is built here, with cgo when -gpu is given.
+// it is built here, with cgo when -gpu is given, and, where a C compiler
+// is present, the other build too, whose --from is measured as
+// health-from-cgo (or -static). Medians of wall time go to stdout, of CPU
+// time (user+sys, less sensitive to load) to stderr.
 package main
 
 import (
@@ -57,16 +60,17 @@ exit $fail
 func main() {
 	n := flag.Int("n", 20, "runs of each side")
 	bin := flag.String("bin", "", "a prebuilt tend-health (default: build one)")
+	other := flag.String("other-bin", "", "a prebuilt tend-health of the other build (cgo when -bin is static), for health-from (default: build one when a C compiler is present)")
 	gpu := flag.Bool("gpu", false, "add the NVML GPU check to liveness (needs a cgo build and a GPU)")
 	idle := flag.Duration("idle", 20*time.Second, "how long the resident tend-health idles before its RSS is read")
 	flag.Parse()
-	if err := run(*n, *bin, *gpu, *idle); err != nil {
+	if err := run(*n, *bin, *other, *gpu, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "health:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, bin string, gpu bool, idle time.Duration) error {
+func run(n int, bin, other string, gpu bool, idle time.Duration) error {
 	dir, err := os.MkdirTemp("", "tend-bench-health-")
 	if err != nil {
 		return err
@@ -92,17 +96,15 @@ func run(n int, bin string, gpu bool, idle time.Duration) error {
 
 	if bin == "" {
 		bin = filepath.Join(dir, "tend-health")
-		// Built in the root module (bench/run runs from bench/), whose
-		// go.sum covers tend-health's dependencies.
-		build := exec.Command("go", "build", "-o", bin, "./adapters/tend-health")
-		build.Dir = ".."
-		cgo := "CGO_ENABLED=0"
-		if gpu {
-			cgo = "CGO_ENABLED=1"
+		if err := build(bin, gpu); err != nil {
+			return err
 		}
-		build.Env = append(os.Environ(), cgo)
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build tend-health: %v: %s", err, out)
+		if _, err := exec.LookPath("cc"); err == nil && other == "" {
+			// The other build, for health-from: both pay for starting.
+			other = filepath.Join(dir, "tend-health-other")
+			if err := build(other, !gpu); err != nil {
+				return err
+			}
 		}
 	}
 	gpuCheck := ""
@@ -179,12 +181,41 @@ func run(n int, bin string, gpu bool, idle time.Duration) error {
 	if _, err := compare("health-from", n, env, from, peer, 5*time.Millisecond); err != nil {
 		return err
 	}
+	if other != "" {
+		fromOther := append([]string{other}, from[1:]...)
+		if _, err := compare("health-from-"+buildName(!gpu), n, env, fromOther, peer, 5*time.Millisecond); err != nil {
+			return err
+		}
+	}
 	time.Sleep(idle)
 	rss := statusKiB(srv.Process.Pid, "VmRSS") << 10
 	fmt.Printf("health-serve-rss ratio=%.2f (tend %.1fMiB resident after %s idle vs peer shell %.1fMiB peak)\n",
 		float64(rss)/float64(rssPeer), mib(rss), idle, mib(rssPeer))
 	fmt.Fprintf(os.Stderr, "health-serve-rss: target <= 20MiB (%v); VmHWM %.1fMiB; %s\n", rss <= 20<<20, mib(statusKiB(srv.Process.Pid, "VmHWM")<<10), smaps(srv.Process.Pid))
 	return nil
+}
+
+// build builds tend-health into bin, with cgo (and so NVML) or without.
+// It builds in the root module (bench/run runs from bench/), whose go.sum
+// covers tend-health's dependencies.
+func build(bin string, cgo bool) error {
+	b := exec.Command("go", "build", "-o", bin, "./adapters/tend-health")
+	b.Dir = ".."
+	b.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if cgo {
+		b.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
+	if out, err := b.CombinedOutput(); err != nil {
+		return fmt.Errorf("build tend-health (%s): %v: %s", buildName(cgo), err, out)
+	}
+	return nil
+}
+
+func buildName(cgo bool) string {
+	if cgo {
+		return "cgo"
+	}
+	return "static"
 }
 
 // compare runs tend and peer n times each, interleaved, after one warm-up
@@ -196,23 +227,24 @@ func compare(name string, n int, env, tend, peer []string, target time.Duration)
 			return 0, fmt.Errorf("%s: %s: %v: %s", name, argv[0], err, out)
 		}
 	}
-	var tw, pw []time.Duration
+	var tw, pw, tc, pc []time.Duration
 	var tr, pr []int64
 	for range n {
 		d, rss, out, err := measure(tend, env)
 		if err != nil {
 			return 0, fmt.Errorf("%s: tend-health: %v: %s", name, err, out)
 		}
-		tw, tr = append(tw, d), append(tr, rss)
+		tw, tr, tc = append(tw, d.wall), append(tr, rss), append(tc, d.cpu)
 		d, rss, out, err = measure(peer, env)
 		if err != nil {
 			return 0, fmt.Errorf("%s: peer: %v: %s", name, err, out)
 		}
-		pw, pr = append(pw, d), append(pr, rss)
+		pw, pr, pc = append(pw, d.wall), append(pr, rss), append(pc, d.cpu)
 	}
 	mt, mp := median(tw), median(pw)
 	rt, rp := median(tr), median(pr)
 	fmt.Printf("%s ratio=%.2f (tend %s vs peer shell %s)\n", name, float64(mt)/float64(mp), ms(mt), ms(mp))
+	fmt.Fprintf(os.Stderr, "%s: CPU user+sys median tend %s vs peer %s\n", name, ms(median(tc)), ms(median(pc)))
 	fmt.Printf("%s-rss ratio=%.2f (tend %.1fMiB vs peer shell %.1fMiB)\n", name, float64(rt)/float64(rp), mib(rt), mib(rp))
 	if target > 0 {
 		fmt.Fprintf(os.Stderr, "%s: %d runs each; target wall <= %s (%v)\n", name, n, target, mt <= target)
@@ -270,9 +302,12 @@ exit 0
 
 const gpuLine = `n=$(nvidia-smi --query-gpu=count --format=csv,noheader,nounits | head -1); [ "$n" -ge 1 ] || { echo "ERROR: no GPU"; exit 1; }`
 
-// measure runs argv once and returns its wall time and peak RSS in bytes
+// times is one run's wall-clock and CPU (user+sys) time.
+type times struct{ wall, cpu time.Duration }
+
+// measure runs argv once and returns its times and peak RSS in bytes
 // (the largest of the process and the children it waited for).
-func measure(argv, env []string) (time.Duration, int64, string, error) {
+func measure(argv, env []string) (times, int64, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -282,11 +317,16 @@ func measure(argv, env []string) (time.Duration, int64, string, error) {
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
+	t := times{wall: d}
 	var rss int64
+	if cmd.ProcessState == nil {
+		return t, 0, out.String(), err
+	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10
+		t.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return d, rss, out.String(), err
+	return t, rss, out.String(), err
 }
 
 func median[T int64 | time.Duration](v []T) T {

@@ -230,6 +230,8 @@ health:
 		return resp.StatusCode, string(b)
 	}
 	require.Eventually(t, func() bool { c, _ := get("/livez"); return c == 200 }, 10*time.Second, 20*time.Millisecond, stderr.String())
+	// Each profile runs on its own loop: wait for readiness's first pass.
+	require.Eventually(t, func() bool { _, b := get("/readyz"); return !strings.Contains(b, "no readiness report yet") }, 10*time.Second, 20*time.Millisecond)
 	code, body := get("/readyz")
 	assert.Equal(t, 503, code)
 	assert.Contains(t, body, "fail tcp svc: connect "+svc+": connection refused")

@@ -3,7 +3,7 @@
 # one cannot: the GPU tests and the health figures with NVML, for README's
 # health table. From the repository root:
 #
-#   bench/cmd/health/gpu.sh [OUT]      (OUT: a folder for the logs; default $OUT or ./gpu-results)
+#   bench/cmd/health/gpu.sh [OUT]      (OUT: a folder for the logs; default $OUT, else a new one in /tmp)
 #
 # It needs Go and a C compiler (the cgo build loads NVML), and for the torch
 # test a python3 with CUDA torch (TEND_TORCH_PYTHON=... to pick one). Each
@@ -11,8 +11,9 @@
 # stop the others, and the exit status says whether any failed.
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
-out=${1:-${OUT:-gpu-results}}
+out=${1:-${OUT:-$(mktemp -d /tmp/tend-gpu-XXXXXX)}}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
+echo "logs in $out"
 status=0
 step() {
   local name=$1; shift

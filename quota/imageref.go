@@ -69,17 +69,20 @@ func validDigest(d string) error {
 }
 
 // splitDockerDomain is distribution/reference's: "ubuntu" is
-// docker.io/library/ubuntu; a first component with '.' or ':', localhost,
-// or an uppercase letter is a registry.
+// docker.io/library/ubuntu, index.docker.io is docker.io; a first
+// component with '.' or ':', localhost, or an uppercase letter is a
+// registry.
 func splitDockerDomain(name string) (domain, remote string) {
 	first, rest, ok := strings.Cut(name, "/")
 	switch {
 	case !ok:
 		return "docker.io", "library/" + name
-	case first == "localhost", strings.ContainsAny(first, ".:"), strings.ToLower(first) != first:
+	case first == "localhost":
 		domain, remote = first, rest
 	case first == "index.docker.io":
 		domain, remote = "docker.io", rest
+	case strings.ContainsAny(first, ".:"), strings.ToLower(first) != first:
+		domain, remote = first, rest
 	default:
 		domain, remote = "docker.io", name
 	}

@@ -122,15 +122,18 @@ const (
 // "." and ".." (nor an empty name, which no kernel sends). unix.ParseDirent
 // does the same but drops d_type.
 func appendEntries(ents []DirEntry, b []byte) []DirEntry {
-	eachDirent(b, func(name []byte, dir bool) { ents = append(ents, DirEntry{Name: string(name), Dir: dir}) })
+	eachDirent(b, func(name []byte, dir, typed bool) {
+		ents = append(ents, DirEntry{Name: string(name), Dir: dir, Typed: typed})
+	})
 	return ents
 }
 
 // appendListing is appendEntries into a listing.
 func appendListing(l *listing, b []byte) { eachDirent(b, l.add) }
 
-// eachDirent calls f with each entry of the getdents64 records in b.
-func eachDirent(b []byte, f func(name []byte, dir bool)) {
+// eachDirent calls f with each entry of the getdents64 records in b: dir
+// when d_type is DT_DIR, typed when it is not DT_UNKNOWN.
+func eachDirent(b []byte, f func(name []byte, dir, typed bool)) {
 	for len(b) > direntName {
 		reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
 		if reclen <= direntName || reclen > len(b) {
@@ -148,7 +151,7 @@ func eachDirent(b []byte, f func(name []byte, dir bool)) {
 		if len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		f(name, rec[direntType] == unix.DT_DIR)
+		f(name, rec[direntType] == unix.DT_DIR, rec[direntType] != unix.DT_UNKNOWN)
 	}
 }
 

@@ -470,6 +470,10 @@ func (w *walk) list(f *frame) {
 			f.remaining += len(ents.ents) - i // stop between deletions
 			return
 		}
+		if e := ents.ents[i]; !e.dir && e.typed && w.listOnly(f) {
+			w.unstated(f, string(ents.name(i)))
+			continue
+		}
 		w.examine(f, string(ents.name(i)), ents.ents[i].dir)
 	}
 }

@@ -131,6 +131,8 @@ func (t *Type) UnmarshalText(b []byte) error {
 type Info struct {
 	Type  Type
 	Size  int64 // bytes, for files
+	// Blocks is the 512-byte blocks allocated on disk (st_blocks).
+	Blocks int64
 	Dev   uint64
 	Ino   uint64
 	Nlink uint64

@@ -253,7 +253,7 @@ func infoOf(st *unix.Stat_t) Info {
 		t = TypeOther
 	}
 	return Info{
-		Type: t, Size: st.Size, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
+		Type: t, Size: st.Size, Blocks: st.Blocks, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
 		Atime: time.Unix(st.Atim.Unix()), Mtime: time.Unix(st.Mtim.Unix()), Ctime: time.Unix(st.Ctim.Unix()),
 		UID: st.Uid, GID: st.Gid, Perm: st.Mode & 0o7777,
 	}

@@ -129,16 +129,16 @@ func (t *Type) UnmarshalText(b []byte) error {
 
 // Info describes one entry, as lstat(2) reports it.
 type Info struct {
-	Type  Type
-	Size  int64 // bytes, for files
+	Type Type
+	Size int64 // bytes, for files
 	// Blocks is the 512-byte blocks allocated on disk (st_blocks).
 	Blocks int64
-	Dev   uint64
-	Ino   uint64
-	Nlink uint64
-	Atime time.Time
-	Mtime time.Time
-	Ctime time.Time
+	Dev    uint64
+	Ino    uint64
+	Nlink  uint64
+	Atime  time.Time
+	Mtime  time.Time
+	Ctime  time.Time
 	// UID, GID and Perm (permission bits with setuid, setgid and sticky)
 	// are the owner and mode. An FS that leaves them zero should not
 	// implement Identity: its entries are then taken as removable.

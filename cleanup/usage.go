@@ -37,13 +37,15 @@ type EntryUsage struct {
 type usageAcc struct {
 	total entryAcc
 	mu    sync.Mutex
-	// linked holds the inodes with several names already counted.
-	linked map[uint64]struct{}
+	// linked holds the inodes with several names already counted, with
+	// the entry they count in (nil without per-entry usage).
+	linked map[uint64]*entryAcc
 	// entries is nil when no per-entry usage is asked for.
 	entries map[string]*entryAcc
 }
 
 type entryAcc struct {
+	name                     string
 	bytes, size, files, last atomic.Int64
 	planned, items           int64 // filled after the plan, by one goroutine
 }
@@ -66,24 +68,36 @@ func (a *usageAcc) entry(name string) *entryAcc {
 	defer a.mu.Unlock()
 	e := a.entries[name]
 	if e == nil {
-		e = &entryAcc{}
+		e = &entryAcc{name: name}
 		a.entries[name] = e
 	}
 	return e
 }
 
 // file counts the regular file info, last used at used (UnixNano), in
-// the total and in e (when not nil); a file with several names counts once.
+// the total and in e (when not nil). A file with several names counts
+// once, in the first of their entries by name (whatever the order the
+// walk meets them in); every entry holding a name takes its use.
 func (a *usageAcc) file(e *entryAcc, info Info, used int64) {
 	if info.Nlink > 1 {
 		a.mu.Lock()
 		if a.linked == nil {
-			a.linked = map[uint64]struct{}{}
+			a.linked = map[uint64]*entryAcc{}
 		}
-		_, seen := a.linked[info.Ino]
-		a.linked[info.Ino] = struct{}{}
+		was, seen := a.linked[info.Ino]
+		if !seen || e != nil && e.name < was.name {
+			a.linked[info.Ino] = e
+		}
 		a.mu.Unlock()
 		if seen {
+			if e != nil && e.name < was.name {
+				was.bytes.Add(-info.Blocks * 512)
+				was.size.Add(-info.Size)
+				was.files.Add(-1)
+				e.add(info, used)
+			} else if e != nil {
+				e.used(used)
+			}
 			return
 		}
 	}
@@ -97,9 +111,14 @@ func (e *entryAcc) add(info Info, used int64) {
 	e.bytes.Add(info.Blocks * 512)
 	e.size.Add(info.Size)
 	e.files.Add(1)
+	e.used(used)
+}
+
+// used makes e's last use at least t.
+func (e *entryAcc) used(t int64) {
 	for {
 		l := e.last.Load()
-		if used <= l || e.last.CompareAndSwap(l, used) {
+		if t <= l || e.last.CompareAndSwap(l, t) {
 			return
 		}
 	}

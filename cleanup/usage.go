@@ -13,7 +13,8 @@ import (
 // of it (see Sweeper.Usage). An entry is a child directory of the root: a
 // repository (models--ORG--NAME, datasets--...) in a Hugging Face hub, a
 // kernel hash in a compile cache, a project under a home; the files lying
-// directly in the root make the entry ".".
+// directly in the root make the entry ".". An entry holding no file and
+// nothing planned is left out.
 type EntryUsage struct {
 	Name string `json:"name"`
 	// Bytes is what its regular files allocate on disk (st_blocks), each
@@ -177,8 +178,8 @@ func (p *planner) plannedUsage() {
 		rr := &p.rep.Roots[ri]
 		rr.Entries = make([]EntryUsage, 0, len(a.entries))
 		for name, e := range a.entries {
-			if name == "." && e.files.Load() == 0 && e.items == 0 {
-				continue // no file lies in the root itself
+			if e.files.Load() == 0 && e.items == 0 {
+				continue // nothing in it (for a Within rule: nothing inside its directories)
 			}
 			rr.Entries = append(rr.Entries, EntryUsage{Name: name, Bytes: e.bytes.Load(), Size: e.size.Load(), Files: e.files.Load(),
 				LastUse: unixNanoTime(e.last.Load()), PlannedBytes: e.planned, PlannedItems: e.items})

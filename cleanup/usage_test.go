@@ -158,6 +158,7 @@ func TestUsageWithinCountsInsideOnly(t *testing.T) {
 	home := t.TempDir()
 	mk := osMaker(t)
 	mk.file(filepath.Join(home, "proj", "big.bin"), 1<<20, ago(30))
+	mk.file(filepath.Join(home, "other", "data.bin"), 1<<20, ago(30)) // no checkpoints: no entry
 	mk.file(filepath.Join(home, "proj", ".ipynb_checkpoints", "nb-checkpoint.ipynb"), 3000, ago(30))
 	s := &cleanup.Sweeper{Usage: true, Home: home, Rules: []cleanup.Rule{{Root: home, Within: []string{".ipynb_checkpoints"}, OlderThan: 7 * 24 * time.Hour}}}
 	rep, err := s.Plan(context.Background())

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,4 +243,19 @@ func TestBinaryUsage(t *testing.T) {
 	assert.Positive(t, r.Roots[0].Entries[1].PlannedBytes, "the old model goes")
 	assert.Zero(t, r.Roots[0].Entries[0].PlannedBytes, "the model in use stays")
 	assert.NotEmpty(t, r.Items, "--json still lists the plan")
+
+	// A real run writes each root's gauges: what it held when scanned, what
+	// the run planned (and deleted).
+	prom := filepath.Join(dir, "tend.prom")
+	stdout, stderr, code = runLimited(t, env, "--config", cfg, "--once", "--only", "sweep", "--metrics-file", prom)
+	require.Equal(t, 0, code, "%s\n%s", stdout, stderr)
+	metrics, err := os.ReadFile(prom)
+	require.NoError(t, err)
+	for _, root := range r.Roots {
+		assert.Regexp(t, `(?m)^tend_sweep_root_bytes\{root="`+regexp.QuoteMeta(root.Root)+`"\} `+regexp.QuoteMeta(promFloat(root.HeldBytes))+`$`, string(metrics))
+		assert.Regexp(t, `(?m)^tend_sweep_root_planned_bytes\{root="`+regexp.QuoteMeta(root.Root)+`"\} `+regexp.QuoteMeta(promFloat(root.Bytes))+`$`, string(metrics))
+	}
 }
+
+// promFloat is n as the text exposition format writes it.
+func promFloat(n int64) string { return strconv.FormatFloat(float64(n), 'g', -1, 64) }

@@ -88,7 +88,8 @@ type Sweeper struct {
 	// RootReport's Entries: what each entry of the root holds (bytes
 	// allocated, files, last use) and what the plan frees in it, largest
 	// first. An entry is a child directory of the root (see EntryUsage);
-	// memory grows with the entries, not the files. A rule with Within
+	// memory grows with the entries, not the files (and with the files
+	// with several names while some names are not met). A rule with Within
 	// counts the files inside its directories only.
 	Usage bool
 }

@@ -39,10 +39,18 @@ type usageAcc struct {
 	total entryAcc
 	mu    sync.Mutex
 	// linked holds the inodes with several names already counted, with
-	// the entry they count in (nil without per-entry usage).
-	linked map[uint64]*entryAcc
+	// the entry they count in (nil without per-entry usage) and how many
+	// of their names are still to be met: an inode is forgotten once all
+	// are, so memory follows the linked files whose names are not all
+	// under the root (or not all walked yet).
+	linked map[uint64]*linkSeen
 	// entries is nil when no per-entry usage is asked for.
 	entries map[string]*entryAcc
+}
+
+type linkSeen struct {
+	e    *entryAcc
+	left uint64
 }
 
 type entryAcc struct {
@@ -83,11 +91,21 @@ func (a *usageAcc) file(e *entryAcc, info Info, used int64) {
 	if info.Nlink > 1 {
 		a.mu.Lock()
 		if a.linked == nil {
-			a.linked = map[uint64]*entryAcc{}
+			a.linked = map[uint64]*linkSeen{}
 		}
-		was, seen := a.linked[info.Ino]
-		if !seen || e != nil && e.name < was.name {
-			a.linked[info.Ino] = e
+		ls, seen := a.linked[info.Ino]
+		var was *entryAcc
+		switch {
+		case !seen:
+			a.linked[info.Ino] = &linkSeen{e: e, left: info.Nlink - 1}
+		default:
+			was = ls.e
+			if e != nil && e.name < was.name {
+				ls.e = e
+			}
+			if ls.left--; ls.left == 0 {
+				delete(a.linked, info.Ino)
+			}
 		}
 		a.mu.Unlock()
 		if seen {

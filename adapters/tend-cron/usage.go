@@ -65,7 +65,7 @@ func usageLines(rep *cleanup.Report) []string {
 	}
 	lines := []string{fmt.Sprintf("  usage (bytes on disk, each file once; largest first): %s in %d roots", units.Size(total).Human(), len(roots))}
 	for _, r := range roots {
-		lines = append(lines, fmt.Sprintf("    %s: %s in %d files, last use %s; the plan frees %s (%d entries)",
+		lines = append(lines, fmt.Sprintf("    %s: %s in %d files, last use %s; the plan frees %s (%d items)",
 			quoted(r.Root), units.Size(r.HeldBytes).Human(), r.HeldFiles, day(r.LastUse), units.Size(r.Bytes).Human(), r.Deleted))
 		for i, e := range r.Entries {
 			if i == maxUsageEntries {

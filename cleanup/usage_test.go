@@ -53,9 +53,9 @@ func diskUsage(t *testing.T, root string) map[string]cleanup.EntryUsage {
 	return out
 }
 
-// checkUsage compares a root's usage with want (diskUsage before the plan:
-// reading a ref file updates its atime) and with its plan: sorted largest
-// first, each entry's planned bytes the plan's items in it.
+// checkUsage compares a root's usage with want (diskUsage before the plan)
+// and with its plan: sorted largest first, each entry's planned bytes the
+// plan's items in it.
 func checkUsage(t *testing.T, root string, want map[string]cleanup.EntryUsage, rr cleanup.RootReport, items []cleanup.Item) {
 	t.Helper()
 	want = maps.Clone(want)
@@ -113,6 +113,7 @@ func TestUsageHuggingFace(t *testing.T) {
 	}
 	checkUsage(t, hub, want, rr, rep.Items())
 	assert.Positive(t, rr.Entries[0].Bytes)
+	assert.Equal(t, want, diskUsage(t, hub), "the plan read the refs without touching their atime")
 }
 
 func TestUsagePlainHardLinksOnce(t *testing.T) {

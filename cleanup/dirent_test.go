@@ -34,10 +34,10 @@ func TestAppendEntries(t *testing.T) {
 	} {
 		b = append(b, dirent(r.ino, r.typ, r.name)...)
 	}
-	assert.Equal(t, []DirEntry{{"sub", true}, {"file", false}, {"link", false}, {"unknown", false},
-		{"new\nline\xff", false}, {strings.Repeat("n", 255), false}}, appendEntries(nil, b))
+	assert.Equal(t, []DirEntry{{"sub", true, true}, {"file", false, true}, {"link", false, true}, {"unknown", false, false},
+		{"new\nline\xff", false, true}, {strings.Repeat("n", 255), false, true}}, appendEntries(nil, b))
 	// A record cut short or claiming more than is there ends the parse.
-	assert.Equal(t, []DirEntry{{"sub", true}}, appendEntries(nil, append(dirent(3, unix.DT_DIR, "sub"), dirent(4, unix.DT_REG, "file")[:20]...)))
+	assert.Equal(t, []DirEntry{{"sub", true, true}}, appendEntries(nil, append(dirent(3, unix.DT_DIR, "sub"), dirent(4, unix.DT_REG, "file")[:20]...)))
 }
 
 // FuzzAppendEntries: whatever the bytes, parsing neither panics nor reads

@@ -57,6 +57,11 @@ type DirEntry struct {
 	// Dir is true when the listing says the entry is a directory (getdents'
 	// d_type is DT_DIR); false for every other type and for an unknown one.
 	Dir bool
+	// Typed is true when the listing says what the entry is (d_type is not
+	// DT_UNKNOWN): with Dir false, it is then a file, a symlink or a special
+	// file, and a walk looking only for directories (outside a Rule's Within
+	// directories) never describes it.
+	Typed bool
 }
 
 // EntryLister is implemented by a Dir whose listing tells directories
@@ -124,14 +129,16 @@ func (t *Type) UnmarshalText(b []byte) error {
 
 // Info describes one entry, as lstat(2) reports it.
 type Info struct {
-	Type  Type
-	Size  int64 // bytes, for files
-	Dev   uint64
-	Ino   uint64
-	Nlink uint64
-	Atime time.Time
-	Mtime time.Time
-	Ctime time.Time
+	Type Type
+	Size int64 // bytes, for files
+	// Blocks is the 512-byte blocks allocated on disk (st_blocks).
+	Blocks int64
+	Dev    uint64
+	Ino    uint64
+	Nlink  uint64
+	Atime  time.Time
+	Mtime  time.Time
+	Ctime  time.Time
 	// UID, GID and Perm (permission bits with setuid, setgid and sticky)
 	// are the owner and mode. An FS that leaves them zero should not
 	// implement Identity: its entries are then taken as removable.
@@ -165,16 +172,17 @@ type listing struct {
 }
 
 type listed struct {
-	off uint32 // into names
-	n   uint8  // length (a name is at most 255 bytes)
-	dir bool   // the listing says it is a directory (see DirEntry)
+	off   uint32 // into names
+	n     uint8  // length (a name is at most 255 bytes)
+	dir   bool   // the listing says it is a directory (see DirEntry)
+	typed bool   // the listing says what it is (see DirEntry.Typed)
 }
 
-func (l *listing) add(name []byte, dir bool) {
+func (l *listing) add(name []byte, dir, typed bool) {
 	if len(name) > 255 || len(l.names)+len(name) > 1<<32-1 {
 		return // no file system names an entry so; never read past it
 	}
-	l.ents = append(l.ents, listed{off: uint32(len(l.names)), n: uint8(len(name)), dir: dir})
+	l.ents = append(l.ents, listed{off: uint32(len(l.names)), n: uint8(len(name)), dir: dir, typed: typed})
 	l.names = append(l.names, name...)
 }
 
@@ -203,7 +211,7 @@ func readListing(d Dir, l *listing) error {
 	}
 	ents, err := readEntries(d)
 	for _, e := range ents {
-		l.add([]byte(e.Name), e.Dir)
+		l.add([]byte(e.Name), e.Dir, e.Typed)
 	}
 	return err
 }

@@ -122,15 +122,18 @@ const (
 // "." and ".." (nor an empty name, which no kernel sends). unix.ParseDirent
 // does the same but drops d_type.
 func appendEntries(ents []DirEntry, b []byte) []DirEntry {
-	eachDirent(b, func(name []byte, dir bool) { ents = append(ents, DirEntry{Name: string(name), Dir: dir}) })
+	eachDirent(b, func(name []byte, dir, typed bool) {
+		ents = append(ents, DirEntry{Name: string(name), Dir: dir, Typed: typed})
+	})
 	return ents
 }
 
 // appendListing is appendEntries into a listing.
 func appendListing(l *listing, b []byte) { eachDirent(b, l.add) }
 
-// eachDirent calls f with each entry of the getdents64 records in b.
-func eachDirent(b []byte, f func(name []byte, dir bool)) {
+// eachDirent calls f with each entry of the getdents64 records in b: dir
+// when d_type is DT_DIR, typed when it is not DT_UNKNOWN.
+func eachDirent(b []byte, f func(name []byte, dir, typed bool)) {
 	for len(b) > direntName {
 		reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
 		if reclen <= direntName || reclen > len(b) {
@@ -148,7 +151,7 @@ func eachDirent(b []byte, f func(name []byte, dir bool)) {
 		if len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		f(name, rec[direntType] == unix.DT_DIR)
+		f(name, rec[direntType] == unix.DT_DIR, rec[direntType] != unix.DT_UNKNOWN)
 	}
 }
 
@@ -177,7 +180,13 @@ func (d *osDir) Remove(name string, dir bool) error {
 }
 
 func (d *osDir) ReadFile(name string, max int) ([]byte, error) {
-	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	// O_NOATIME: reading a Hugging Face ref must not make it look used
+	// (only the owner may ask for it: retry without).
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
+	fd, err := unix.Openat(d.fd, name, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Openat(d.fd, name, flags, 0)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +259,7 @@ func infoOf(st *unix.Stat_t) Info {
 		t = TypeOther
 	}
 	return Info{
-		Type: t, Size: st.Size, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
+		Type: t, Size: st.Size, Blocks: st.Blocks, Dev: st.Dev, Ino: st.Ino, Nlink: uint64(st.Nlink),
 		Atime: time.Unix(st.Atim.Unix()), Mtime: time.Unix(st.Mtim.Unix()), Ctime: time.Unix(st.Ctim.Unix()),
 		UID: st.Uid, GID: st.Gid, Perm: st.Mode & 0o7777,
 	}

@@ -80,6 +80,7 @@ func (p *planner) hub(ri int32, r Rule, basis AgeBasis, resolved string, d Dir, 
 	w := newWalk(p, ri, r, basis, resolved)
 	w.rootDev = info.Dev
 	w.dirInfo = map[int32]Info{di: info}
+	defer w.use.report(&p.rep.Roots[ri])
 	root := &hnode{name: r.Root, self: di, dir: -1}
 	if err := p.scanTree(w, d, root, "", 0); err != nil {
 		return err
@@ -150,6 +151,9 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, rel string, depth int) erro
 		}
 		p.rep.Scanned++
 		p.rep.Roots[w.ri].Scanned++
+		if info.Type == TypeFile {
+			w.use.file(w.use.entry(topEntry(rel, name, false)), info, ageOf(w.basis, info).UnixNano())
+		}
 		k := &hnode{name: name, info: info, dir: n.self, self: -1}
 		n.kids = append(n.kids, k)
 		switch {

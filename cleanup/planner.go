@@ -47,6 +47,8 @@ type planner struct {
 	spool   *spool
 	spillOK bool
 	buf     []byte
+	// uses are the usage sums of each root walked, by rule index.
+	uses map[int32]*usageAcc
 }
 
 // fdBudget is the descriptor budget of one sweep, shared by all workers.
@@ -189,7 +191,10 @@ func (p *planner) root(ri int32, r Rule) error {
 		return p.hub(ri, r, age, resolved, d, di, info)
 	}
 	p.spillOK = p.spool != nil
-	return newWalk(p, ri, r, age, resolved).run(d, di, info)
+	w := newWalk(p, ri, r, age, resolved)
+	err = w.run(d, di, info)
+	w.use.report(&p.rep.Roots[ri])
+	return err
 }
 
 // admit checks rule ri and its root, as named and with its symlinks

@@ -92,7 +92,20 @@ type RootReport struct {
 	FreeAfter  int64  `json:"free_after"`
 	Missing    bool   `json:"missing,omitempty"`
 	Note       string `json:"note,omitempty"`
-	dev        uint64
+	// HeldBytes, HeldSize and HeldFiles are what the regular files under
+	// the root held when the walk described them: bytes allocated on disk
+	// (st_blocks), each inode once; their apparent size; how many. LastUse
+	// is the newest use of them by the rule's Age. A rule with Within counts
+	// the files inside its directories only (the others are never
+	// described).
+	HeldBytes int64     `json:"held_bytes"`
+	HeldSize  int64     `json:"held_size"`
+	HeldFiles int64     `json:"held_files"`
+	LastUse   time.Time `json:"last_use,omitzero"`
+	// Entries is the usage of each entry of the root, largest first
+	// (Sweeper.Usage, in a plan).
+	Entries []EntryUsage `json:"entries,omitempty"`
+	dev     uint64
 }
 
 // Report is a plan (DryRun) or the outcome of a sweep, in the same shape:

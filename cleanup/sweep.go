@@ -84,6 +84,14 @@ type Sweeper struct {
 	// Logger receives one Info record per deletion and warnings; nil
 	// discards.
 	Logger *slog.Logger
+	// Usage makes a plan (Plan, or Sweep with dryRun) also fill each
+	// RootReport's Entries: what each entry of the root holds (bytes
+	// allocated, files, last use) and what the plan frees in it, largest
+	// first. An entry is a child directory of the root (see EntryUsage);
+	// memory grows with the entries, not the files (and with the files
+	// with several names while some names are not met). A rule with Within
+	// counts the files inside its directories only.
+	Usage bool
 }
 
 func (s *Sweeper) fs() FS {
@@ -238,6 +246,9 @@ func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		p.errs = multierror.Append(p.errs, fmt.Errorf("sweep cancelled: %w", err))
+	}
+	if !live && s.Usage {
+		p.plannedUsage()
 	}
 	p.rep.Finished = s.now()
 	p.rep.Errors = errStrings(p.errs)

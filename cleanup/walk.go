@@ -41,6 +41,8 @@ type walk struct {
 	// relDepth is how deep a relative path can still match a relative
 	// glob, a protected path or a mount point.
 	relDepth int
+	// use adds up what the root's files hold (see usage.go).
+	use *usageAcc
 }
 
 // splitDepth is how deep (the root is 0) a directory's subdirectories are
@@ -72,6 +74,7 @@ type frame struct {
 	eligible  bool // the directory itself may be removed
 	included  bool
 	inWithin  bool
+	use       *entryAcc // the root's entry it is in (Sweeper.Usage)
 }
 
 type subdir struct {
@@ -85,7 +88,8 @@ type subdir struct {
 
 func newWalk(p *planner, ri int32, r Rule, basis AgeBasis, resolved string) *walk {
 	w := &walk{p: p, ri: ri, r: r, basis: basis, include: compileGlobs(r.Include), exclude: compileGlobs(r.Exclude),
-		within: map[string]bool{}, protect: map[string]bool{}, mounts: mountsUnder(p.mounts, resolved)}
+		within: map[string]bool{}, protect: map[string]bool{}, mounts: mountsUnder(p.mounts, resolved),
+		use: p.newUsage(ri)}
 	if r.OlderThan > 0 {
 		w.cutoff = p.now.Add(-r.OlderThan).UnixNano()
 	}
@@ -143,7 +147,7 @@ func (w *walk) run(root Dir, di int32, info Info) error {
 	rootName := filepath.Base(w.r.Root)
 	w.path = append(w.path[:0], w.r.Root...)
 	top := &frame{d: root, idx: di, name: w.r.Root, pathLen: len(w.path), info: info, included: w.include.empty(),
-		inWithin: len(w.within) == 0 || w.within[rootName]}
+		inWithin: len(w.within) == 0 || w.within[rootName], use: w.use.entry(".")}
 	w.split = w.p.s.MaxDeletions == 0 && w.r.KeepUnder == 0 && w.p.s.workers() > 1
 	w.p.acquire()
 	w.p.fds.open.Add(1) // the root, opened by planner.root
@@ -335,7 +339,10 @@ func (w *walk) enter(f *frame, sd subdir) *frame {
 	w.p.rep.dirs = append(w.p.rep.dirs, dirRec{parent: f.idx, root: w.ri, name: sd.name, dev: got.Dev, ino: got.Ino})
 	w.path = append(append(w.path[:f.pathLen], '/'), sd.name...)
 	nf := &frame{d: d, idx: int32(len(w.p.rep.dirs) - 1), name: sd.name, pathLen: len(w.path), depth: f.depth + 1,
-		info: sd.info, included: sd.incl, inWithin: f.inWithin || w.within[sd.name], eligible: sd.incl && f.inWithin}
+		info: sd.info, included: sd.incl, inWithin: f.inWithin || w.within[sd.name], eligible: sd.incl && f.inWithin, use: f.use}
+	if f.depth == 0 {
+		nf.use = w.use.entry(sd.name)
+	}
 	if nf.depth < w.relDepth {
 		nf.rel = join(f.rel, sd.name)
 	}
@@ -421,7 +428,7 @@ func (w *walk) parallel(top *frame) {
 				cw.p = cp
 				cw.path = append(make([]byte, 0, 256), topPath...)
 				fr := &frame{d: top.d, idx: 0, name: top.name, pathLen: len(cw.path), rel: top.rel, depth: top.depth,
-					info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin}
+					info: top.info, subdirs: subs[k : k+1], included: top.included, inWithin: top.inWithin, use: top.use}
 				cw.loop([]*frame{fr})
 				cp.release()
 				// Join the parts done so far, in order, to free them early;
@@ -470,6 +477,10 @@ func (w *walk) list(f *frame) {
 			f.remaining += len(ents.ents) - i // stop between deletions
 			return
 		}
+		if e := ents.ents[i]; !e.dir && e.typed && w.listOnly(f) {
+			w.unstated(f, string(ents.name(i)))
+			continue
+		}
 		w.examine(f, string(ents.name(i)), ents.ents[i].dir)
 	}
 }
@@ -493,6 +504,7 @@ func (w *walk) examine(f *frame, name string, listedDir bool) {
 	w.p.rep.Roots[w.ri].Scanned++
 	if info.Type == TypeFile {
 		w.allBytes += w.inodeBytes(info)
+		w.use.file(f.use, info, ageOf(w.basis, info).UnixNano())
 	}
 	shallow := f.depth < w.relDepth // rel names f; deeper, no relative match is possible
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,10 +50,10 @@ func TestDockerArbitraryUser(t *testing.T) {
 	require.NoError(t, err, "docker build: %s", out)
 	t.Cleanup(func() { exec.Command(docker, "rmi", "-f", name).Run() })
 
-	run := func(args ...string) (stdout, stderr string, code int) {
+	runWith := func(args []string, cmdArgs ...string) (stdout, stderr string, code int) {
 		t.Helper()
 		argv := append([]string{"run", "--rm", "--label", "tend.test=cron-home", "--user", "4242:4242"}, args...)
-		argv = append(argv, name, "--once", "--only", "sweep", "--dry-run")
+		argv = append(append(argv, name), cmdArgs...)
 		cmd := exec.CommandContext(ctx, docker, argv...)
 		var so, se strings.Builder
 		cmd.Stdout, cmd.Stderr = &so, &se
@@ -64,6 +65,10 @@ func TestDockerArbitraryUser(t *testing.T) {
 			require.NoError(t, err)
 		}
 		return so.String(), se.String(), code
+	}
+	run := func(args ...string) (stdout, stderr string, code int) {
+		t.Helper()
+		return runWith(args, "--once", "--only", "sweep", "--dry-run")
 	}
 
 	// Docker sets HOME=/ for a uid without a passwd entry (also for -e HOME=).
@@ -85,4 +90,30 @@ func TestDockerArbitraryUser(t *testing.T) {
 	assert.Contains(t, stdout, "  /data/hf/hub: would delete 0", "the hub moved by HF_HOME is swept there (nothing old yet)")
 	assert.Contains(t, stdout, "  /data/hf/datasets: missing, skipped")
 	assert.Contains(t, stdout, "left out 5 rules")
+
+	// --usage in the same container: the hub moved by HF_HOME and its
+	// model are listed; --json names each rule left out and why.
+	stdout, stderr, code = runWith([]string{"-e", "HF_HOME=/data/hf"}, "--usage")
+	assert.Equal(t, 0, code, "%s\n%s", stdout, stderr)
+	assert.Regexp(t, `(?m)^\s+/data/hf/hub: \S+ in 1 files, last use \d{4}-\d\d-\d\d; the plan frees 0B`, stdout)
+	assert.Regexp(t, `(?m)^\s+\S+ +1 files  used \d{4}-\d\d-\d\d  frees +0B  models--org--m$`, stdout)
+	assert.Contains(t, stdout, "left out 5 rules")
+	stdout, stderr, code = runWith(nil, "--usage", "--json")
+	assert.Equal(t, 0, code, "%s\n%s", stdout, stderr)
+	var doc struct {
+		Tasks []struct {
+			Report struct {
+				LeftOut []struct{ Field, Rule, Reason string } `json:"left_out"`
+			} `json:"report"`
+		} `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &doc), stdout)
+	require.Len(t, doc.Tasks, 1)
+	lo := doc.Tasks[0].Report.LeftOut
+	require.Len(t, lo, 8, "%+v", lo)
+	assert.Equal(t, "sweep.rules[0]", lo[0].Field)
+	assert.Equal(t, "cache: torch", lo[0].Rule)
+	for _, l := range lo {
+		assert.Equal(t, `HOME is "/": the home directory is unknown`, l.Reason, l.Field)
+	}
 }

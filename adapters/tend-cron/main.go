@@ -4,6 +4,7 @@
 // logrotate, no tini and no cleanup scripts.
 //
 //	tend-cron [--config FILE] --once [--only NAME] [--dry-run] [--json]
+//	tend-cron [--config FILE] --usage [--json]
 //	tend-cron [--config FILE] --check
 //	tend-cron [--config FILE] [--jitter 5m] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]
 //	tend-cron [--config FILE] [flags] [--signal-group] -- CMD ARGS...
@@ -12,7 +13,10 @@
 // caches under $HOME and /tmp older than 7 days). --once runs each task and
 // job once (or only the one --only names), prints a summary and exits 1
 // when one failed. --check validates the config and prints the next run
-// times of each task and job. Paths the user has no permission to touch
+// times of each task and job. --usage prints what each sweep root and each
+// of its entries (a Hugging Face model, a compile cache's kernel) hold on
+// disk, their last use and what the plan would free, largest first: a dry
+// run of the sweep alone. Paths the user has no permission to touch
 // (other users' files in /tmp, for a non-root tend-cron) are listed with
 // the reason but do not fail a run. Without --once it runs the tasks and
 // jobs on their schedules (cron expressions or @every/@daily...), never
@@ -107,6 +111,7 @@ type flags struct {
 	jitter      time.Duration
 	runAtStart  bool
 	check       bool
+	usage       bool
 	signalGroup bool
 	argv        []string // the child command after "--"
 }
@@ -121,6 +126,7 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://`ADDR`/metrics (e.g. :9464)")
 	fs.BoolVar(&f.signalGroup, "signal-group", false, "forward signals to CMD's whole process group, not CMD alone (as tini -g)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "plan only: print what would be done and change nothing")
+	fs.BoolVar(&f.usage, "usage", false, "print what each sweep root and its entries (HF models, kernels) hold and what the plan would free, largest first (implies --once --dry-run --only sweep)")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics to `FILE` (node_exporter textfile format) after each run")
 	fs.Func("jitter", "delay each scheduled run by a random `duration` below this (e.g. 5m)", func(s string) error {
 		d, err := units.ParseDuration(s)
@@ -132,6 +138,7 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage:\n")
 		fmt.Fprintf(out, "  %s [--config FILE] --once [--only NAME] [--dry-run] [--json]\n", name)
+		fmt.Fprintf(out, "  %s [--config FILE] --usage [--json]\n", name)
 		fmt.Fprintf(out, "  %s [--config FILE] --check\n", name)
 		fmt.Fprintf(out, "  %s [--config FILE] [--jitter D] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]\n", name)
 		fmt.Fprintf(out, "  %s [--config FILE] [flags] [--signal-group] -- CMD ARGS...\n\n", name)
@@ -153,6 +160,9 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 			return f, true, c.usage("unexpected argument %q: put the command to run after --", rest[0])
 		}
 		f.argv = rest
+	}
+	if msg := usageFlags(&f); msg != "" {
+		return f, true, c.usage("%s", msg)
 	}
 	switch {
 	case f.check && (f.once || f.argv != nil || f.dryRun || f.JSON):
@@ -196,6 +206,9 @@ func (c *command) run(ctx context.Context, args []string) int {
 	}
 	if f.check {
 		return c.check(f, tasks)
+	}
+	if f.usage {
+		enableUsage(tasks)
 	}
 	if f.once {
 		return c.runOnce(ctx, f, tasks, log)

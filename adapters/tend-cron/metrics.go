@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/tendkit/tend/cleanup"
 	"github.com/tendkit/tend/internal/atomicfile"
 )
 
@@ -34,7 +35,9 @@ import (
 // tend_job_timeouts_total, tend_job_skipped_runs_total{reason},
 // tend_job_last_exit_code, tend_job_last_duration_seconds,
 // tend_job_last_run_timestamp_seconds and
-// tend_job_last_success_timestamp_seconds.
+// tend_job_last_success_timestamp_seconds. The sweep adds, per root of its
+// last run, tend_sweep_root_bytes{root} and
+// tend_sweep_root_planned_bytes{root}.
 type metrics struct {
 	path string
 	reg  *prometheus.Registry
@@ -47,6 +50,8 @@ type metrics struct {
 
 	jobRuns, jobFailures, jobTimeouts, jobSkipped *prometheus.CounterVec
 	jobExit, jobDuration, jobLastRun, jobLastGood *prometheus.GaugeVec
+
+	rootBytes, rootPlanned *prometheus.GaugeVec
 }
 
 func newMetrics(path string) *metrics {
@@ -77,6 +82,8 @@ func newMetrics(path string) *metrics {
 	m.jobDuration = gauge("tend_job_last_duration_seconds", "How long the job's last run took.", "job")
 	m.jobLastRun = gauge("tend_job_last_run_timestamp_seconds", "Unix time the job's last run started.", "job")
 	m.jobLastGood = gauge("tend_job_last_success_timestamp_seconds", "Unix time the job last exited with status 0.", "job")
+	m.rootBytes = gauge("tend_sweep_root_bytes", "Bytes on disk the regular files under the sweep root held when the last sweep scanned it, each file once (a rule with within: inside its directories only).", "root")
+	m.rootPlanned = gauge("tend_sweep_root_planned_bytes", "Bytes the last sweep planned to free under the root (what it deleted: file sizes).", "root")
 	return m
 }
 
@@ -168,6 +175,23 @@ func (m *metrics) add(r runRecord, end time.Time) {
 		if v >= 0 {
 			m.counter(k).WithLabelValues(t).Add(v)
 		}
+	}
+	if rep := cleanupReport(r.Report); rep != nil {
+		m.setRoots(rep)
+	}
+}
+
+// setRoots replaces the per-root gauges with the sweep's last run: a root
+// no longer swept (a reloaded config) drops out.
+func (m *metrics) setRoots(rep *cleanup.Report) {
+	m.rootBytes.Reset()
+	m.rootPlanned.Reset()
+	for _, r := range rep.Roots {
+		if r.Missing {
+			continue
+		}
+		m.rootBytes.WithLabelValues(r.Root).Set(float64(r.HeldBytes))
+		m.rootPlanned.WithLabelValues(r.Root).Set(float64(r.Bytes))
 	}
 }
 

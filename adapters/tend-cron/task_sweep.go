@@ -19,6 +19,7 @@ type sweepTask struct {
 	schedule string
 	sweeper  *cleanup.Sweeper
 	leftOut  []config.LeftOut // rules that cannot be located here
+	usage    bool             // --usage: print what each root and entry holds
 }
 
 // newSweepTask turns cfg.Sweep into a cleanup.Sweeper; ok is false when
@@ -72,10 +73,15 @@ func (t *sweepTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 		return taskResult{Metrics: map[string]float64{"errors": 1}}, err
 	}
 	lines := sweepLines(rep)
+	if t.usage {
+		lines = append(withoutPlan(lines), usageLines(rep)...)
+	}
+	var report any = rep
 	if len(t.leftOut) > 0 {
 		lines = append(lines, fmt.Sprintf("  left out %d rules: %s: %s", len(t.leftOut), t.leftOut[0].Reason, leftOutNames(t.leftOut)))
+		report = &sweepReport{Report: rep, LeftOut: t.leftOut}
 	}
-	return taskResult{Report: rep, Lines: lines, Metrics: map[string]float64{
+	return taskResult{Report: report, Lines: lines, Metrics: map[string]float64{
 		"bytes_freed":    float64(rep.Bytes),
 		"files_deleted":  float64(rep.Deleted),
 		"errors":         float64(len(rep.Errors)),
@@ -130,6 +136,9 @@ func sweepLines(rep *cleanup.Report) []string {
 	return lines
 }
 
+// sweepPlanHead opens the plan's listing in a dry run's summary.
+const sweepPlanHead = "  plan (in order):"
+
 // maxSweepPlanLines bounds the plan printed by a human-readable dry run; --json
 // carries every item.
 const maxSweepPlanLines = 200
@@ -141,7 +150,7 @@ func sweepPlanLines(items iter.Seq[cleanup.Item], total, max int) []string {
 	if total == 0 {
 		return nil
 	}
-	lines := []string{"  plan (in order):"}
+	lines := []string{sweepPlanHead}
 	i := 0
 	for it := range items {
 		if i == max {

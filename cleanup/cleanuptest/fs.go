@@ -255,7 +255,8 @@ func info(n *node) cleanup.Info {
 	if n.typ == cleanup.TypeDir {
 		nlink = 2
 	}
-	return cleanup.Info{Type: n.typ, Size: n.size, Dev: n.dev, Ino: n.ino, Nlink: nlink, Atime: n.a, Mtime: n.m, Ctime: n.c}
+	// Blocks as a file system of 512-byte blocks allocates them.
+	return cleanup.Info{Type: n.typ, Size: n.size, Blocks: (n.size + 511) / 512, Dev: n.dev, Ino: n.ino, Nlink: nlink, Atime: n.a, Mtime: n.m, Ctime: n.c}
 }
 
 func (d *dir) OpenDir(name string) (cleanup.Dir, error) {

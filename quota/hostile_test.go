@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -164,4 +165,42 @@ func TestParseCPUsRefusesExponentsFirst(t *testing.T) {
 	n, err := ParseCPUs("1.5")
 	require.NoError(t, err)
 	assert.Equal(t, NanoCPUs(1.5e9), n)
+}
+
+// TestNamesThatMapToOneName: a bad name whose lowercase form is another
+// user's name, or what another bad name maps to, is a problem naming both
+// users (following the advice must not make two users one), and a name
+// with a space at its end is shown quoted.
+func TestNamesThatMapToOneName(t *testing.T) {
+	s, err := ParseSpec("n.yaml", []byte(`host: {memory: 64GiB, cpus: 8}
+defaults: {image: busybox:1, memory: 1GiB, memory_swap: 1GiB}
+users:
+  - name: Dave_GPU.1
+  - name: dave-gpu-1
+  - name: "ann "
+  - name: ann
+  - name: Eve.X
+  - name: eve_x
+  - name: Zed
+  - name: Zed
+  - name: A_
+`))
+	require.NoError(t, err)
+	_, err = s.Plan(Host{}, PlanOptions{})
+	assert.Equal(t, []string{
+		`n.yaml:4: user Dave_GPU.1: field users[0].name: "Dave_GPU.1" cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (not "dave-gpu-1": the user on line 5 (users[1]) is named so): name not valid where it is used`,
+		`n.yaml:6: user "ann ": field users[2].name: "ann " is not a docker container name (letters, digits, _ . -, starting with a letter or digit, at least 2 characters) (not "ann": the user on line 7 (users[3]) is named so): name not valid where it is used`,
+		`n.yaml:8: user Eve.X: field users[4].name: "Eve.X" cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. "eve-x"): name not valid where it is used`,
+		`n.yaml:9: user eve_x: field users[5].name: "eve_x" cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (not "eve-x": the name of the user on line 8 (users[4]) maps to it too): name not valid where it is used`,
+		`n.yaml:10: user Zed: field users[6].name: "Zed" cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. "zed"): name not valid where it is used`,
+		`n.yaml:11: user Zed: field users[7].name: two users are named "Zed": this one and the one on line 10 (users[6]); names must be unique`,
+		`n.yaml:11: user Zed: field users[7].name: "Zed" cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. "zed"): name not valid where it is used`,
+		`n.yaml:12: user A_: field users[8].name: "A_" cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters: name not valid where it is used`,
+	}, problemTexts(Problems(err)))
+	for _, p := range Problems(err) {
+		assert.True(t, errors.Is(p, ErrBadName) != errors.Is(p, ErrDuplicateName), "errors.Is finds the kind: %v", p)
+	}
+	// Without a spec (Validate alone) the other user is named by index.
+	_, err = Validate(Host{Memory: 64 << 30}, []QuotaSpec{{Name: "a_b", Image: "x", Memory: 1 << 30, MemorySwap: 1 << 30}, {Name: "a-b", Image: "x", Memory: 1 << 30, MemorySwap: 1 << 30}}, ValidateOptions{})
+	assert.ErrorContains(t, err, `(not "a-b": users[1] is named so)`)
 }

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -204,9 +205,6 @@ func validateShm(i int, q *QuotaSpec, ps *problems) {
 
 func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 	u := q.Name
-	if err := checkUserName(q.Name); err != nil {
-		ps.add(i, u, "name", "%w", err)
-	}
 	err, ok := images[q.Image]
 	if !ok {
 		err = checkImage(q.Image)
@@ -310,12 +308,31 @@ func validateShared(hx *hostIndex, users []QuotaSpec, opts ValidateOptions, ps *
 	var sum units.Size
 	allGPUs := -1
 	for i := range users {
+		if _, ok := names[users[i].Name]; !ok {
+			names[users[i].Name] = i
+		}
+	}
+	mapped := map[string]int{} // a bad name's suggestion -> the first user with it
+	for i := range users {
 		q := &users[i]
-		if first, ok := names[q.Name]; ok && q.Name != "" {
+		first := names[q.Name]
+		if first != i && q.Name != "" {
 			ps.errs = append(ps.errs, &Problem{User: q.Name, Field: "name", index: i + 1,
 				Err: &duplicateNameError{name: q.Name, first: first}})
-		} else {
-			names[q.Name] = i
+		}
+		if err := checkUserName(q.Name); err != nil {
+			// A bad name's suggestion must not be another user's name, or
+			// what another bad name maps to: name that user too.
+			if b, ok := err.(*badNameError); ok && b.suggest != "" && first == i {
+				if j, taken := names[b.suggest]; taken {
+					b.other = j
+				} else if j, taken := mapped[b.suggest]; taken {
+					b.other, b.otherMapped = j, true
+				} else {
+					mapped[b.suggest] = i
+				}
+			}
+			ps.add(i, q.Name, "name", "%w", err)
 		}
 		if q.Memory > 0 {
 			sum += q.Memory
@@ -383,6 +400,25 @@ func (e *duplicateNameError) Error() string {
 		return fmt.Sprintf("two users are named %q: this one and the one on line %d (users[%d]); names must be unique", e.name, e.firstLine, e.first)
 	}
 	return fmt.Sprintf("two users are named %q: this one and users[%d]; names must be unique", e.name, e.first)
+}
+
+// withOtherLine returns err with the line of the other user it names
+// filled in by lineOf (for Spec.Plan, which knows the lines); other
+// errors come back as they are.
+func withOtherLine(err error, lineOf func(i int) int) error {
+	var dup *duplicateNameError
+	if errors.As(err, &dup) {
+		d := *dup
+		d.firstLine = lineOf(d.first)
+		return &d
+	}
+	var bad *badNameError
+	if errors.As(err, &bad) && bad.other >= 0 {
+		b := *bad
+		b.otherLine = lineOf(b.other)
+		return &b
+	}
+	return err
 }
 
 func (e *duplicateNameError) Unwrap() error { return ErrDuplicateName }

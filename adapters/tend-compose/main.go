@@ -7,6 +7,9 @@
 //	tend-compose --spec FILE [--format compose|docker-args|k8s] [--check] [--json]
 //	tend-compose --spec FILE --audit [--json]
 //
+// --spec - reads the spec from standard input (a pipe is read under
+// --timeout, as a FIFO is).
+//
 // --audit reads the running containers from the Docker engine (DOCKER_HOST
 // or the default socket) and reports drift from the spec: missing or
 // looser memory, CPU and pids limits, a 64 MiB /dev/shm, unlimited swap,
@@ -91,7 +94,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	fs := flag.NewFlagSet("tend-compose", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs)
-	spec := fs.String("spec", "", "quota spec file (YAML: `users:` or `container:`)")
+	spec := fs.String("spec", "", "quota spec file (YAML: `users:` or `container:`); - for standard input")
 	format := fs.String("format", "compose", "output: compose, docker-args or k8s")
 	check := fs.Bool("check", false, "validate only; print nothing but problems")
 	audit := fs.Bool("audit", false, "compare the running containers (Docker engine) with the spec; exit 1 on drift")
@@ -156,7 +159,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 		}
 		return code
 	}
-	s, parseErr := quota.LoadSpec(ctx, *spec)
+	path := *spec
+	if path == "-" {
+		// Reopened, so that a pipe is read under the deadline and the
+		// limit as a FIFO is.
+		path = stdinPath
+	}
+	s, parseErr := quota.LoadSpec(ctx, path)
 	if s == nil {
 		return fail(cli.ExitUsage, parseErr)
 	}
@@ -244,6 +253,9 @@ func runAudit(ctx context.Context, plan *quota.Plan, engine func() (quota.Engine
 	}
 	return cli.ExitOK
 }
+
+// stdinPath is what --spec - reads.
+const stdinPath = "/dev/stdin"
 
 var renderers = map[string]func([]quota.QuotaSpec) ([]byte, error){
 	"compose": quota.Compose,

@@ -204,3 +204,39 @@ users:
 	_, err = Validate(Host{Memory: 64 << 30}, []QuotaSpec{{Name: "a_b", Image: "x", Memory: 1 << 30, MemorySwap: 1 << 30}, {Name: "a-b", Image: "x", Memory: 1 << 30, MemorySwap: 1 << 30}}, ValidateOptions{})
 	assert.ErrorContains(t, err, `(not "a-b": users[1] is named so)`)
 }
+
+// TestOverBudgetStopsThere: a spec whose aliases expand past the reader's
+// budget is reported as such, without a "missing" problem for each user
+// the reader did not get to (whole or in chunks).
+func TestOverBudgetStopsThere(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("host: {memory: 100TiB, cpus: 8}\ndefaults: &d {image: busybox, memory: 1g, memory_swap: 1g, volumes: [")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "\"/d%d:/d%d:ro\", ", i, i)
+	}
+	b.WriteString("\"/x:/x:ro\"]}\nusers:\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "  - {<<: *d, name: u%d}\n", i)
+	}
+	s, err := ParseSpec("b.yaml", []byte(b.String()))
+	assert.True(t, s == nil, "no spec from a file the reader stopped reading")
+	assert.Equal(t, []string{"b.yaml:2: the spec holds more than 1048576 values, aliases expanded: over a limit of the spec reader"}, problemTexts(Problems(err)))
+
+	// No aliases, chunks: one chunk holds more values than a decoder walks.
+	b.Reset()
+	b.WriteString("host: {memory: 100TiB, cpus: 8}\ndefaults: {image: busybox, memory: 1g, memory_swap: 1g}\nusers:\n")
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("K%d: v", i)
+	}
+	env := strings.Join(keys, ", ")
+	for i := range chunkUsers + 10 {
+		fmt.Fprintf(&b, "  - name: u%d\n    env: {%s}\n", i, env)
+	}
+	s, err = ParseSpec("c.yaml", []byte(b.String()))
+	assert.True(t, s == nil, "no spec from a file the reader stopped reading")
+	ps := Problems(err)
+	require.NotEmpty(t, ps)
+	assert.Less(t, len(ps), 20, "no flood: %.500v", err)
+	assert.Contains(t, ps[len(ps)-1].Error(), "the spec holds more than 1048576 values")
+}

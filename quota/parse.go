@@ -67,7 +67,11 @@ var topKeys = []string{"host", "headroom", "port_range", "defaults", "users", "c
 //
 // The spec comes back even when there are problems, holding what could be
 // read, so that Spec.Plan can add the allocation and validation problems to
-// the same list; it is nil only when the file is not YAML or not a mapping.
+// the same list. It is nil when the file is not YAML or not a mapping, and
+// when its aliases expand to more than the reader takes (ErrTooLarge):
+// then what was read is not the spec, and the problems are those found
+// before the reader stopped, without the flood of "missing" ones that the
+// users it did not read would bring.
 //
 // The users list of a large spec is parsed in chunks on all CPUs, each
 // chunk's YAML tree dropped once decoded, so memory follows the users kept,
@@ -119,8 +123,18 @@ func parseWhole(name string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.over {
+		return nil, incomplete(d.probs)
+	}
 	s.parsed = append(s.parsed, d.probs...)
 	return s, nil
+}
+
+// incomplete returns the problems of a spec the reader stopped reading
+// (its visit budget spent), sorted.
+func incomplete(ps []*Problem) error {
+	SortProblems(ps)
+	return asError(ps)
 }
 
 // top decodes the document's root mapping. With users set, the `users:`
@@ -386,6 +400,7 @@ type chunkedUsers struct {
 	users   []QuotaSpec
 	lines   []userLines
 	probs   []*Problem
+	over    bool // a chunk's decoder spent its visit budget
 }
 
 // usersBlock finds a top-level `users:` key followed by a block list and
@@ -480,6 +495,9 @@ func parseChunked(name string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.over || cu.over {
+		return nil, incomplete(append(s.parsed, d.probs...))
+	}
 	s.parsed = append(s.parsed, d.probs...)
 	return s, nil
 }
@@ -507,13 +525,19 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 	close(work)
 	wg.Wait()
 	for c := range chunks {
-		if errs[c] != nil {
+		switch {
+		case errs[c] == errOverBudget:
+			cu.over = true
+		case errs[c] != nil:
 			return errs[c]
 		}
 		cu.probs = append(cu.probs, probs[c]...)
 	}
 	return nil
 }
+
+// errOverBudget: a chunk held more values than a decoder walks.
+var errOverBudget = errors.New("over the visit budget")
 
 func decodeChunk(name string, data []byte, end int, items, itemLines []int, c int, cu *chunkedUsers) ([]*Problem, error) {
 	first := c * chunkUsers
@@ -542,6 +566,9 @@ func decodeChunk(name string, data []byte, end int, items, itemLines []int, c in
 		q, ln := d.user(item, i, false)
 		d.needName(item, i, &q, &ln)
 		cu.users[i], cu.lines[i] = q, ln
+	}
+	if d.over {
+		return d.probs, errOverBudget
 	}
 	return d.probs, nil
 }

@@ -222,7 +222,8 @@ func TestOverBudgetStopsThere(t *testing.T) {
 	assert.True(t, s == nil, "no spec from a file the reader stopped reading")
 	assert.Equal(t, []string{"b.yaml:2: the spec holds more than 1048576 values, aliases expanded: over a limit of the spec reader"}, problemTexts(Problems(err)))
 
-	// No aliases, chunks: one chunk holds more values than a decoder walks.
+	// No aliases: 2,058 users of 300 env values each (more values than a
+	// decoder walks, in all) are read in chunks small enough for the budget.
 	b.Reset()
 	b.WriteString("host: {memory: 100TiB, cpus: 8}\ndefaults: {image: busybox, memory: 1g, memory_swap: 1g}\nusers:\n")
 	keys := make([]string, 300)
@@ -234,9 +235,51 @@ func TestOverBudgetStopsThere(t *testing.T) {
 		fmt.Fprintf(&b, "  - name: u%d\n    env: {%s}\n", i, env)
 	}
 	s, err = ParseSpec("c.yaml", []byte(b.String()))
-	assert.True(t, s == nil, "no spec from a file the reader stopped reading")
-	ps := Problems(err)
-	require.NotEmpty(t, ps)
-	assert.Less(t, len(ps), 20, "no flood: %.500v", err)
-	assert.Contains(t, ps[len(ps)-1].Error(), "the spec holds more than 1048576 values")
+	require.NoError(t, err)
+	require.Len(t, s.Users, chunkUsers+10)
+	assert.Len(t, s.Users[chunkUsers+9].Env, 300)
+}
+
+// TestSizesCheckedBeforeTrees: a spec near MaxSpecSize that is one huge
+// user, or a huge part outside the users list, is refused before its YAML
+// tree (about 50 times its text) is built; a large list of small users is
+// parsed in chunks of at most chunkBytes.
+func TestSizesCheckedBeforeTrees(t *testing.T) {
+	keys := make([]string, 0, 1<<20)
+	for i := range cap(keys) / 8 {
+		keys = append(keys, fmt.Sprintf("K%d: v", i))
+	}
+	env := "{" + strings.Join(keys, ", ") + "}"
+	head := "host: {memory: 100TiB, cpus: 8}\ndefaults: {image: busybox, memory: 1g, memory_swap: 1g}\n"
+	s, err := ParseSpec("u.yaml", []byte(head+"users:\n  - name: aa\n  - name: bb\n    env: "+env+"\n"))
+	assert.True(t, s == nil)
+	assert.Equal(t, []string{fmt.Sprintf("u.yaml:5: field users[1]: %d bytes of YAML for one user, over the limit of 1048576: over a limit of the spec reader", len(env)+23)}, problemTexts(Problems(err)))
+
+	var b strings.Builder
+	b.WriteString("host: {memory: 100TiB, cpus: 8}\ndefaults: {image: busybox, memory: 1g, memory_swap: 1g, env: {" + strings.Repeat(env[1:len(env)-1]+", ", 3) + "X: y}}\nusers:\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "  - name: u%d\n", i)
+	}
+	s, err = ParseSpec("r.yaml", []byte(b.String()))
+	assert.True(t, s == nil)
+	assert.Contains(t, err.Error(), "bytes outside the users list, over the limit of 4194304")
+
+	// 3000 users of 600 bytes each: chunks by bytes, not by count.
+	items := make([]int, 3000)
+	for i := range items {
+		items[i] = i * 600
+	}
+	starts := chunkStarts(items, 3000*600)
+	require.Greater(t, len(starts), 6)
+	for c, first := range starts {
+		last := len(items)
+		if c+1 < len(starts) {
+			last = starts[c+1]
+		}
+		assert.LessOrEqual(t, (last-first)*600, chunkBytes)
+	}
+	for i := range items {
+		items[i] = i * 10
+	}
+	assert.Equal(t, []int{0, 2048}, chunkStarts(items, 3000*10), "small users: chunks by count")
 }

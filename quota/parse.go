@@ -464,13 +464,26 @@ func isUsersKey(text []byte) bool {
 	return len(rest) == 0 || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '#'
 }
 
-// chunkUsers is how many users a chunk holds.
-const chunkUsers = 2048
+// chunkUsers is how many users a chunk holds at most, and chunkBytes how
+// many bytes of YAML (a chunk of a single larger user holds it alone): a
+// YAML tree takes about 50 times its text, so each CPU's tree stays small.
+const (
+	chunkUsers = 2048
+	chunkBytes = 256 << 10
+)
+
+// maxUserBytes bounds the YAML text of one user in a chunked users list,
+// and wholeParseMax the rest of such a file: both are checked before a
+// tree is built, so a 32 MiB spec cannot take gigabytes as one tree.
+const maxUserBytes = 1 << 20
 
 func parseChunked(name string, data []byte) (*Spec, error) {
 	keyLine, start, end, items, itemLines, ok := usersBlock(data)
 	if !ok {
 		return nil, errNotChunkable
+	}
+	if err := checkSizes(name, data, start, end, items, itemLines); err != nil {
+		return nil, err
 	}
 	cu := &chunkedUsers{keyLine: keyLine}
 	if len(items) > MaxUsers {
@@ -502,12 +515,60 @@ func parseChunked(name string, data []byte) (*Spec, error) {
 	return s, nil
 }
 
+// checkSizes refuses, before any tree is built, a users list with a user
+// over maxUserBytes of text and a file whose part outside the users list
+// is over wholeParseMax.
+func checkSizes(name string, data []byte, start, end int, items, itemLines []int) error {
+	var ps []*Problem
+	for i, at := range items {
+		next := end
+		if i+1 < len(items) {
+			next = items[i+1]
+		}
+		if next-at > maxUserBytes {
+			ps = append(ps, &Problem{File: name, Line: itemLines[i], Field: userPath(i, false), Err: fmt.Errorf("%d bytes of YAML for one user, over the limit of %d: %w", next-at, maxUserBytes, ErrTooLarge)})
+			if len(ps) == 16 {
+				break
+			}
+		}
+	}
+	if rest := len(data) - (end - start); rest > wholeParseMax {
+		ps = append(ps, &Problem{File: name, Err: fmt.Errorf("%d bytes outside the users list, over the limit of %d: %w", rest, wholeParseMax, ErrTooLarge)})
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return incomplete(ps)
+}
+
+// chunkStarts splits the users list into chunks of at most chunkUsers
+// users and, unless one user alone is larger, chunkBytes bytes; it
+// returns the index of each chunk's first user.
+func chunkStarts(items []int, end int) []int {
+	var starts []int
+	for i := range items {
+		if len(starts) == 0 || i-starts[len(starts)-1] == chunkUsers {
+			starts = append(starts, i)
+			continue
+		}
+		next := end
+		if i+1 < len(items) {
+			next = items[i+1]
+		}
+		if next-items[starts[len(starts)-1]] > chunkBytes {
+			starts = append(starts, i)
+		}
+	}
+	return starts
+}
+
 // decodeChunks parses and decodes the users list in chunks on all CPUs.
 func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu *chunkedUsers) error {
 	n := len(items)
 	cu.users = make([]QuotaSpec, n)
 	cu.lines = make([]userLines, n)
-	chunks := (n + chunkUsers - 1) / chunkUsers
+	starts := chunkStarts(items, end)
+	chunks := len(starts)
 	probs := make([][]*Problem, chunks)
 	errs := make([]error, chunks)
 	work := make(chan int)
@@ -515,7 +576,11 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 	for range min(runtime.GOMAXPROCS(0), chunks) {
 		wg.Go(func() {
 			for c := range work {
-				probs[c], errs[c] = decodeChunk(name, data, end, items, itemLines, c, cu)
+				last := n
+				if c+1 < chunks {
+					last = starts[c+1]
+				}
+				probs[c], errs[c] = decodeChunk(name, data, end, items, itemLines, starts[c], last, cu)
 			}
 		})
 	}
@@ -539,9 +604,7 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 // errOverBudget: a chunk held more values than a decoder walks.
 var errOverBudget = errors.New("over the visit budget")
 
-func decodeChunk(name string, data []byte, end int, items, itemLines []int, c int, cu *chunkedUsers) ([]*Problem, error) {
-	first := c * chunkUsers
-	last := min(first+chunkUsers, len(items))
+func decodeChunk(name string, data []byte, end int, items, itemLines []int, first, last int, cu *chunkedUsers) ([]*Problem, error) {
 	stop := end
 	if last < len(items) {
 		stop = items[last]

@@ -480,8 +480,9 @@ func (d *decoder) gpus(v *yaml.Node, pi int, user, path string) GPUs {
 			d.fail(v, pi, user, path, fmt.Errorf("%q: give a count, all, or a list of ids or UUIDs such as [\"0\", \"2\"]", s))
 			break
 		}
-		g.Count = n
+		g.Count, g.None = n, n == 0
 	case v.Kind == yaml.SequenceNode:
+		g.None = len(v.Content) == 0
 		d.list(v, pi, user, path, func(c *yaml.Node, p string) {
 			if s, ok := d.text(c, pi, user, p); ok {
 				if s == "" || strings.ContainsAny(s, ", \t\n\"'") {

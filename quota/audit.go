@@ -297,6 +297,7 @@ func compareGPUs(r *AuditReport, running []Container, byName map[string]int) {
 	}
 	for _, id := range ids {
 		if h := holders[id]; len(h) > 1 {
+			slices.Sort(h)
 			for _, name := range h {
 				r.Drifts = append(r.Drifts, Drift{Kind: DriftKindGPUShared, Container: name, User: user(name), Got: strings.Join(h, ", "),
 					Message: fmt.Sprintf("GPU %s is shared by %s", id, strings.Join(h, ", "))})
@@ -310,6 +311,7 @@ func compareGPUs(r *AuditReport, running []Container, byName map[string]int) {
 				others = append(others, o.Name)
 			}
 		}
+		slices.Sort(others)
 		if len(others) > 0 {
 			r.Drifts = append(r.Drifts, Drift{Kind: DriftKindGPUShared, Container: c.Name, User: user(c.Name), Got: "all",
 				Message: fmt.Sprintf("has all GPUs, which %s also use", strings.Join(others, ", "))})

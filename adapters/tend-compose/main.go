@@ -230,7 +230,7 @@ func runAudit(ctx context.Context, plan *quota.Plan, engine func() (quota.Engine
 	defer func() { _ = closeEngine() }()
 	a, err := quota.Audit(ctx, e, plan.Users, quota.AuditOptions{})
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-compose: audit: %v\n", err)
+		fmt.Fprintf(stderr, "tend-compose: %v\n", err) // "audit: list running containers: ..."
 		return cli.ExitFail
 	}
 	rep.Audit = a

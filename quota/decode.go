@@ -191,6 +191,26 @@ func (d *decoder) pairs(n *yaml.Node, visit func(k, v *yaml.Node)) {
 	}
 }
 
+// dupKeys reports each key that mapping n sets twice (merge keys aside),
+// for the mappings whose decoders do not check that themselves.
+func (d *decoder) dupKeys(n *yaml.Node, pi int, user, path string) {
+	if len(n.Content) < 4 {
+		return
+	}
+	first := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || (k.Value == "<<" && k.Tag == "!!merge") {
+			continue
+		}
+		if line, dup := first[k.Value]; dup {
+			d.fail(k, pi, user, path+"."+truncate(k.Value, 64), fmt.Errorf("%s is set twice (first on line %d)", truncate(k.Value, 64), line))
+			continue
+		}
+		first[k.Value] = d.line(k)
+	}
+}
+
 // text returns a scalar's text ("" for null); ok is false, with a
 // problem recorded, for a list or mapping.
 func (d *decoder) text(v *yaml.Node, index int, user, path string) (string, bool) {
@@ -529,6 +549,7 @@ func (d *decoder) ulimits(v *yaml.Node, pi int, user, path string) []Ulimit {
 				u.Hard, err = ulimitValue(hard)
 			}
 		case yaml.MappingNode:
+			d.dupKeys(c, pi, user, p)
 			var soft, hard string
 			d.pairs(c, func(k2, c2 *yaml.Node) {
 				switch k2.Value {
@@ -599,6 +620,7 @@ func (d *decoder) logging(v *yaml.Node, pi int, user, path string) Logging {
 		d.fail(v, pi, user, path, errors.New("expected a mapping such as {driver: json-file, max_size: 10MiB, max_file: 5}"))
 		return l
 	}
+	d.dupKeys(v, pi, user, path)
 	d.pairs(v, func(k, c *yaml.Node) {
 		p := path + "." + truncate(k.Value, 64)
 		switch k.Value {

@@ -281,6 +281,7 @@ func (d *decoder) host(v *yaml.Node, s *Spec) *Host {
 		d.fail(v, 0, "", "host", fmt.Errorf("expected a mapping such as {memory: 256GiB, cpus: 64, gpus: [\"0\", \"1\"]}, not %s", kindName(v)))
 		return h
 	}
+	d.dupKeys(v, 0, "", "host")
 	var memory, cpus bool
 	d.pairs(v, func(k, c *yaml.Node) {
 		path := "host." + truncate(k.Value, 64)
@@ -364,18 +365,29 @@ func (d *decoder) secrets(v *yaml.Node) []Secret {
 		d.fail(v, 0, "", "secrets", errors.New("expected a mapping such as {jupyter_token: {file: /etc/tend/jupyter_token}}"))
 		return nil
 	}
+	d.dupKeys(v, 0, "", "secrets")
 	var out []Secret
+	type named struct {
+		name string
+		line int
+	}
+	k8s := map[string]named{} // Kubernetes Secret name -> the first secret with it
 	d.pairs(v, func(k, c *yaml.Node) {
 		path := "secrets." + truncate(k.Value, 64)
 		sec := Secret{Name: k.Value}
 		if err := validSecretName(k.Value); err != nil {
 			d.fail(k, 0, "", path, err)
+		} else if first, ok := k8s[k8sSecretName(k.Value)]; ok && first.name != k.Value {
+			d.fail(k, 0, "", path, fmt.Errorf("secrets %q and %q (line %d) would both be the Kubernetes Secret %q: rename one: %w", k.Value, first.name, first.line, k8sSecretName(k.Value), ErrBadName))
+		} else if !ok {
+			k8s[k8sSecretName(k.Value)] = named{k.Value, d.line(k)}
 		}
 		c = deref(c)
 		if c.Kind != yaml.MappingNode {
 			d.fail(c, 0, "", path, errors.New("expected {file: /absolute/path}"))
 			return
 		}
+		d.dupKeys(c, 0, "", path)
 		d.pairs(c, func(k2, c2 *yaml.Node) {
 			if k2.Value != "file" {
 				d.unknownKey(k2, 0, "", path+"."+truncate(k2.Value, 64), "a secret", []string{"file"})

@@ -283,3 +283,28 @@ func TestSizesCheckedBeforeTrees(t *testing.T) {
 	}
 	assert.Equal(t, []int{0, 2048}, chunkStarts(items, 3000*10), "small users: chunks by count")
 }
+
+// TestMountPointsTendOwns: docker refuses "/data" and "/data/" as two
+// mounts ("Duplicate mount point") and a volume where a secret is mounted;
+// a volume over /dev/shm makes docker ignore shm_size. Each is a problem.
+func TestMountPointsTendOwns(t *testing.T) {
+	s, err := ParseSpec("v.yaml", []byte(`host: {memory: 8g, cpus: 2}
+secrets: {tok: {file: /etc/tok}}
+defaults: {image: busybox, memory: 1g, memory_swap: 1g}
+users:
+  - {name: aa, volumes: ["/a:/data", "/b:/data/"]}
+  - {name: bb, volumes: ["/c:/dev/shm/"]}
+  - {name: cc, secrets: [tok], volumes: ["/d:/run/secrets/tok", "/e:/run/secrets"]}
+  - {name: dd, volumes: ["/f:/run/secrets/tok"]}
+  - {name: ee, workspace: /w, volumes: ["/g:/workspace/"]}
+`))
+	require.NoError(t, err)
+	_, err = s.Plan(Host{}, PlanOptions{})
+	assert.Equal(t, []string{
+		"v.yaml:5: user aa: field users[0].volumes: two volumes are mounted at /data",
+		"v.yaml:6: user bb: field users[1].volumes: /c is mounted over /dev/shm: set shm_size (or ipc: host) instead (docker ignores shm_size under such a mount; a Pod cannot mount /dev/shm twice)",
+		"v.yaml:7: user cc: field users[2].volumes: /d is mounted at /run/secrets/tok, where the user's secrets are mounted: choose another place",
+		"v.yaml:7: user cc: field users[2].volumes: /e is mounted at /run/secrets, where the user's secrets are mounted: choose another place",
+		"v.yaml:9: user ee: field users[4].volumes: two volumes are mounted at /workspace",
+	}, problemTexts(Problems(err)), "dd mounts no secret: /run/secrets is free")
+}

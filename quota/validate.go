@@ -3,6 +3,7 @@ package quota
 import (
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 
@@ -225,10 +226,18 @@ func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 	}
 	targets := map[string]bool{}
 	for _, v := range q.allVolumes() {
-		if targets[v.Target] {
-			ps.add(i, u, "volumes", "two volumes are mounted at %s", v.Target)
+		// "/data" and "/data/" are one mount point (docker: "Duplicate
+		// mount point"); /dev/shm and the secrets' directory are tend's.
+		t := path.Clean(v.Target)
+		switch {
+		case targets[t]:
+			ps.add(i, u, "volumes", "two volumes are mounted at %s", t)
+		case t == "/dev/shm":
+			ps.add(i, u, "volumes", "%s is mounted over /dev/shm: set shm_size (or ipc: host) instead (docker ignores shm_size under such a mount; a Pod cannot mount /dev/shm twice)", v.Source)
+		case len(q.Secrets) > 0 && (t == SecretsDir || strings.HasPrefix(t, SecretsDir+"/")):
+			ps.add(i, u, "volumes", "%s is mounted at %s, where the user's secrets are mounted: choose another place", v.Source, t)
 		}
-		targets[v.Target] = true
+		targets[t] = true
 	}
 	for k, v := range q.Env {
 		if !isEnvVarName(k) {

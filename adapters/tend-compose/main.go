@@ -195,14 +195,14 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	if *audit {
 		return runAudit(ctx, plan, func() (quota.Engine, func() error, error) { return engine(*auditLabel) }, common.JSON, &rep, stdout, stderr)
 	}
+	var out []byte
 	if !*check {
-		out, err := render(plan.Users)
-		if err != nil {
+		if out, err = render(plan.Users); err != nil {
 			return fail(cli.ExitUsage, err)
 		}
-		rep.Output = string(out)
 	}
 	if common.JSON {
+		rep.Output = string(out)
 		if err := cli.WriteJSON(stdout, rep); err != nil {
 			return cli.ExitFail
 		}
@@ -212,7 +212,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 		fmt.Fprintf(stderr, "%s: spec is valid: %d users, %d warnings\n", *spec, len(plan.Users), len(plan.Warnings))
 		return cli.ExitOK
 	}
-	_, err = io.WriteString(stdout, rep.Output)
+	_, err = stdout.Write(out)
 	if err != nil {
 		log.Error("write output", slog.Any("err", err))
 		return cli.ExitFail

@@ -53,10 +53,10 @@ func TestSpecFromStdin(t *testing.T) {
 	// A pipe with problems: lines are the pipe's.
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
-	go func() {
+	go func(w *os.File) {
 		_, _ = w.WriteString("host: {memory: 8g, cpus: 2}\ncontainer:\n  name: box\n  image: busybox\n  memroy: 1g\n")
 		_ = w.Close()
-	}()
+	}(w)
 	code, _, errOut = runMain(t, r, "--spec", "-", "--check")
 	_ = r.Close()
 	assert.Equal(t, 2, code)

@@ -308,3 +308,22 @@ users:
 		"v.yaml:9: user ee: field users[4].volumes: two volumes are mounted at /workspace",
 	}, problemTexts(Problems(err)), "dd mounts no secret: /run/secrets is free")
 }
+
+// TestImageReferencesAsDockerSaysThem: the references docker 20.10 (this
+// machine's engine) takes and refuses with `docker create --pull never`
+// ("No such image" versus "invalid reference format"), as checkImage sees
+// them.
+func TestImageReferencesAsDockerSaysThem(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("a", 64)
+	for _, ok := range []string{
+		"busybox", "busybox:LATEST", "Registry.Example.com:5000/team/img:1", "localhost:5000/team/img" + digest,
+		"busybox:1" + digest, "a/b/c/d/e:1", "registry.example.com:99999/x",
+	} {
+		assert.NoError(t, checkImage(ok), ok)
+	}
+	for _, bad := range []string{
+		"Busybox", "busybox:-x", "img@sha256:abc", "registry.example.com:5000/Team/img:1", "busybox:", " busybox", "busybox ",
+	} {
+		assert.ErrorIs(t, checkImage(bad), ErrBadName, bad)
+	}
+}

@@ -327,3 +327,16 @@ func TestImageReferencesAsDockerSaysThem(t *testing.T) {
 		assert.ErrorIs(t, checkImage(bad), ErrBadName, bad)
 	}
 }
+
+// TestUnlimitedSwapWarns: memory_swap -1 is what the spec asks, so not a
+// problem, but it is said once, as max_size: unlimited is.
+func TestUnlimitedSwapWarns(t *testing.T) {
+	s, err := ParseSpec("s.yaml", []byte("host: {memory: 8g, cpus: 2}\ncontainer: {name: aa, image: busybox, memory: 1g, memory_swap: -1}\n"))
+	require.NoError(t, err)
+	p, err := s.Plan(Host{}, PlanOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"s.yaml:2: warning: user aa: field container.memory_swap: -1: unlimited swap: the container may fill the host's swap once it reaches its 1GiB memory limit; set memory_swap to 1GiB for no swap"}, problemTexts(p.Warnings))
+	args, err := DockerArgs(p.Users[0])
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(args, " "), "--memory-swap -1")
+}

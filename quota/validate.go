@@ -53,7 +53,7 @@ var (
 // paths, a secret referenced from env but not mounted, uncapped logs. It
 // returns every error at once as a *multierror.Error of *Problem (nil when
 // there is none) and, apart, the warnings: no memory limit, docker's
-// implicit swap of 2x memory, a /dev/shm under 1 GiB for an image that
+// implicit swap of 2x memory, unlimited swap (memory_swap: -1), a /dev/shm under 1 GiB for an image that
 // runs PyTorch, logs not capped. It runs in time linear in the users.
 func Validate(host Host, users []QuotaSpec, opts ValidateOptions) (warnings []*Problem, err error) {
 	var ps problems
@@ -94,6 +94,8 @@ func validateMemory(hx *hostIndex, i int, q *QuotaSpec, ps *problems) {
 		ps.add(i, u, "memory_swap", "set without memory (docker: \"You should always set the Memory limit when using Memoryswap limit\")")
 	case s > 0 && s < q.Memory:
 		ps.add(i, u, "memory_swap", "%s is below the memory limit %s: memory_swap is memory plus swap (docker: \"Minimum memoryswap limit should be larger than memory limit\")", s, q.Memory)
+	case s < 0 && q.Memory > 0:
+		ps.warn(i, u, "memory_swap", "-1: unlimited swap: the container may fill the host's swap once it reaches its %s memory limit; set memory_swap to %s for no swap", q.Memory, q.Memory)
 	case s == 0 && q.Memory > 0:
 		ps.warn(i, u, "memory_swap", "not set: docker then allows as much swap as memory, %s of memory and swap in all; set memory_swap to %s for no swap", 2*q.Memory, q.Memory)
 		because(&ps.warnings, "memory")

@@ -442,6 +442,9 @@ func (d *decoder) setting(q *QuotaSpec, f field, v *yaml.Node, pi int, path stri
 		})
 	case fieldWorkspace:
 		q.Workspace = str()
+		if w := q.Workspace; w != "" && (!strings.HasPrefix(w, "/") || strings.ContainsAny(w, ":\n\x00")) {
+			d.fail(v, pi, u, path, fmt.Errorf("%.80q: give the absolute path of a directory on the host, without ':' (docker reads a relative one as a volume name)", w))
+		}
 	case fieldVolumes:
 		d.list(v, pi, u, path, func(c *yaml.Node, p string) {
 			if s, ok := d.text(c, pi, u, p); ok {

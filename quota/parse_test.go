@@ -243,3 +243,20 @@ container:
 		`k.yaml:12: user aa: field container.env.A: "A" is set twice`,
 	}, problemTexts(Problems(err)))
 }
+
+// TestPathsAndAddressesDockerRefuses: a workspace that is relative or
+// holds ':' (docker: "invalid mode", or a volume name) and a port bound to
+// an address that is not one are problems, not docker run errors.
+func TestPathsAndAddressesDockerRefuses(t *testing.T) {
+	_, err := ParseSpec("a.yaml", []byte(`host: {memory: 8g, cpus: 2}
+defaults: {image: busybox, memory: 1g, memory_swap: 1g, workspace: data/x}
+users:
+  - {name: aa, workspace: "/data:ro"}
+  - {name: bb, ports: ["999.1.1.1:8080:80", "127.0.0.1:8081:80", ":8082:80"]}
+`))
+	assert.Equal(t, []string{
+		`a.yaml:2: field defaults.workspace: "data/x": give the absolute path of a directory on the host, without ':' (docker reads a relative one as a volume name)`,
+		`a.yaml:4: user aa: field users[0].workspace: "/data:ro": give the absolute path of a directory on the host, without ':' (docker reads a relative one as a volume name)`,
+		`a.yaml:5: user bb: field users[1].ports[0]: port "999.1.1.1:8080:80": "999.1.1.1" is not an IPv4 address`,
+	}, problemTexts(Problems(err)))
+}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"math/big"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -197,6 +198,9 @@ func ParsePortMapping(s string) (PortMapping, error) {
 	case 2:
 	case 3:
 		p.IP, parts = parts[0], parts[1:]
+		if a, err := netip.ParseAddr(p.IP); p.IP != "" && (err != nil || !a.Is4()) {
+			return p, fmt.Errorf("port %q: %q is not an IPv4 address", s, p.IP)
+		}
 	default:
 		return p, fmt.Errorf("port %q: use HOST:CONTAINER or IP:HOST:CONTAINER", s)
 	}

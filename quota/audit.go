@@ -98,6 +98,10 @@ type AuditReport struct {
 type AuditOptions struct {
 	// Timeout bounds the engine call when ctx has no deadline (0 = 30s).
 	Timeout time.Duration
+	// GPUs are the host's GPUs (Plan.Host.GPUs). With them, a GPU named by
+	// its UUID (NVIDIA_VISIBLE_DEVICES=GPU-...) and by its index ("0") is
+	// one GPU, in the spec and in the containers alike.
+	GPUs []GPU
 }
 
 // Audit compares the running containers with users (allocated, as in a
@@ -122,6 +126,24 @@ func Audit(ctx context.Context, e Engine, users []QuotaSpec, opts AuditOptions) 
 	running, err := e.Running(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list running containers: %w", err)
+	}
+	if len(opts.GPUs) > 0 {
+		hx := indexHost(Host{GPUs: opts.GPUs})
+		canon := func(ids []string) []string {
+			out := make([]string, len(ids))
+			for i, id := range ids {
+				out[i] = hx.gpuKey(id)
+			}
+			return out
+		}
+		running = slices.Clone(running)
+		for i := range running {
+			running[i].GPUs = canon(running[i].GPUs)
+		}
+		users = slices.Clone(users)
+		for i := range users {
+			users[i].GPUs.IDs = canon(users[i].GPUs.IDs)
+		}
 	}
 	return compare(running, users), nil
 }

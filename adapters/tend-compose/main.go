@@ -228,7 +228,7 @@ func runAudit(ctx context.Context, plan *quota.Plan, engine func() (quota.Engine
 		return cli.ExitFail
 	}
 	defer func() { _ = closeEngine() }()
-	a, err := quota.Audit(ctx, e, plan.Users, quota.AuditOptions{})
+	a, err := quota.Audit(ctx, e, plan.Users, quota.AuditOptions{GPUs: plan.Host.GPUs})
 	if err != nil {
 		fmt.Fprintf(stderr, "tend-compose: %v\n", err) // "audit: list running containers: ..."
 		return cli.ExitFail

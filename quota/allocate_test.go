@@ -105,3 +105,24 @@ func TestQuantities(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, NanoCPUs(1.5e9), n)
 }
+
+// TestGPUsZeroOptsOutOfDefaults: `gpus: 0` or `gpus: []` is a user asking
+// for no GPU, not an unset field that inherits the defaults' GPUs.
+func TestGPUsZeroOptsOutOfDefaults(t *testing.T) {
+	s, err := ParseSpec("z.yaml", []byte(`host: {memory: 8g, cpus: 2, gpus: ["0", "1"]}
+defaults: {image: x, memory: 1g, memory_swap: 1g, gpus: 1}
+users: [{name: aa}, {name: bb, gpus: 0}, {name: cc, gpus: []}, {name: dd, gpus: ~}]
+`))
+	require.NoError(t, err)
+	p, err := s.Plan(Host{}, PlanOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"0"}, p.Users[0].GPUs.IDs)
+	assert.True(t, p.Users[1].GPUs.IsZero(), "gpus: 0")
+	assert.True(t, p.Users[2].GPUs.IsZero(), "gpus: []")
+	assert.Equal(t, []string{"1"}, p.Users[3].GPUs.IDs, "gpus: ~ is unset: the defaults' count")
+	for _, q := range p.Users[1:3] {
+		args, err := DockerArgs(q)
+		require.NoError(t, err)
+		assert.NotContains(t, args, "--gpus", q.Name)
+	}
+}

@@ -98,6 +98,10 @@ type AuditReport struct {
 type AuditOptions struct {
 	// Timeout bounds the engine call when ctx has no deadline (0 = 30s).
 	Timeout time.Duration
+	// GPUs are the host's GPUs (Plan.Host.GPUs). With them, a GPU named by
+	// its UUID (NVIDIA_VISIBLE_DEVICES=GPU-...) and by its index ("0") is
+	// one GPU, in the spec and in the containers alike.
+	GPUs []GPU
 }
 
 // Audit compares the running containers with users (allocated, as in a
@@ -122,6 +126,24 @@ func Audit(ctx context.Context, e Engine, users []QuotaSpec, opts AuditOptions) 
 	running, err := e.Running(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list running containers: %w", err)
+	}
+	if len(opts.GPUs) > 0 {
+		hx := indexHost(Host{GPUs: opts.GPUs})
+		canon := func(ids []string) []string {
+			out := make([]string, len(ids))
+			for i, id := range ids {
+				out[i] = hx.gpuKey(id)
+			}
+			return out
+		}
+		running = slices.Clone(running)
+		for i := range running {
+			running[i].GPUs = canon(running[i].GPUs)
+		}
+		users = slices.Clone(users)
+		for i := range users {
+			users[i].GPUs.IDs = canon(users[i].GPUs.IDs)
+		}
 	}
 	return compare(running, users), nil
 }
@@ -297,6 +319,7 @@ func compareGPUs(r *AuditReport, running []Container, byName map[string]int) {
 	}
 	for _, id := range ids {
 		if h := holders[id]; len(h) > 1 {
+			slices.Sort(h)
 			for _, name := range h {
 				r.Drifts = append(r.Drifts, Drift{Kind: DriftKindGPUShared, Container: name, User: user(name), Got: strings.Join(h, ", "),
 					Message: fmt.Sprintf("GPU %s is shared by %s", id, strings.Join(h, ", "))})
@@ -310,6 +333,7 @@ func compareGPUs(r *AuditReport, running []Container, byName map[string]int) {
 				others = append(others, o.Name)
 			}
 		}
+		slices.Sort(others)
 		if len(others) > 0 {
 			r.Drifts = append(r.Drifts, Drift{Kind: DriftKindGPUShared, Container: c.Name, User: user(c.Name), Got: "all",
 				Message: fmt.Sprintf("has all GPUs, which %s also use", strings.Join(others, ", "))})

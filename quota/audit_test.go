@@ -73,3 +73,35 @@ func TestAuditHonoursDeadline(t *testing.T) {
 	_, err = Audit(context.Background(), fakeEngine{err: boom}, nil, AuditOptions{})
 	assert.ErrorIs(t, err, boom)
 }
+
+// TestAuditGPUsByUUIDAndIndex: with the host's GPUs, a container given a
+// GPU by UUID and a user given it by index hold one GPU: no drift for the
+// right one, a shared GPU for a stranger on the same one by UUID.
+func TestAuditGPUsByUUIDAndIndex(t *testing.T) {
+	gpus := []GPU{{ID: "0", UUID: "GPU-aaaa"}, {ID: "1", UUID: "GPU-bbbb"}}
+	users := []QuotaSpec{{Name: "ann", GPUs: GPUs{IDs: []string{"0"}}}, {Name: "ben", GPUs: GPUs{IDs: []string{"GPU-bbbb"}}}}
+	running := []Container{
+		{Name: "ann", GPUs: []string{"GPU-aaaa"}, LogDriver: "json-file", LogOptions: capped()},
+		{Name: "ben", GPUs: []string{"1"}, LogDriver: "json-file", LogOptions: capped()},
+		{Name: "zed", GPUs: []string{"0"}, LogDriver: "json-file", LogOptions: capped()},
+	}
+	rep, err := Audit(context.Background(), fakeEngine{cs: running}, users, AuditOptions{GPUs: gpus})
+	require.NoError(t, err)
+	var got []string
+	for _, d := range rep.Drifts {
+		got = append(got, d.String())
+	}
+	assert.Equal(t, []string{
+		"container ann: gpu-shared: GPU 0 is shared by ann, zed",
+		"container zed: gpu-shared: GPU 0 is shared by ann, zed",
+		"container zed: unknown-gpu: uses GPUs (0) but the spec has no user of that name",
+	}, got)
+	assert.Equal(t, []string{"ben"}, rep.Matched)
+	assert.Equal(t, []string{"GPU-aaaa"}, running[0].GPUs, "the caller's containers are left as they are")
+	assert.Equal(t, []string{"0"}, users[0].GPUs.IDs)
+
+	// Without the host's GPUs, the UUID and the index are two GPUs.
+	rep, err = Audit(context.Background(), fakeEngine{cs: running[:2]}, users, AuditOptions{})
+	require.NoError(t, err)
+	assert.Len(t, rep.Drifts, 2, "%v", rep.Drifts)
+}

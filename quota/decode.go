@@ -191,6 +191,26 @@ func (d *decoder) pairs(n *yaml.Node, visit func(k, v *yaml.Node)) {
 	}
 }
 
+// dupKeys reports each key that mapping n sets twice (merge keys aside),
+// for the mappings whose decoders do not check that themselves.
+func (d *decoder) dupKeys(n *yaml.Node, pi int, user, path string) {
+	if len(n.Content) < 4 {
+		return
+	}
+	first := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || (k.Value == "<<" && k.Tag == "!!merge") {
+			continue
+		}
+		if line, dup := first[k.Value]; dup {
+			d.fail(k, pi, user, path+"."+truncate(k.Value, 64), fmt.Errorf("%s is set twice (first on line %d)", truncate(k.Value, 64), line))
+			continue
+		}
+		first[k.Value] = d.line(k)
+	}
+}
+
 // text returns a scalar's text ("" for null); ok is false, with a
 // problem recorded, for a list or mapping.
 func (d *decoder) text(v *yaml.Node, index int, user, path string) (string, bool) {
@@ -422,6 +442,9 @@ func (d *decoder) setting(q *QuotaSpec, f field, v *yaml.Node, pi int, path stri
 		})
 	case fieldWorkspace:
 		q.Workspace = str()
+		if w := q.Workspace; w != "" && (!strings.HasPrefix(w, "/") || strings.ContainsAny(w, ":\n\x00")) {
+			d.fail(v, pi, u, path, fmt.Errorf("%.80q: give the absolute path of a directory on the host, without ':' (docker reads a relative one as a volume name)", w))
+		}
 	case fieldVolumes:
 		d.list(v, pi, u, path, func(c *yaml.Node, p string) {
 			if s, ok := d.text(c, pi, u, p); ok {
@@ -480,8 +503,9 @@ func (d *decoder) gpus(v *yaml.Node, pi int, user, path string) GPUs {
 			d.fail(v, pi, user, path, fmt.Errorf("%q: give a count, all, or a list of ids or UUIDs such as [\"0\", \"2\"]", s))
 			break
 		}
-		g.Count = n
+		g.Count, g.None = n, n == 0
 	case v.Kind == yaml.SequenceNode:
+		g.None = len(v.Content) == 0
 		d.list(v, pi, user, path, func(c *yaml.Node, p string) {
 			if s, ok := d.text(c, pi, user, p); ok {
 				if s == "" || strings.ContainsAny(s, ", \t\n\"'") {
@@ -528,6 +552,7 @@ func (d *decoder) ulimits(v *yaml.Node, pi int, user, path string) []Ulimit {
 				u.Hard, err = ulimitValue(hard)
 			}
 		case yaml.MappingNode:
+			d.dupKeys(c, pi, user, p)
 			var soft, hard string
 			d.pairs(c, func(k2, c2 *yaml.Node) {
 				switch k2.Value {
@@ -598,6 +623,7 @@ func (d *decoder) logging(v *yaml.Node, pi int, user, path string) Logging {
 		d.fail(v, pi, user, path, errors.New("expected a mapping such as {driver: json-file, max_size: 10MiB, max_file: 5}"))
 		return l
 	}
+	d.dupKeys(v, pi, user, path)
 	d.pairs(v, func(k, c *yaml.Node) {
 		p := path + "." + truncate(k.Value, 64)
 		switch k.Value {

@@ -51,7 +51,9 @@ const (
 )
 
 // Effective returns l with the defaults filled in: the driver, the size
-// cap (0 when unlimited or for driver none) and the file count.
+// cap (LogUnlimited when the spec turned it off, 0 for driver none) and the
+// file count (0 when there is no cap). It is idempotent: the effective
+// logging of an effective logging is itself.
 func (l Logging) Effective() Logging {
 	if l.Driver == "" {
 		l.Driver = LogDriverJSONFile
@@ -63,7 +65,7 @@ func (l Logging) Effective() Logging {
 	case 0:
 		l.MaxSize = DefaultLogMaxSize
 	case LogUnlimited:
-		return Logging{Driver: l.Driver}
+		return Logging{Driver: l.Driver, MaxSize: LogUnlimited}
 	}
 	if l.MaxFile == 0 {
 		l.MaxFile = DefaultLogMaxFile

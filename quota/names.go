@@ -62,21 +62,60 @@ func isDockerName(s string) bool {
 }
 
 // checkUserName says why name cannot name a container everywhere, or nil.
+// The error wraps ErrBadName; a *badNameError carries the suggestion.
 func checkUserName(name string) error {
-	q := fmt.Sprintf("%.80q", name)
 	switch {
 	case name == "":
 		return fmt.Errorf("every user needs a name: %w", ErrBadName)
 	case !isDockerName(name):
-		return fmt.Errorf("%s is not a docker container name (letters, digits, _ . -, starting with a letter or digit, at least 2 characters): %w", q, ErrBadName)
+		return &badNameError{name: name, rule: "is not a docker container name (letters, digits, _ . -, starting with a letter or digit, at least 2 characters)", suggest: suggestName(name), other: -1}
 	case !isDNS1123Label(name):
-		return fmt.Errorf("%s cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. %q): %w", q, suggestLabel(name), ErrBadName)
+		return &badNameError{name: name, rule: "cannot name a Kubernetes container or Pod: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", suggest: suggestName(name), other: -1}
 	}
 	return nil
 }
 
-// suggestLabel maps a name to a DNS-1123 label, for messages only.
-func suggestLabel(s string) string {
+// badNameError is a user's name that is not valid everywhere, with a name
+// that is (suggest, "" when none comes to mind) and, when another user
+// already has that name or maps to it too, that user, so that following
+// the advice cannot make two users one.
+type badNameError struct {
+	name, rule, suggest string
+	other               int  // index of the user the suggestion clashes with; -1: none
+	otherMapped         bool // other's name is not suggest but maps to it too
+	otherLine           int
+}
+
+func (e *badNameError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.80q %s", e.name, e.rule)
+	switch {
+	case e.suggest == "":
+	case e.other < 0:
+		fmt.Fprintf(&b, " (e.g. %q)", e.suggest)
+	case e.otherMapped:
+		fmt.Fprintf(&b, " (not %q: the name of %s maps to it too)", e.suggest, otherUser(e.other, e.otherLine))
+	default:
+		fmt.Fprintf(&b, " (not %q: %s is named so)", e.suggest, otherUser(e.other, e.otherLine))
+	}
+	b.WriteString(": " + ErrBadName.Error())
+	return b.String()
+}
+
+func (e *badNameError) Unwrap() error { return ErrBadName }
+
+// otherUser names users[i] for a message, by its line when known.
+func otherUser(i, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("the user on line %d (users[%d])", line, i)
+	}
+	return fmt.Sprintf("users[%d]", i)
+}
+
+// suggestName maps a name to one valid everywhere (a DNS-1123 label that
+// is also a docker name), or "" when that leaves too little; for messages
+// only: tend never renames a user.
+func suggestName(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s) && b.Len() < dns1123LabelMax; i++ {
 		c := s[i]
@@ -89,7 +128,11 @@ func suggestLabel(s string) string {
 			b.WriteByte('-')
 		}
 	}
-	return strings.Trim(b.String(), "-")
+	out := strings.Trim(b.String(), "-")
+	if !isDNS1123Label(out) || !isDockerName(out) {
+		return ""
+	}
+	return out
 }
 
 // checkImage parses an image reference as docker does (lowercase

@@ -67,7 +67,11 @@ var topKeys = []string{"host", "headroom", "port_range", "defaults", "users", "c
 //
 // The spec comes back even when there are problems, holding what could be
 // read, so that Spec.Plan can add the allocation and validation problems to
-// the same list; it is nil only when the file is not YAML or not a mapping.
+// the same list. It is nil when the file is not YAML or not a mapping, and
+// when its aliases expand to more than the reader takes (ErrTooLarge):
+// then what was read is not the spec, and the problems are those found
+// before the reader stopped, without the flood of "missing" ones that the
+// users it did not read would bring.
 //
 // The users list of a large spec is parsed in chunks on all CPUs, each
 // chunk's YAML tree dropped once decoded, so memory follows the users kept,
@@ -119,8 +123,18 @@ func parseWhole(name string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.over {
+		return nil, incomplete(d.probs)
+	}
 	s.parsed = append(s.parsed, d.probs...)
 	return s, nil
+}
+
+// incomplete returns the problems of a spec the reader stopped reading
+// (its visit budget spent), sorted.
+func incomplete(ps []*Problem) error {
+	SortProblems(ps)
+	return asError(ps)
 }
 
 // top decodes the document's root mapping. With users set, the `users:`
@@ -267,6 +281,7 @@ func (d *decoder) host(v *yaml.Node, s *Spec) *Host {
 		d.fail(v, 0, "", "host", fmt.Errorf("expected a mapping such as {memory: 256GiB, cpus: 64, gpus: [\"0\", \"1\"]}, not %s", kindName(v)))
 		return h
 	}
+	d.dupKeys(v, 0, "", "host")
 	var memory, cpus bool
 	d.pairs(v, func(k, c *yaml.Node) {
 		path := "host." + truncate(k.Value, 64)
@@ -350,18 +365,29 @@ func (d *decoder) secrets(v *yaml.Node) []Secret {
 		d.fail(v, 0, "", "secrets", errors.New("expected a mapping such as {jupyter_token: {file: /etc/tend/jupyter_token}}"))
 		return nil
 	}
+	d.dupKeys(v, 0, "", "secrets")
 	var out []Secret
+	type named struct {
+		name string
+		line int
+	}
+	k8s := map[string]named{} // Kubernetes Secret name -> the first secret with it
 	d.pairs(v, func(k, c *yaml.Node) {
 		path := "secrets." + truncate(k.Value, 64)
 		sec := Secret{Name: k.Value}
 		if err := validSecretName(k.Value); err != nil {
 			d.fail(k, 0, "", path, err)
+		} else if first, ok := k8s[k8sSecretName(k.Value)]; ok && first.name != k.Value {
+			d.fail(k, 0, "", path, fmt.Errorf("secrets %q and %q (line %d) would both be the Kubernetes Secret %q: rename one: %w", k.Value, first.name, first.line, k8sSecretName(k.Value), ErrBadName))
+		} else if !ok {
+			k8s[k8sSecretName(k.Value)] = named{k.Value, d.line(k)}
 		}
 		c = deref(c)
 		if c.Kind != yaml.MappingNode {
 			d.fail(c, 0, "", path, errors.New("expected {file: /absolute/path}"))
 			return
 		}
+		d.dupKeys(c, 0, "", path)
 		d.pairs(c, func(k2, c2 *yaml.Node) {
 			if k2.Value != "file" {
 				d.unknownKey(k2, 0, "", path+"."+truncate(k2.Value, 64), "a secret", []string{"file"})
@@ -386,6 +412,7 @@ type chunkedUsers struct {
 	users   []QuotaSpec
 	lines   []userLines
 	probs   []*Problem
+	over    bool // a chunk's decoder spent its visit budget
 }
 
 // usersBlock finds a top-level `users:` key followed by a block list and
@@ -449,13 +476,26 @@ func isUsersKey(text []byte) bool {
 	return len(rest) == 0 || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '#'
 }
 
-// chunkUsers is how many users a chunk holds.
-const chunkUsers = 2048
+// chunkUsers is how many users a chunk holds at most, and chunkBytes how
+// many bytes of YAML (a chunk of a single larger user holds it alone): a
+// YAML tree takes about 50 times its text, so each CPU's tree stays small.
+const (
+	chunkUsers = 2048
+	chunkBytes = 256 << 10
+)
+
+// maxUserBytes bounds the YAML text of one user in a chunked users list,
+// and wholeParseMax the rest of such a file: both are checked before a
+// tree is built, so a 32 MiB spec cannot take gigabytes as one tree.
+const maxUserBytes = 1 << 20
 
 func parseChunked(name string, data []byte) (*Spec, error) {
 	keyLine, start, end, items, itemLines, ok := usersBlock(data)
 	if !ok {
 		return nil, errNotChunkable
+	}
+	if err := checkSizes(name, data, start, end, items, itemLines); err != nil {
+		return nil, err
 	}
 	cu := &chunkedUsers{keyLine: keyLine}
 	if len(items) > MaxUsers {
@@ -480,8 +520,58 @@ func parseChunked(name string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.over || cu.over {
+		return nil, incomplete(append(s.parsed, d.probs...))
+	}
 	s.parsed = append(s.parsed, d.probs...)
 	return s, nil
+}
+
+// checkSizes refuses, before any tree is built, a users list with a user
+// over maxUserBytes of text and a file whose part outside the users list
+// is over wholeParseMax.
+func checkSizes(name string, data []byte, start, end int, items, itemLines []int) error {
+	var ps []*Problem
+	for i, at := range items {
+		next := end
+		if i+1 < len(items) {
+			next = items[i+1]
+		}
+		if next-at > maxUserBytes {
+			ps = append(ps, &Problem{File: name, Line: itemLines[i], Field: userPath(i, false), Err: fmt.Errorf("%d bytes of YAML for one user, over the limit of %d: %w", next-at, maxUserBytes, ErrTooLarge)})
+			if len(ps) == 16 {
+				break
+			}
+		}
+	}
+	if rest := len(data) - (end - start); rest > wholeParseMax {
+		ps = append(ps, &Problem{File: name, Err: fmt.Errorf("%d bytes outside the users list, over the limit of %d: %w", rest, wholeParseMax, ErrTooLarge)})
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return incomplete(ps)
+}
+
+// chunkStarts splits the users list into chunks of at most chunkUsers
+// users and, unless one user alone is larger, chunkBytes bytes; it
+// returns the index of each chunk's first user.
+func chunkStarts(items []int, end int) []int {
+	var starts []int
+	for i := range items {
+		if len(starts) == 0 || i-starts[len(starts)-1] == chunkUsers {
+			starts = append(starts, i)
+			continue
+		}
+		next := end
+		if i+1 < len(items) {
+			next = items[i+1]
+		}
+		if next-items[starts[len(starts)-1]] > chunkBytes {
+			starts = append(starts, i)
+		}
+	}
+	return starts
 }
 
 // decodeChunks parses and decodes the users list in chunks on all CPUs.
@@ -489,7 +579,8 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 	n := len(items)
 	cu.users = make([]QuotaSpec, n)
 	cu.lines = make([]userLines, n)
-	chunks := (n + chunkUsers - 1) / chunkUsers
+	starts := chunkStarts(items, end)
+	chunks := len(starts)
 	probs := make([][]*Problem, chunks)
 	errs := make([]error, chunks)
 	work := make(chan int)
@@ -497,7 +588,11 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 	for range min(runtime.GOMAXPROCS(0), chunks) {
 		wg.Go(func() {
 			for c := range work {
-				probs[c], errs[c] = decodeChunk(name, data, end, items, itemLines, c, cu)
+				last := n
+				if c+1 < chunks {
+					last = starts[c+1]
+				}
+				probs[c], errs[c] = decodeChunk(name, data, end, items, itemLines, starts[c], last, cu)
 			}
 		})
 	}
@@ -507,7 +602,10 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 	close(work)
 	wg.Wait()
 	for c := range chunks {
-		if errs[c] != nil {
+		switch {
+		case errs[c] == errOverBudget:
+			cu.over = true
+		case errs[c] != nil:
 			return errs[c]
 		}
 		cu.probs = append(cu.probs, probs[c]...)
@@ -515,9 +613,10 @@ func decodeChunks(name string, data []byte, end int, items, itemLines []int, cu 
 	return nil
 }
 
-func decodeChunk(name string, data []byte, end int, items, itemLines []int, c int, cu *chunkedUsers) ([]*Problem, error) {
-	first := c * chunkUsers
-	last := min(first+chunkUsers, len(items))
+// errOverBudget: a chunk held more values than a decoder walks.
+var errOverBudget = errors.New("over the visit budget")
+
+func decodeChunk(name string, data []byte, end int, items, itemLines []int, first, last int, cu *chunkedUsers) ([]*Problem, error) {
 	stop := end
 	if last < len(items) {
 		stop = items[last]
@@ -542,6 +641,9 @@ func decodeChunk(name string, data []byte, end int, items, itemLines []int, c in
 		q, ln := d.user(item, i, false)
 		d.needName(item, i, &q, &ln)
 		cu.users[i], cu.lines[i] = q, ln
+	}
+	if d.over {
+		return d.probs, errOverBudget
 	}
 	return d.probs, nil
 }

@@ -214,3 +214,49 @@ func problemTexts(ps []*Problem) []string {
 	}
 	return out
 }
+
+// TestKeysSetTwiceEverywhere: a key set twice in any mapping of the spec
+// is a problem naming the first line (not the last one silently winning),
+// and two secrets that would be one Kubernetes Secret are a problem naming
+// both.
+func TestKeysSetTwiceEverywhere(t *testing.T) {
+	_, err := ParseSpec("k.yaml", []byte(`host: {memory: 8g, cpus: 2, memory: 4g}
+secrets:
+  a_b: {file: /etc/one}
+  a-b: {file: /etc/two}
+  x: {file: /a, file: /b}
+  x: {file: /c}
+container:
+  name: aa
+  image: busybox
+  logging: {driver: local, driver: none}
+  ulimits: {nofile: {soft: 1, soft: 2, hard: 3}}
+  env: {A: 1, A: 2}
+`))
+	assert.Equal(t, []string{
+		"k.yaml:1: field host.memory: memory is set twice (first on line 1)",
+		`k.yaml:4: field secrets.a-b: secrets "a-b" and "a_b" (line 3) would both be the Kubernetes Secret "a-b": rename one: name not valid where it is used`,
+		"k.yaml:5: field secrets.x.file: file is set twice (first on line 5)",
+		"k.yaml:6: field secrets.x: x is set twice (first on line 5)",
+		"k.yaml:10: user aa: field container.logging.driver: driver is set twice (first on line 10)",
+		"k.yaml:11: user aa: field container.ulimits.nofile.soft: soft is set twice (first on line 11)",
+		`k.yaml:12: user aa: field container.env.A: "A" is set twice`,
+	}, problemTexts(Problems(err)))
+}
+
+// TestPathsAndAddressesDockerRefuses: a workspace that is relative or
+// holds ':' (docker: "invalid mode", or a volume name) and a port bound to
+// an address that is not one are problems, not docker run errors.
+func TestPathsAndAddressesDockerRefuses(t *testing.T) {
+	_, err := ParseSpec("a.yaml", []byte(`host: {memory: 8g, cpus: 2}
+defaults: {image: busybox, memory: 1g, memory_swap: 1g, workspace: data/x}
+users:
+  - {name: aa, workspace: "/data:ro"}
+  - {name: bb, ports: ["999.1.1.1:8080:80", "127.0.0.1:8081:80", ":8082:80"]}
+`))
+	assert.Equal(t, []string{
+		`a.yaml:2: field defaults.workspace: "data/x": give the absolute path of a directory on the host, without ':' (docker reads a relative one as a volume name)`,
+		`a.yaml:4: user aa: field users[0].workspace: "/data:ro": give the absolute path of a directory on the host, without ':' (docker reads a relative one as a volume name)`,
+		`a.yaml:5: user bb: field users[1].ports[0]: port "999.1.1.1:8080:80": "999.1.1.1" is not an IPv4 address`,
+	}, problemTexts(Problems(err)))
+}

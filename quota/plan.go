@@ -1,7 +1,7 @@
 package quota
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -129,15 +129,12 @@ func (s *Spec) place(pr *Problem, failed map[int]fieldSet) (*Problem, bool) {
 			out.Field, out.Line = "defaults."+pr.Field, int(s.defaults.field[c])
 		}
 	}
-	var dup *duplicateNameError
-	if errors.As(pr.Err, &dup) && dup.first < len(s.users) {
-		d := *dup
-		d.firstLine = int(s.users[dup.first].field[fieldName])
-		if d.firstLine == 0 {
-			d.firstLine = int(s.users[dup.first].item)
+	out.Err = withOtherLine(pr.Err, func(j int) int {
+		if j < 0 || j >= len(s.users) {
+			return 0
 		}
-		out.Err = &d
-	}
+		return int(cmp.Or(s.users[j].field[fieldName], s.users[j].item))
+	})
 	if strings.HasPrefix(out.Field, "defaults.") {
 		out.User = pr.User
 	}

@@ -175,8 +175,12 @@ func groupProblems(ps []*Problem) []*Problem {
 }
 
 // printable returns s, or s quoted (and cut to 120 bytes) when it holds
-// anything but printable ASCII, so that a problem stays on one line.
+// anything but printable ASCII or starts or ends with a space, so that a
+// problem stays on one line and shows what the name really is.
 func printable(s string) string {
+	if strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+		return fmt.Sprintf("%.120q", s)
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] >= 0x7f {
 			return fmt.Sprintf("%.120q", s)

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"math/big"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,11 +132,14 @@ func (n NanoCPUs) String() string {
 func (n NanoCPUs) Millis() int64 { return (int64(n) + 999999) / 1000000 }
 
 // GPUs is a GPU request: a count to be resolved by Allocate, all of the
-// host's GPUs, or concrete device ids or UUIDs.
+// host's GPUs, or concrete device ids or UUIDs. None says that the user
+// asked for no GPU (`gpus: 0` or `gpus: []`), so that the defaults' GPUs
+// are not inherited.
 type GPUs struct {
 	Count int      `json:"count,omitempty"`
 	All   bool     `json:"all,omitempty"`
 	IDs   []string `json:"ids,omitempty"`
+	None  bool     `json:"none,omitempty"`
 }
 
 // IsZero reports whether no GPU is requested.
@@ -194,6 +198,9 @@ func ParsePortMapping(s string) (PortMapping, error) {
 	case 2:
 	case 3:
 		p.IP, parts = parts[0], parts[1:]
+		if a, err := netip.ParseAddr(p.IP); p.IP != "" && (err != nil || !a.Is4()) {
+			return p, fmt.Errorf("port %q: %q is not an IPv4 address", s, p.IP)
+		}
 	default:
 		return p, fmt.Errorf("port %q: use HOST:CONTAINER or IP:HOST:CONTAINER", s)
 	}
@@ -266,7 +273,8 @@ func (q QuotaSpec) allPorts() []PortMapping {
 	return append(ps, q.Ports...)
 }
 
-// WithDefaults returns q with every unset field taken from d. Ulimits and
+// WithDefaults returns q with every unset field taken from d (GPUs.None
+// counts as set). Ulimits and
 // Env are merged by name (q wins), Volumes and Ports are d's then q's.
 func (q QuotaSpec) WithDefaults(d QuotaSpec) QuotaSpec {
 	pick := func(a, b string) string {
@@ -288,7 +296,7 @@ func (q QuotaSpec) WithDefaults(d QuotaSpec) QuotaSpec {
 	if q.CPUs == 0 {
 		q.CPUs = d.CPUs
 	}
-	if q.GPUs.IsZero() {
+	if q.GPUs.IsZero() && !q.GPUs.None {
 		q.GPUs = GPUs{Count: d.GPUs.Count, All: d.GPUs.All, IDs: slices.Clip(d.GPUs.IDs)}
 	}
 	if q.PidsLimit == 0 {

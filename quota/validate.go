@@ -1,7 +1,9 @@
 package quota
 
 import (
+	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 
@@ -51,7 +53,7 @@ var (
 // paths, a secret referenced from env but not mounted, uncapped logs. It
 // returns every error at once as a *multierror.Error of *Problem (nil when
 // there is none) and, apart, the warnings: no memory limit, docker's
-// implicit swap of 2x memory, a /dev/shm under 1 GiB for an image that
+// implicit swap of 2x memory, unlimited swap (memory_swap: -1), a /dev/shm under 1 GiB for an image that
 // runs PyTorch, logs not capped. It runs in time linear in the users.
 func Validate(host Host, users []QuotaSpec, opts ValidateOptions) (warnings []*Problem, err error) {
 	var ps problems
@@ -92,6 +94,8 @@ func validateMemory(hx *hostIndex, i int, q *QuotaSpec, ps *problems) {
 		ps.add(i, u, "memory_swap", "set without memory (docker: \"You should always set the Memory limit when using Memoryswap limit\")")
 	case s > 0 && s < q.Memory:
 		ps.add(i, u, "memory_swap", "%s is below the memory limit %s: memory_swap is memory plus swap (docker: \"Minimum memoryswap limit should be larger than memory limit\")", s, q.Memory)
+	case s < 0 && q.Memory > 0:
+		ps.warn(i, u, "memory_swap", "-1: unlimited swap: the container may fill the host's swap once it reaches its %s memory limit; set memory_swap to %s for no swap", q.Memory, q.Memory)
 	case s == 0 && q.Memory > 0:
 		ps.warn(i, u, "memory_swap", "not set: docker then allows as much swap as memory, %s of memory and swap in all; set memory_swap to %s for no swap", 2*q.Memory, q.Memory)
 		because(&ps.warnings, "memory")
@@ -204,9 +208,6 @@ func validateShm(i int, q *QuotaSpec, ps *problems) {
 
 func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 	u := q.Name
-	if err := checkUserName(q.Name); err != nil {
-		ps.add(i, u, "name", "%w", err)
-	}
 	err, ok := images[q.Image]
 	if !ok {
 		err = checkImage(q.Image)
@@ -227,10 +228,18 @@ func validateMisc(i int, q *QuotaSpec, images map[string]error, ps *problems) {
 	}
 	targets := map[string]bool{}
 	for _, v := range q.allVolumes() {
-		if targets[v.Target] {
-			ps.add(i, u, "volumes", "two volumes are mounted at %s", v.Target)
+		// "/data" and "/data/" are one mount point (docker: "Duplicate
+		// mount point"); /dev/shm and the secrets' directory are tend's.
+		t := path.Clean(v.Target)
+		switch {
+		case targets[t]:
+			ps.add(i, u, "volumes", "two volumes are mounted at %s", t)
+		case t == "/dev/shm":
+			ps.add(i, u, "volumes", "%s is mounted over /dev/shm: set shm_size (or ipc: host) instead (docker ignores shm_size under such a mount; a Pod cannot mount /dev/shm twice)", v.Source)
+		case len(q.Secrets) > 0 && (t == SecretsDir || strings.HasPrefix(t, SecretsDir+"/")):
+			ps.add(i, u, "volumes", "%s is mounted at %s, where the user's secrets are mounted: choose another place", v.Source, t)
 		}
-		targets[v.Target] = true
+		targets[t] = true
 	}
 	for k, v := range q.Env {
 		if !isEnvVarName(k) {
@@ -310,12 +319,31 @@ func validateShared(hx *hostIndex, users []QuotaSpec, opts ValidateOptions, ps *
 	var sum units.Size
 	allGPUs := -1
 	for i := range users {
+		if _, ok := names[users[i].Name]; !ok {
+			names[users[i].Name] = i
+		}
+	}
+	mapped := map[string]int{} // a bad name's suggestion -> the first user with it
+	for i := range users {
 		q := &users[i]
-		if first, ok := names[q.Name]; ok && q.Name != "" {
+		first := names[q.Name]
+		if first != i && q.Name != "" {
 			ps.errs = append(ps.errs, &Problem{User: q.Name, Field: "name", index: i + 1,
 				Err: &duplicateNameError{name: q.Name, first: first}})
-		} else {
-			names[q.Name] = i
+		}
+		if err := checkUserName(q.Name); err != nil {
+			// A bad name's suggestion must not be another user's name, or
+			// what another bad name maps to: name that user too.
+			if b, ok := err.(*badNameError); ok && b.suggest != "" && first == i {
+				if j, taken := names[b.suggest]; taken {
+					b.other = j
+				} else if j, taken := mapped[b.suggest]; taken {
+					b.other, b.otherMapped = j, true
+				} else {
+					mapped[b.suggest] = i
+				}
+			}
+			ps.add(i, q.Name, "name", "%w", err)
 		}
 		if q.Memory > 0 {
 			sum += q.Memory
@@ -383,6 +411,25 @@ func (e *duplicateNameError) Error() string {
 		return fmt.Sprintf("two users are named %q: this one and the one on line %d (users[%d]); names must be unique", e.name, e.firstLine, e.first)
 	}
 	return fmt.Sprintf("two users are named %q: this one and users[%d]; names must be unique", e.name, e.first)
+}
+
+// withOtherLine returns err with the line of the other user it names
+// filled in by lineOf (for Spec.Plan, which knows the lines); other
+// errors come back as they are.
+func withOtherLine(err error, lineOf func(i int) int) error {
+	var dup *duplicateNameError
+	if errors.As(err, &dup) {
+		d := *dup
+		d.firstLine = lineOf(d.first)
+		return &d
+	}
+	var bad *badNameError
+	if errors.As(err, &bad) && bad.other >= 0 {
+		b := *bad
+		b.otherLine = lineOf(b.other)
+		return &b
+	}
+	return err
 }
 
 func (e *duplicateNameError) Unwrap() error { return ErrDuplicateName }

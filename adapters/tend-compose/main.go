@@ -7,6 +7,9 @@
 //	tend-compose --spec FILE [--format compose|docker-args|k8s] [--check] [--json]
 //	tend-compose --spec FILE --audit [--json]
 //
+// --spec - reads the spec from standard input (a pipe is read under
+// --timeout, as a FIFO is).
+//
 // --audit reads the running containers from the Docker engine (DOCKER_HOST
 // or the default socket) and reports drift from the spec: missing or
 // looser memory, CPU and pids limits, a 64 MiB /dev/shm, unlimited swap,
@@ -91,7 +94,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	fs := flag.NewFlagSet("tend-compose", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs)
-	spec := fs.String("spec", "", "quota spec file (YAML: `users:` or `container:`)")
+	spec := fs.String("spec", "", "quota spec file (YAML: `users:` or `container:`); - for standard input")
 	format := fs.String("format", "compose", "output: compose, docker-args or k8s")
 	check := fs.Bool("check", false, "validate only; print nothing but problems")
 	audit := fs.Bool("audit", false, "compare the running containers (Docker engine) with the spec; exit 1 on drift")
@@ -156,7 +159,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 		}
 		return code
 	}
-	s, parseErr := quota.LoadSpec(ctx, *spec)
+	path := *spec
+	if path == "-" {
+		// Reopened, so that a pipe is read under the deadline and the
+		// limit as a FIFO is.
+		path = stdinPath
+	}
+	s, parseErr := quota.LoadSpec(ctx, path)
 	if s == nil {
 		return fail(cli.ExitUsage, parseErr)
 	}
@@ -186,14 +195,14 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	if *audit {
 		return runAudit(ctx, plan, func() (quota.Engine, func() error, error) { return engine(*auditLabel) }, common.JSON, &rep, stdout, stderr)
 	}
+	var out []byte
 	if !*check {
-		out, err := render(plan.Users)
-		if err != nil {
+		if out, err = render(plan.Users); err != nil {
 			return fail(cli.ExitUsage, err)
 		}
-		rep.Output = string(out)
 	}
 	if common.JSON {
+		rep.Output = string(out)
 		if err := cli.WriteJSON(stdout, rep); err != nil {
 			return cli.ExitFail
 		}
@@ -203,7 +212,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 		fmt.Fprintf(stderr, "%s: spec is valid: %d users, %d warnings\n", *spec, len(plan.Users), len(plan.Warnings))
 		return cli.ExitOK
 	}
-	_, err = io.WriteString(stdout, rep.Output)
+	_, err = stdout.Write(out)
 	if err != nil {
 		log.Error("write output", slog.Any("err", err))
 		return cli.ExitFail
@@ -219,9 +228,9 @@ func runAudit(ctx context.Context, plan *quota.Plan, engine func() (quota.Engine
 		return cli.ExitFail
 	}
 	defer func() { _ = closeEngine() }()
-	a, err := quota.Audit(ctx, e, plan.Users, quota.AuditOptions{})
+	a, err := quota.Audit(ctx, e, plan.Users, quota.AuditOptions{GPUs: plan.Host.GPUs})
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-compose: audit: %v\n", err)
+		fmt.Fprintf(stderr, "tend-compose: %v\n", err) // "audit: list running containers: ..."
 		return cli.ExitFail
 	}
 	rep.Audit = a
@@ -244,6 +253,9 @@ func runAudit(ctx context.Context, plan *quota.Plan, engine func() (quota.Engine
 	}
 	return cli.ExitOK
 }
+
+// stdinPath is what --spec - reads.
+const stdinPath = "/dev/stdin"
 
 var renderers = map[string]func([]quota.QuotaSpec) ([]byte, error){
 	"compose": quota.Compose,

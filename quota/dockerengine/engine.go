@@ -119,7 +119,12 @@ func (e *Engine) Running(ctx context.Context) ([]quota.Container, error) {
 				img, err := call(ctx, e, "inspect image "+res.Container.Image, func(ctx context.Context) (client.ImageInspectResult, error) {
 					return e.c.ImageInspect(ctx, res.Container.Image)
 				})
-				if err == nil && img.Config != nil {
+				switch {
+				case err != nil && (ctx.Err() != nil || !strings.Contains(strings.ToLower(err.Error()), "no such image")):
+					// A hung or failing engine fails the audit rather
+					// than guessing the container's GPUs.
+					return nil, err
+				case err == nil && img.Config != nil:
 					env = img.Config.Env
 				}
 				imageEnv[res.Container.Image] = env

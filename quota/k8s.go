@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v4"
+
 	"github.com/tendkit/tend/units"
 )
 
@@ -121,7 +123,6 @@ type k8sHostPath struct {
 // Validate checks that they are valid Kubernetes names.
 func Kubernetes(users []QuotaSpec) ([]byte, error) {
 	var b bytes.Buffer
-	w := podWriter{b: &b, styles: map[string]string{}}
 	for i, q := range users {
 		if !q.GPUs.Resolved() || q.Port == PortAuto || q.Cpuset == CpusetAuto {
 			return nil, fmt.Errorf("kubernetes pod %s: GPUs, port or cpuset not allocated (run Allocate; a Pod cannot ask for all GPUs of a node)", q.Name)
@@ -132,7 +133,11 @@ func Kubernetes(users []QuotaSpec) ([]byte, error) {
 		for _, n := range k8sDropped(q) {
 			b.WriteString("# " + n + "\n")
 		}
-		w.pod(k8sPodOf(q))
+		out, err := yaml.Dump(k8sPodOf(q), yaml.WithIndent(2))
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes pod %s: %w", q.Name, err)
+		}
+		b.Write(out)
 	}
 	return b.Bytes(), nil
 }

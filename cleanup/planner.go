@@ -189,6 +189,9 @@ func (p *planner) root(ri int32, r Rule) error {
 		return p.hub(ri, r, age, resolved, d, di, info)
 	}
 	p.spillOK = p.spool != nil
+	if r.Layout == LayoutEntries {
+		return p.entries(ri, r, age, resolved, d, di, info)
+	}
 	return newWalk(p, ri, r, age, resolved).run(d, di, info)
 }
 

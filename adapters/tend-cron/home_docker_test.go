@@ -70,7 +70,10 @@ func TestDockerArbitraryUser(t *testing.T) {
 	stdout, stderr, code := run()
 	assert.Equal(t, 0, code, "exit code\n%s\n%s", stdout, stderr)
 	assert.Equal(t, 1, strings.Count(stderr, "rules left out"), "one warning\n%s", stderr)
-	assert.Contains(t, stdout, `left out 8 rules: HOME is "/": the home directory is unknown: sweep.rules[0] (cache: torch), `)
+	assert.Contains(t, stdout, `left out 13 rules: HOME is "/": the home directory is unknown: sweep.rules[0] (cache: torch), `)
+	// No passwd entry and no USER: torch itself cannot name its inductor
+	// cache (getpass.getuser() fails), so that rule is left out too.
+	assert.Contains(t, stdout, `(cache: torchinductor: cache torchinductor: cache cannot be located: the user name is unknown`)
 	assert.Contains(t, stdout, "  /tmp: would delete 0")
 	assert.NotContains(t, stdout+stderr, "dangerous root")
 
@@ -78,11 +81,17 @@ func TestDockerArbitraryUser(t *testing.T) {
 	stdout, stderr, code = run("-e", "HOME=/home/none")
 	assert.Equal(t, 0, code, "exit code\n%s\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "  /home/none/.cache/torch: missing, skipped")
+	assert.Contains(t, stdout, "left out 1 rules: cache torchinductor", "only the cache named after the unknown user")
+	assert.NotContains(t, stdout+stderr, "HOME is")
+
+	stdout, stderr, code = run("-e", "HOME=/home/none", "-e", "USER=u")
+	assert.Equal(t, 0, code, "exit code\n%s\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "  /tmp/torchinductor_u: missing, skipped")
 	assert.NotContains(t, stdout+stderr, "left out")
 
 	stdout, stderr, code = run("-e", "HF_HOME=/data/hf")
 	assert.Equal(t, 0, code, "%s\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "  /data/hf/hub: would delete 0", "the hub moved by HF_HOME is swept there (nothing old yet)")
 	assert.Contains(t, stdout, "  /data/hf/datasets: missing, skipped")
-	assert.Contains(t, stdout, "left out 5 rules")
+	assert.Contains(t, stdout, "left out 10 rules")
 }

@@ -82,7 +82,8 @@ func (p *planner) entries(ri int32, r Rule, basis AgeBasis, resolved string, d D
 	w := newWalk(p, ri, r, basis, resolved)
 	w.rootDev = info.Dev
 	e := &entryWalk{walk: w, root: d, di: di, rootInfo: info, limit: min(entryMaxDepth, p.maxDepth)}
-	defer d.Close()
+	p.fds.open.Add(1) // the root, opened by planner.root
+	defer e.closeDir(d)
 	var ents listing
 	if err := readListing(d, &ents); err != nil {
 		return fmt.Errorf("sweep %s: read %s: %w", r.Root, r.Root, err)
@@ -186,7 +187,7 @@ func (e *entryWalk) dirEntry(name string, info Info) {
 		return
 	}
 	e.scan(d, name, info, 1, &sum)
-	d.Close()
+	e.closeDir(d)
 	e.total += sum.free
 	switch sum.block {
 	case "":
@@ -216,21 +217,15 @@ func (e *entryWalk) openFailed(err error, path string) string {
 }
 
 // openDir opens the directory name of d, checked to be the one described
-// by want (same device and inode).
+// by want (same device and inode) and counted in the sweep's descriptor
+// budget until closeDir.
 func (e *entryWalk) openDir(d Dir, name string, want Info) (Dir, error) {
-	nd, err := d.OpenDir(name)
-	if err != nil {
-		return nil, err
-	}
-	got, err := nd.Stat()
-	if err == nil && (got.Dev != want.Dev || got.Ino != want.Ino) {
-		err = errChanged
-	}
-	if err != nil {
-		nd.Close()
-		return nil, err
-	}
-	return nd, nil
+	return e.openChecked(d, name, want)
+}
+
+func (e *entryWalk) closeDir(d Dir) {
+	d.Close()
+	e.p.fds.open.Add(-1)
 }
 
 // scan reads the directory d (rel below the root, depth levels below it)
@@ -295,7 +290,7 @@ func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum
 				return
 			}
 			e.scan(sub, rel+"/"+name, info, depth+1, sum)
-			sub.Close()
+			e.closeDir(sub)
 			if sum.block != "" {
 				return
 			}
@@ -334,7 +329,7 @@ func (e *entryWalk) drop(name string, info Info, sum entrySum, why Reason) bool 
 	}
 	p.rep.dirs = append(p.rep.dirs, dirRec{parent: e.di, root: e.ri, name: name, dev: info.Dev, ino: info.Ino})
 	kept := e.remove(d, int32(len(p.rep.dirs)-1), sum.used, why)
-	d.Close()
+	e.closeDir(d)
 	goes := kept == 0 && e.put(e.root, item{dir: e.di, typ: TypeDir, why: why, name: name, ino: info.Ino, used: sum.used})
 	if p.live && int(first) < len(p.rep.dirs) && p.maxItemDir < first {
 		// Nothing listed needs these directories' paths any more.
@@ -402,7 +397,7 @@ func (e *entryWalk) remove(d Dir, idx int32, used int64, why Reason) int {
 		}
 		e.p.rep.dirs = append(e.p.rep.dirs, dirRec{parent: idx, root: e.ri, name: s.name, dev: s.info.Dev, ino: s.info.Ino})
 		k := e.remove(sd, int32(len(e.p.rep.dirs)-1), used, why)
-		sd.Close()
+		e.closeDir(sd)
 		if k != 0 || !e.put(d, item{dir: idx, typ: TypeDir, why: why, name: s.name, ino: s.info.Ino, used: s.info.Mtime.UnixNano()}) {
 			kept++
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 )
 
 // A root of LayoutEntries (compile caches: Triton, torch.compile's inductor,
@@ -89,6 +90,14 @@ func (p *planner) entries(ri int32, r Rule, basis AgeBasis, resolved string, d D
 		return fmt.Errorf("sweep %s: read %s: %w", r.Root, r.Root, err)
 	}
 	ents.sort()
+	if p.s.MaxDeletions == 0 && r.KeepUnder == 0 && p.s.workers() > 1 && len(ents.ents) > 1 {
+		names := make([]string, len(ents.ents))
+		for i := range ents.ents {
+			names[i] = string(ents.name(i))
+		}
+		e.parallel(names)
+		return nil
+	}
 	for i := range ents.ents {
 		if p.ctx.Err() != nil {
 			return nil
@@ -97,6 +106,57 @@ func (p *planner) entries(ri int32, r Rule, basis AgeBasis, resolved string, d D
 	}
 	e.budget()
 	return nil
+}
+
+// parallel plans (or, live, deletes) the entries names of the root with up
+// to Workers goroutines, each entry into a part of the report of its own
+// (see planner.fork), joined in name order: the plan's order is the one
+// a single walk gives, and deleting many small entries overlaps the
+// unlinks' latency. Only without a cap or a budget, which count across
+// entries.
+func (e *entryWalk) parallel(names []string) {
+	p := e.p
+	rootPath := p.rep.dirPath(e.di)
+	parts := make([]*planner, len(names))
+	joined := 0
+	var mu sync.Mutex
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(p.s.workers(), len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				p.acquire()
+				mu.Lock()
+				cp := p.fork(e.ri, e.di, rootPath)
+				mu.Unlock()
+				cw := *e.walk
+				cw.p = cp
+				ce := &entryWalk{walk: &cw, root: e.root, di: 0, rootInfo: e.rootInfo, limit: e.limit}
+				if p.ctx.Err() == nil {
+					ce.entry(names[k])
+				}
+				p.release()
+				mu.Lock()
+				if k != joined {
+					cp.spill()
+				}
+				parts[k] = cp
+				for joined < len(parts) && parts[joined] != nil {
+					p.join(parts[joined], e.di)
+					parts[joined] = nil
+					joined++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for k := range names {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
 }
 
 // entry ages and plans the child name of the root.

@@ -46,13 +46,15 @@ type Cache struct {
 	// Default is where the cache lives when no variable is set, as the tool
 	// documents it ("~" is the home directory).
 	Default string
-	// Layout is how the cache is organised: LayoutHuggingFace for the hub
-	// (whole revisions go), LayoutPlain otherwise.
+	// Layout is how the cache is organised, and the layout a rule naming
+	// it gets unless it says otherwise: LayoutHuggingFace for the hub
+	// (whole revisions go), LayoutEntries for caches made of one directory
+	// per entry, LayoutPlain otherwise.
 	Layout Layout
 	// Entries is true for caches made of one directory per entry (a kernel
-	// hash, a package): such an entry must be aged and deleted as one unit,
-	// since deleting half of it leaves a broken entry that the tool may still
-	// load.
+	// hash, a package): such an entry must be aged and deleted as one unit
+	// (LayoutEntries), since deleting half of it leaves a broken entry that
+	// the tool may still load.
 	Entries bool
 	// Multi is true when the location may be a list (CONDA_PKGS_DIRS).
 	Multi bool
@@ -259,8 +261,11 @@ var knownCaches = []Cache{
 		},
 	},
 	{
+		// triton/runtime/cache.py: TRITON_CACHE_DIR, else
+		// <TRITON_HOME or the home directory>/.triton/cache; one directory
+		// per kernel hash.
 		Name: "triton", Tool: "Triton (compiled kernels, one directory per hash)",
-		Vars: []string{"TRITON_CACHE_DIR", "TRITON_HOME"}, Default: "~/.triton/cache", Layout: LayoutPlain, Entries: true,
+		Vars: []string{"TRITON_CACHE_DIR", "TRITON_HOME"}, Default: "~/.triton/cache", Layout: LayoutEntries, Entries: true,
 		resolve: func(r resolver) ([]string, error) {
 			return one(r.first([]string{"TRITON_CACHE_DIR"}, func() (string, error) {
 				if base, ok := r.get("TRITON_HOME"); ok {
@@ -275,8 +280,11 @@ var knownCaches = []Cache{
 		},
 	},
 	{
+		// torch/_inductor/runtime/cache_dir_utils.py: TORCHINDUCTOR_CACHE_DIR,
+		// else tempfile.gettempdir()/torchinductor_<getpass.getuser() with
+		// \/:*?"<>| replaced by _>.
 		Name: "torchinductor", Tool: "torch.compile (inductor: FX graphs, autotuning, kernels)",
-		Vars: []string{"TORCHINDUCTOR_CACHE_DIR", "TMPDIR", "TEMP", "TMP", "LOGNAME", "USER"}, Default: "/tmp/torchinductor_$USER", Layout: LayoutPlain, Entries: true,
+		Vars: []string{"TORCHINDUCTOR_CACHE_DIR", "TMPDIR", "TEMP", "TMP", "LOGNAME", "USER"}, Default: "/tmp/torchinductor_$USER", Layout: LayoutEntries, Entries: true,
 		resolve: func(r resolver) ([]string, error) {
 			return one(r.first([]string{"TORCHINDUCTOR_CACHE_DIR"}, func() (string, error) {
 				tmp, err := r.tmpDir()
@@ -292,13 +300,19 @@ var knownCaches = []Cache{
 		},
 	},
 	{
+		// vllm/envs.py: VLLM_CACHE_ROOT, else <XDG_CACHE_HOME or
+		// ~/.cache>/vllm; its torch.compile cache is
+		// torch_compile_cache/<hash> below it.
 		Name: "vllm", Tool: "vLLM (torch.compile cache, model info)",
-		Vars: []string{"VLLM_CACHE_ROOT", "XDG_CACHE_HOME"}, Default: "~/.cache/vllm", Layout: LayoutPlain, Entries: true,
+		Vars: []string{"VLLM_CACHE_ROOT", "XDG_CACHE_HOME"}, Default: "~/.cache/vllm", Layout: LayoutEntries, Entries: true,
 		resolve: func(r resolver) ([]string, error) {
 			return one(r.first([]string{"VLLM_CACHE_ROOT"}, r.xdgCacheJoin("vllm")))
 		},
 	},
 	{
+		// CUDA C Programming Guide, "CUDA Environment Variables":
+		// CUDA_CACHE_PATH, default ~/.nv/ComputeCache on Linux; the driver
+		// bounds it itself (CUDA_CACHE_MAXSIZE).
 		Name: "cuda", Tool: "CUDA driver JIT (PTX compiled for this GPU)",
 		Vars: []string{"CUDA_CACHE_PATH"}, Default: "~/.nv/ComputeCache", Layout: LayoutPlain,
 		resolve: func(r resolver) ([]string, error) {
@@ -330,8 +344,11 @@ var knownCaches = []Cache{
 		},
 	},
 	{
+		// conda/base/context.py (pkgs_dirs): CONDA_PKGS_DIRS, a comma-separated
+		// list, else the root prefix's pkgs (and ~/.conda/pkgs when that is
+		// not writable); one directory (and tarball) per package.
 		Name: "conda-pkgs", Tool: "conda / mamba (downloaded and extracted packages)",
-		Vars: []string{"CONDA_PKGS_DIRS", "CONDA_PREFIX"}, Default: "the base environment's pkgs ($CONDA_PREFIX, or its ../.. for envs/NAME), else ~/.conda/pkgs", Layout: LayoutPlain, Entries: true, Multi: true,
+		Vars: []string{"CONDA_PKGS_DIRS", "CONDA_PREFIX"}, Default: "the base environment's pkgs ($CONDA_PREFIX, or its ../.. for envs/NAME), else ~/.conda/pkgs", Layout: LayoutEntries, Entries: true, Multi: true,
 		resolve: func(r resolver) ([]string, error) {
 			if v, ok := r.get("CONDA_PKGS_DIRS"); ok {
 				var out []string

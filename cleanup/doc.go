@@ -4,7 +4,8 @@
 //
 // A Sweeper holds Rules (one root each: age threshold by atime, mtime or
 // the newest timestamp, include/exclude globs, Within, a keep_under size
-// budget, the Hugging Face hub layout), protected paths and a per-run cap.
+// budget, the Hugging Face hub layout, the entries layout of compile
+// caches), protected paths and a per-run cap.
 // Plan returns the exact ordered list of deletions with bytes (the dry
 // run); Sweep deletes and returns a Report in the same shape, with bytes
 // freed (counted and measured as free space), entries skipped by reason

@@ -180,8 +180,8 @@ func (d *osDir) Remove(name string, dir bool) error {
 }
 
 func (d *osDir) ReadFile(name string, max int) ([]byte, error) {
-	// O_NOATIME: reading a Hugging Face ref must not make it look used
-	// (only the owner may ask for it: retry without).
+	// O_NOATIME: reading a Hugging Face ref is not a use of it (a dry run
+	// must not make the real run keep it); only the owner or root may ask.
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
 	fd, err := unix.Openat(d.fd, name, flags|unix.O_NOATIME, 0)
 	if err == unix.EPERM {

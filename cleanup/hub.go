@@ -62,6 +62,8 @@ type revision struct {
 	unknown bool
 	// denied: this process may not remove all of it (named in the errors).
 	denied bool
+	// kept: a ref named in Rule.KeepRefs points to it (see keepRefs).
+	kept bool
 }
 
 type hrepo struct {
@@ -89,7 +91,9 @@ func (p *planner) hub(ri int32, r Rule, basis AgeBasis, resolved string, d Dir, 
 	for _, k := range root.kids {
 		switch {
 		case k.info.Type == TypeDir && !k.pinned && isRepoDir(k.name):
-			repos = append(repos, p.hubRepo(w, k))
+			rp := p.hubRepo(w, k)
+			keepRefs(rp, r.KeepRefs)
+			repos = append(repos, rp)
 		case k.info.Type == TypeDir && k.name == ".locks":
 			p.hubLocks(w, k)
 		}

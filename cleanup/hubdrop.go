@@ -12,7 +12,7 @@ func (p *planner) dropRevision(rv *revision, total *int64) {
 		p.rep.skip(SkipHeldRev)
 		return
 	}
-	if rv.denied || rv.unknown {
+	if rv.denied || rv.unknown || rv.kept {
 		return
 	}
 	ks := p.revisionNodes(rv)

@@ -191,6 +191,9 @@ func (p *planner) root(ri int32, r Rule) error {
 		return p.hub(ri, r, age, resolved, d, di, info)
 	}
 	p.spillOK = p.spool != nil
+	if r.Layout == LayoutEntries {
+		return p.entries(ri, r, age, resolved, d, di, info)
+	}
 	w := newWalk(p, ri, r, age, resolved)
 	err = w.run(d, di, info)
 	w.use.report(&p.rep.Roots[ri])

@@ -593,6 +593,13 @@ func TestPropertySweep(t *testing.T) {
 			checkPlain(t, seed, opts, []int{1, 2, 16}, false)
 		})
 		t.Run(fmt.Sprintf("seed=%d/hub", seed), func(t *testing.T) { checkHub(t, seed, opts, false) })
+		t.Run(fmt.Sprintf("seed=%d/entries", seed), func(t *testing.T) { checkEntries(t, seed, opts, false) })
+		t.Run(fmt.Sprintf("seed=%d/entries/nobody", seed), func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")
+			}
+			checkEntries(t, seed, opts, true)
+		})
 		t.Run(fmt.Sprintf("seed=%d/hub/nobody", seed), func(t *testing.T) {
 			if os.Geteuid() != 0 {
 				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")

@@ -25,9 +25,10 @@ const (
 	ReasonBudget                   // least recently used over keep_under
 	ReasonRevision                 // part of an old Hugging Face revision
 	ReasonIncomplete               // a stale partial Hugging Face download
+	ReasonEntry                    // part of an old entry (LayoutEntries)
 )
 
-var reasonNames = [...]string{"age", "empty", "budget", "revision", "incomplete"}
+var reasonNames = [...]string{"age", "empty", "budget", "revision", "incomplete", "entry"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {

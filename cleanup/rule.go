@@ -18,6 +18,10 @@ const (
 	// LayoutHuggingFace treats the root as a Hugging Face hub cache
 	// (models--ORG--NAME/{blobs,snapshots,refs}) and deletes whole revisions.
 	LayoutHuggingFace Layout = "huggingface"
+	// LayoutEntries treats each child of the root as one entry (a compile
+	// cache's kernel directory, a package): a directory is aged by the
+	// newest use of anything inside it and deleted whole or not at all.
+	LayoutEntries Layout = "entries"
 )
 
 // AgeBasis says which timestamp gives an entry its age.
@@ -52,6 +56,12 @@ const (
 //     the directories themselves stay. Only such a rule may have the home
 //     directory itself as its root.
 //
+// KeepRefs, with LayoutHuggingFace only, names refs (refs/main: "main",
+// refs/pr/1: "pr/1") whose revisions stay whatever their age, with the
+// blobs they link, so that a container serving offline (HF_HUB_OFFLINE=1)
+// still finds the model it loads by name; a repository holding such a ref
+// is never deleted whole.
+//
 // A zero OlderThan means "no age limit", which is allowed only together
 // with KeepUnder (a pure size budget); a negative one is an error.
 // KeepUnder, when positive, is a size budget: after the age rule, the least
@@ -67,6 +77,7 @@ type Rule struct {
 	Include   []string      `json:"include,omitempty"`
 	Exclude   []string      `json:"exclude,omitempty"`
 	Within    []string      `json:"within,omitempty"`
+	KeepRefs  []string      `json:"keep_refs,omitempty"`
 	MissingOK bool          `json:"missing_ok,omitempty"`
 }
 

@@ -23,7 +23,9 @@ import (
 // are never touched; directories left empty (and old themselves) are
 // removed bottom-up, never the root; KeepUnder deletes least recently used
 // files until the root fits a size budget; a Hugging Face hub root deletes
-// whole revisions (see LayoutHuggingFace). MaxDeletions caps one run.
+// whole revisions (see LayoutHuggingFace); a root of LayoutEntries (compile
+// caches) ages each child directory as one unit and deletes it whole.
+// MaxDeletions caps one run.
 //
 // Safety: every directory is opened relative to its parent's descriptor
 // with O_NOFOLLOW|O_DIRECTORY, every entry is examined with fstatat (a

@@ -18,7 +18,9 @@ type FieldError = fielderr.Error
 // Validate checks the rule on its own, before anything is read: an
 // absolute root that is not a system directory, no negative threshold,
 // an age limit or a size budget (or both), a known layout and age basis,
-// well-formed globs and directory base names for Within. It returns every
+// well-formed globs and directory base names for Within, KeepRefs only
+// with LayoutHuggingFace and naming valid git refs, Within only with the
+// plain layout. It returns every
 // problem at once (errors.Join of *FieldError, each wrapping ErrBadRule or
 // ErrDangerousRoot), or nil. What depends on the machine (the home
 // directory, symlinks in the root's parents, a system directory as the
@@ -46,10 +48,11 @@ func (r Rule) Validate() error {
 		bad("", "", "older_than is 0 and there is no keep_under budget (write older_than: 1s to delete everything)")
 	}
 	switch r.Layout {
-	case "", LayoutPlain, LayoutHuggingFace:
+	case "", LayoutPlain, LayoutHuggingFace, LayoutEntries:
 	default:
-		bad("layout", string(r.Layout), "%q is not one of plain, huggingface", r.Layout)
+		bad("layout", string(r.Layout), "%q is not one of plain, huggingface, entries", r.Layout)
 	}
+	r.validateLayoutFields(bad)
 	switch r.Age {
 	case "", AgeAtime, AgeMtime, AgeNewest:
 	default:

@@ -37,7 +37,7 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 		rule := cleanup.Rule{
 			Root: string(r.Path), Layout: cleanup.Layout(r.Layout), OlderThan: r.OlderThan.D(),
 			Age: cleanup.AgeBasis(r.Age), Include: r.Include, Exclude: r.Exclude, Within: r.Within,
-			MissingOK: r.MissingOK,
+			KeepRefs: r.KeepRefs, MissingOK: r.MissingOK,
 		}
 		if r.KeepUnder != nil {
 			rule.KeepUnder = r.KeepUnder.Bytes()
@@ -54,11 +54,15 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 	return &sweepTask{schedule: sched, sweeper: s, leftOut: sc.LeftOut}, true, nil
 }
 
-// leftOutNames lists the rules left out, as "sweep.rules[0] (cache: torch)".
+// leftOutNames lists the rules left out, as "sweep.rules[0] (cache: torch)",
+// with the reason of each one left out for another reason than the first.
 func leftOutNames(l []config.LeftOut) string {
 	names := make([]string, len(l))
 	for i, x := range l {
 		names[i] = fmt.Sprintf("%s (%s)", x.Field, x.Rule)
+		if x.Reason != l[0].Reason {
+			names[i] = fmt.Sprintf("%s (%s: %s)", x.Field, x.Rule, x.Reason)
+		}
 	}
 	return strings.Join(names, ", ")
 }

@@ -23,15 +23,19 @@ func TestLoadFullExample(t *testing.T) {
 	require.NotNil(t, cfg.Sweep)
 	assert.Equal(t, "@daily", cfg.Sweep.Schedule)
 	assert.Equal(t, []Path{"/workspace", "/data"}, cfg.Sweep.Protect)
-	require.Len(t, cfg.Sweep.Rules, 4)
+	require.Len(t, cfg.Sweep.Rules, 5)
 	hub := cfg.Sweep.Rules[0]
 	assert.Equal(t, Path("/home/ada/.cache/huggingface/hub"), hub.Path, "~ expanded")
 	assert.Equal(t, "huggingface", hub.Layout)
 	assert.Equal(t, 7*units.Day, hub.OlderThan.D())
 	require.NotNil(t, hub.KeepUnder)
 	assert.Equal(t, int64(50*units.GiB), hub.KeepUnder.Bytes())
-	assert.Equal(t, "torch", cfg.Sweep.Rules[2].Cache)
-	nb := cfg.Sweep.Rules[3]
+	assert.Equal(t, []string{"main"}, hub.KeepRefs)
+	triton := cfg.Sweep.Rules[1]
+	assert.Equal(t, Path("/home/ada/.triton/cache"), triton.Path)
+	assert.Equal(t, "entries", triton.Layout)
+	assert.Equal(t, "torch", cfg.Sweep.Rules[3].Cache)
+	nb := cfg.Sweep.Rules[4]
 	assert.Equal(t, Path("/home/ada"), nb.Path, "a quoted ~ is the home directory")
 	assert.Equal(t, []string{".ipynb_checkpoints"}, nb.Within)
 
@@ -68,13 +72,18 @@ func TestDefault(t *testing.T) {
 	var paths []string
 	for _, r := range cfg.Sweep.Rules {
 		paths = append(paths, string(r.Path))
-		assert.Equal(t, 7*units.Day, r.OlderThan.D(), r.Path)
+		age := 7 * units.Day
+		if r.Cache == "cuda" || r.Cache == "conda-pkgs" {
+			age = 30 * units.Day // costly to rebuild: a JIT pass, a download
+		}
+		assert.Equal(t, age, r.OlderThan.D(), r.Path)
 		assert.True(t, r.MissingOK, "a fresh container has none of these caches yet: %s", r.Path)
 	}
 	assert.Subset(t, paths, []string{
 		"/home/ada/.cache/torch", "/home/ada/.cache/huggingface/hub", "/home/ada/.cache/huggingface/datasets",
 		"/home/ada/.cache/huggingface/xet", "/home/ada/.cache/pip", "/home/ada/.cache/wandb",
-		"/home/ada/.local/share/wandb/artifacts/staging", "/home/ada", "/tmp",
+		"/home/ada/.local/share/wandb/artifacts/staging", "/home/ada/.triton/cache", "/home/ada/.cache/vllm",
+		"/home/ada/.nv/ComputeCache", "/home/ada/.conda/pkgs", "/home/ada", "/tmp",
 	})
 	for _, r := range cfg.Sweep.Rules {
 		if r.Path == "/home/ada" {

@@ -24,7 +24,7 @@ func (r SweepRule) CleanupRule() cleanup.Rule {
 	cr := cleanup.Rule{
 		Root: string(r.Path), Layout: cleanup.Layout(r.Layout), OlderThan: r.OlderThan.D(),
 		Age: cleanup.AgeBasis(r.Age), Include: r.Include, Exclude: r.Exclude, Within: r.Within,
-		MissingOK: r.MissingOK,
+		KeepRefs: r.KeepRefs, MissingOK: r.MissingOK,
 	}
 	if r.KeepUnder != nil {
 		cr.KeepUnder = r.KeepUnder.Bytes()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"reflect"
 	"sort"
 	"strings"
@@ -39,6 +40,24 @@ type Options struct {
 	Home string
 	// Env replaces os.Environ() for TEND_* overrides.
 	Env []string
+	// User is the user name a cache named after its user is found by
+	// (torchinductor_$USER) when none of LOGNAME, USER, LNAME and
+	// USERNAME is set, as Python's getpass.getuser() falls back to the
+	// password database; "" means the entry of this process's uid, unless
+	// Env is given (then none).
+	User string
+}
+
+// user is User, else the password database's name for this process's
+// uid when Env is not given.
+func (o Options) user() string {
+	if o.User != "" || o.Env != nil {
+		return o.User
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // home is Home, else HOME from Env when Env is given, else $HOME.
@@ -175,7 +194,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	env := envMap(opts.env())
 	var pre checker
 	expandVars(reflect.ValueOf(&cfg).Elem(), "", env, &pre)
-	cfg.Sweep.locate(opts.home(), env, &pre)
+	cfg.Sweep.locate(opts.home(), env, opts.user(), &pre)
 	if h := homeKnown(opts.home()); h != "" {
 		expandPaths(reflect.ValueOf(&cfg).Elem(), h)
 	}

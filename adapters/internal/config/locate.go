@@ -144,15 +144,19 @@ func validVarName(n string) bool {
 // variables) and marks the rules that cannot be located here (see
 // LeftOut); it runs before "~" expansion and validation. A rule whose cache
 // has several directories (CONDA_PKGS_DIRS) gets the first here and the
-// rest in split, after validation.
-func (s *Sweep) locate(home string, env map[string]string, c *checker) {
+// rest in split, after validation. user is the user name when no
+// variable gives one (see Options.User).
+func (s *Sweep) locate(home string, env map[string]string, user string, c *checker) {
 	if s == nil {
 		return
 	}
 	known := homeKnown(home)
 	lookup := func(k string) (string, bool) {
-		if k == "HOME" {
+		switch {
+		case k == "HOME":
 			return known, known != ""
+		case k == "LOGNAME" && user != "" && env["LOGNAME"] == "" && env["USER"] == "" && env["LNAME"] == "" && env["USERNAME"] == "":
+			return user, true // getpass.getuser()'s fallback: the password database
 		}
 		v, ok := env[k]
 		return v, ok

@@ -19,34 +19,54 @@ func rulePaths(cfg *Config) []string {
 // HOME unset, empty or "/" (docker run --user 4242, OpenShift): the rules
 // under the home directory are left out, each named once with why; the
 // rest run, and caches moved elsewhere by their variables are still swept.
+// torchinductor's directory is named after the user: with no user name
+// (no LOGNAME, USER, ... and no password entry) it is left out too.
 func TestDefaultWithoutHome(t *testing.T) {
 	for _, env := range [][]string{{}, {"HOME="}, {"HOME=/"}, {"HOME=//"}} {
 		cfg, err := Default(Options{Env: env})
 		require.NoError(t, err, "%v", env)
 		assert.Equal(t, []string{"/tmp"}, rulePaths(cfg), "%v", env)
-		require.Len(t, cfg.Sweep.LeftOut, 8, "%v", env)
+		require.Len(t, cfg.Sweep.LeftOut, 13, "%v", env)
 		for _, l := range cfg.Sweep.LeftOut {
-			assert.Regexp(t, `^sweep\.rules\[\d\]$`, l.Field)
-			assert.Contains(t, l.Reason, "HOME is")
+			assert.Regexp(t, `^sweep\.rules\[\d+\]$`, l.Field)
+			if l.Rule == "cache: torchinductor" {
+				assert.Contains(t, l.Reason, "the user name is unknown")
+			} else {
+				assert.Contains(t, l.Reason, "HOME is")
+			}
 		}
 		assert.Equal(t, "cache: torch", cfg.Sweep.LeftOut[0].Rule)
-		assert.Equal(t, "~", cfg.Sweep.LeftOut[7].Rule)
+		assert.Equal(t, "~", cfg.Sweep.LeftOut[12].Rule)
 	}
-	cfg, err := Default(Options{Env: []string{"HOME=/", "HF_HOME=/data/hf", "USER=x"}})
+	cfg, err := Default(Options{Env: []string{"HOME=/", "HF_HOME=/data/hf"}, User: "x"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"/data/hf/hub", "/data/hf/datasets", "/data/hf/xet", "/tmp"}, rulePaths(cfg))
+	assert.Equal(t, []string{"/data/hf/hub", "/data/hf/datasets", "/data/hf/xet", "/tmp/torchinductor_x", "/tmp"}, rulePaths(cfg),
+		"the user name from the password database, as getpass.getuser() falls back to it")
 	assert.Equal(t, "huggingface", cfg.Sweep.Rules[0].Layout, "the hub cache keeps its layout")
-	assert.Len(t, cfg.Sweep.LeftOut, 5)
+	assert.Equal(t, []string{"main"}, cfg.Sweep.Rules[0].KeepRefs, "the default keeps what refs/main names")
+	assert.Equal(t, "entries", cfg.Sweep.Rules[3].Layout)
+	assert.Len(t, cfg.Sweep.LeftOut, 9)
 }
 
-// A platform image that sets HF_HOME=/data/hf gets its hub swept there.
+// A platform image that sets HF_HOME=/data/hf gets its hub swept there;
+// every cache of the default is found where its variable moves it.
 func TestDefaultHonoursCacheVariables(t *testing.T) {
 	cfg, err := Default(Options{Env: []string{"HOME=/home/u", "HF_HOME=/data/hf", "XDG_CACHE_HOME=/xdg",
-		"TORCH_HOME=/models/torch", "PIP_CACHE_DIR=/pc", "WANDB_CACHE_DIR=/wc", "WANDB_DATA_DIR=/wd"}})
+		"TORCH_HOME=/models/torch", "PIP_CACHE_DIR=/pc", "WANDB_CACHE_DIR=/wc", "WANDB_DATA_DIR=/wd",
+		"TRITON_CACHE_DIR=/tc", "TORCHINDUCTOR_CACHE_DIR=/ic", "VLLM_CACHE_ROOT=/vc", "CUDA_CACHE_PATH=/cc",
+		"CONDA_PKGS_DIRS=/p1, /p2"}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/models/torch", "/data/hf/hub", "/data/hf/datasets", "/data/hf/xet", "/pc", "/wc",
-		"/wd/artifacts/staging", "/home/u", "/tmp"}, rulePaths(cfg))
+		"/wd/artifacts/staging", "/tc", "/ic", "/vc", "/cc", "/p1", "/p2", "/home/u", "/tmp"}, rulePaths(cfg))
 	assert.Empty(t, cfg.Sweep.LeftOut)
+	layouts := map[string]string{}
+	for _, r := range cfg.Sweep.Rules {
+		layouts[string(r.Path)] = r.Layout
+	}
+	for _, p := range []string{"/tc", "/ic", "/vc", "/p1", "/p2"} {
+		assert.Equal(t, "entries", layouts[p], p)
+	}
+	assert.Equal(t, "", layouts["/cc"])
 }
 
 func TestCacheRuleErrors(t *testing.T) {

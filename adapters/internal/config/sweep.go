@@ -29,7 +29,9 @@ type SweepRule struct {
 	// huggingface-hub, pip, ...), found through the variables the tool
 	// itself reads (HF_HOME, XDG_CACHE_HOME, ...).
 	Cache string `yaml:"cache,omitempty" json:"cache,omitempty"`
-	// Layout is "plain" (default) or "huggingface".
+	// Layout is "plain" (default; a cache's own layout for `cache:`),
+	// "huggingface" (whole revisions) or "entries" (each child of the root
+	// one unit, aged by the newest use inside it, deleted whole).
 	Layout string `yaml:"layout,omitempty" json:"layout,omitempty"`
 	// OlderThan is the age past which entries are deleted.
 	OlderThan Duration `yaml:"older_than,omitempty" json:"older_than,omitempty"`
@@ -45,6 +47,10 @@ type SweepRule struct {
 	// one of these base names (".ipynb_checkpoints") anywhere under Path; it
 	// allows Path to be $HOME itself.
 	Within []string `yaml:"within,omitempty" json:"within,omitempty"`
+	// KeepRefs, with layout huggingface, names refs ("main") whose
+	// revisions stay whatever their age: a container serving offline
+	// (HF_HUB_OFFLINE=1) loads the model refs/main names.
+	KeepRefs []string `yaml:"keep_refs,omitempty" json:"keep_refs,omitempty"`
 	// MissingOK makes a missing root a note instead of an error.
 	MissingOK bool `yaml:"missing_ok,omitempty" json:"missing_ok,omitempty"`
 

@@ -161,7 +161,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad profile", []string{"--profile", "alive"}, "", `unknown profile "alive"`},
 		{"negative timeout", []string{"--timeout", "-1s"}, "", "must be positive"},
 		{"missing config file", []string{"--config", "/nonexistent/tend.yaml"}, "", "/nonexistent/tend.yaml"},
-		{"unknown check name", nil, "health:\n  checks:\n    nvidia: {}\n", "field nvidia not found"},
+		{"unknown check name", nil, "health:\n  checks:\n    nvidia: {}\n", "unknown key nvidia (known here: command, "},
 		{"url without scheme", nil, "health:\n  checks:\n    http: [{url: \"127.0.0.1:8888/api\"}]\n", `tend.yaml:3: field health.checks.http[0].url: "127.0.0.1:8888/api" is not an http:// or https:// URL`},
 		{"negative config timeout", nil, "health:\n  timeout: -5s\n  checks:\n    disk: [{path: /}]\n", `tend.yaml:2: field health.timeout: duration "-5s": negative`},
 		{"bad address", nil, "health:\n  checks:\n    ssh: [{addr: \"22\"}]\n", `field health.checks.ssh[0].addr: "22" is not host:port`},

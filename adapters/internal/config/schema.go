@@ -1,0 +1,133 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// yamlFields maps the YAML keys of a struct type to their field types;
+// an inline struct adds its keys to its parent's, as the decoder does.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return m
+	}
+	for f := range t.Fields() {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if slices.Contains(strings.Split(opts, ","), "inline") {
+			for k, v := range yamlFields(f.Type) {
+				m[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
+// structTypes maps the name of every struct type reachable from t through
+// fields, pointers, lists and maps to its type: the decoder names the type
+// in which a key is unknown ("field x not found in type config.SweepRule").
+func structTypes(t reflect.Type, out map[string]reflect.Type) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || out[t.Name()] != nil {
+		return
+	}
+	out[t.Name()] = t
+	for f := range t.Fields() {
+		structTypes(f.Type, out)
+	}
+}
+
+// schemaTypes are the config's struct types by name, for unknownKey.
+var schemaTypes = func() map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	structTypes(reflect.TypeFor[Config](), m)
+	return m
+}()
+
+// unknownKey rewrites the decoder's "field KEY not found in type T"
+// (already cleaned to "... in section T") as "unknown key KEY; did you mean
+// NEAR?" when one key valid at that place is close to KEY, else with the
+// keys valid there. Other messages are returned unchanged.
+func unknownKey(msg string) string {
+	var key, typ string
+	if _, err := fmt.Sscanf(msg, "field %s not found in section %s", &key, &typ); err != nil {
+		return msg
+	}
+	t, ok := schemaTypes[typ]
+	if !ok {
+		return msg
+	}
+	known := make([]string, 0, 16)
+	for k := range yamlFields(t) {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	if near := nearest(key, known); near != "" {
+		return fmt.Sprintf("unknown key %s; did you mean %s?", key, near)
+	}
+	return fmt.Sprintf("unknown key %s (known here: %s)", key, strings.Join(known, ", "))
+}
+
+// nearest returns the one word of known closest to w when it is close: an
+// edit distance of at most a quarter of w's length (at least 1), counting
+// case, "-" and "_" as nothing. It returns "" when none is close or two are
+// equally close.
+func nearest(w string, known []string) string {
+	norm := func(s string) string {
+		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s))
+	}
+	nw := norm(w)
+	limit := max(1, len([]rune(w))/4)
+	best, bestD, tie := "", limit+1, false
+	for _, k := range known {
+		d := editDistance(nw, norm(k))
+		switch {
+		case d < bestD:
+			best, bestD, tie = k, d, false
+		case d == bestD:
+			tie = true
+		}
+	}
+	if tie || best == "" {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, by rune.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

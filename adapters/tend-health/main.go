@@ -88,10 +88,10 @@ type options struct {
 	from        string
 }
 
-const usage = `usage: tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]
+const usage = `usage: tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout DURATION]
        tend-health --config FILE --check-config
-       tend-health --config FILE --serve 127.0.0.1:9090
-       tend-health --from http://127.0.0.1:9090 [--profile readiness] [--json]
+       tend-health --config FILE --serve ADDR
+       tend-health --from URL [--profile PROFILE] [--json]
 
 Exit 0 healthy; 1 unhealthy, or a bad config or usage (the message says
 which); --check-config exits 2 on a bad config. Docker reserves 2 for
@@ -103,14 +103,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, stop boo
 	fs := flag.NewFlagSet("tend-health", flag.ContinueOnError)
 	opts.common.Register(fs)
 	fs.StringVar(&opts.config, "config", "", "tend config `FILE` (default: disk /, memory and deleted-open checks)")
-	profileName := fs.String("profile", "readiness", "`PROFILE`: liveness, readiness or startup")
+	profileName := fs.String("profile", "readiness", "the checks' `PROFILE`: liveness, readiness or startup")
 	fs.DurationVar(&opts.timeout, "timeout", 0, "never run longer than this `DURATION` (default: health.timeout, else 10s; health.startup.deadline for --profile startup)")
 	fs.BoolVar(&opts.checkConfig, "check-config", false, "validate the config, list each profile's checks and exit (2 on a bad config)")
 	fs.StringVar(&opts.serve, "serve", "", "stay resident and serve /livez, /readyz, /startupz and /metrics on `ADDR` (host:port)")
 	fs.StringVar(&opts.from, "from", "", "answer from a resident tend-health --serve at `URL` (http://127.0.0.1:9090)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
+		cli.PrintFlags(fs.Output(), fs)
 	}
 	bad := exitUnhealthy
 	if slices.ContainsFunc(args, func(a string) bool { return strings.TrimLeft(a, "-") == "check-config" }) {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -214,7 +216,9 @@ func TestHelpAndVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "--help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "usage: tend-health [--config FILE] [--profile liveness|readiness|startup]")
-	assert.Contains(t, out, "-log-format")
+	assert.Contains(t, out, "--log-format FORMAT\n")
+	assert.Contains(t, out, "--timeout DURATION\n")
+	assert.Empty(t, cli.HelpProblems(out), "placeholders in capitals, one default per flag:\n%s", out)
 	code, out, _ = runCLI(t, "--version")
 	assert.Equal(t, 0, code)
 	assert.Regexp(t, `^tend-health \S+ \(rev ([0-9a-f]{12}(-dirty)?|unknown)(, go\S+)?\)\n$`, out)

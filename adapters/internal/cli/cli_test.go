@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,4 +76,34 @@ func TestWriteJSON(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteJSON(&b, map[string]int{"a": 1}))
 	assert.Equal(t, "{\n  \"a\": 1\n}\n", b.String())
+}
+
+func TestPrintFlagsAndHelpProblems(t *testing.T) {
+	fs := flag.NewFlagSet("tend-x", flag.ContinueOnError)
+	fs.String("config", "", "config `FILE`")
+	fs.Duration("timeout", 0, "deadline `DURATION` (default: the config's, else 10s)")
+	fs.String("format", "compose", "output `FORMAT`")
+	fs.Bool("json", false, "print JSON")
+	var b strings.Builder
+	PrintFlags(&b, fs)
+	assert.Equal(t, "  --config FILE\n      config FILE\n"+
+		"  --format FORMAT\n      output FORMAT (default compose)\n"+
+		"  --json\n      print JSON\n"+
+		"  --timeout DURATION\n      deadline DURATION (default: the config's, else 10s)\n", b.String())
+	assert.Empty(t, HelpProblems(b.String()))
+
+	// What flag.PrintDefaults writes for flags without a named value, or
+	// with a default in the text and a non-zero one: each is named.
+	bad := flag.NewFlagSet("tend-x", flag.ContinueOnError)
+	bad.String("spec", "", "spec file (YAML: `users:` or `container:`)")
+	bad.Duration("timeout", 30*time.Second, "deadline (default 30s)")
+	bad.String("log-format", "text", "log format")
+	var g strings.Builder
+	bad.SetOutput(&g)
+	bad.PrintDefaults()
+	problems := strings.Join(HelpProblems(g.String()), "\n")
+	assert.Contains(t, problems, `-spec has the placeholder "users:"`)
+	assert.Contains(t, problems, `-log-format has the placeholder "string"`)
+	assert.Contains(t, problems, `-timeout states its default more than once`)
+	assert.Equal(t, []string{"no flags found in the help text"}, HelpProblems("usage: x\n"))
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tendkit/tend/internal/yamlerr"
 )
 
 // yamlFields maps the YAML keys of a struct type to their field types;
@@ -78,56 +80,8 @@ func unknownKey(msg string) string {
 		known = append(known, k)
 	}
 	sort.Strings(known)
-	if near := nearest(key, known); near != "" {
+	if near := yamlerr.Nearest(key, known); near != "" {
 		return fmt.Sprintf("unknown key %s; did you mean %s?", key, near)
 	}
 	return fmt.Sprintf("unknown key %s (known here: %s)", key, strings.Join(known, ", "))
-}
-
-// nearest returns the one word of known closest to w when it is close: an
-// edit distance of at most a quarter of w's length (at least 1), counting
-// case, "-" and "_" as nothing. It returns "" when none is close or two are
-// equally close.
-func nearest(w string, known []string) string {
-	norm := func(s string) string {
-		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s))
-	}
-	nw := norm(w)
-	limit := max(1, len([]rune(w))/4)
-	best, bestD, tie := "", limit+1, false
-	for _, k := range known {
-		d := editDistance(nw, norm(k))
-		switch {
-		case d < bestD:
-			best, bestD, tie = k, d, false
-		case d == bestD:
-			tie = true
-		}
-	}
-	if tie || best == "" {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, by rune.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -143,7 +143,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	// each (a warning inherited from defaults once, with a count).
 	printProblems := func(ps []*quota.Problem) {
 		for _, p := range ps {
-			fmt.Fprintln(stderr, p.Error())
+			cli.PrintErrors(stderr, "", p)
 		}
 	}
 	fail := func(code int, err error) int {

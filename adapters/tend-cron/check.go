@@ -16,7 +16,7 @@ const checkRuns = 3
 func (c *command) check(f flags, tasks []task) int {
 	entries, err := newEntries(tasks)
 	if err != nil {
-		c.printConfigError(err)
+		cli.PrintErrors(c.stderr, "", err)
 		return cli.ExitUsage
 	}
 	src := f.config

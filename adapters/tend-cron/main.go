@@ -191,7 +191,7 @@ func (c *command) run(ctx context.Context, args []string) int {
 	}
 	tasks, err := c.load(f, log)
 	if err != nil {
-		c.printConfigError(err)
+		cli.PrintErrors(c.stderr, "", err)
 		return cli.ExitUsage
 	}
 	if f.check {
@@ -248,11 +248,4 @@ func (c *command) load(f flags, log *slog.Logger) ([]task, error) {
 		return nil, fmt.Errorf("%s: --only %s: the config has no %s section", src, f.only, f.only)
 	}
 	return nil, fmt.Errorf("%s: --only %q: no task or job of that name (the config has: %s)", src, f.only, strings.Join(names, ", "))
-}
-
-// printConfigError prints every problem of a bad config, one per line.
-func (c *command) printConfigError(err error) {
-	for _, e := range flatten(err) {
-		fmt.Fprintf(c.stderr, "%s: %v\n", name, e)
-	}
 }

@@ -34,7 +34,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -188,12 +187,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	h, err := loadHealth(rctx, opts.config)
 	rcancel()
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: bad config: %v\n", err)
+		cli.PrintErrors(stderr, "tend-health: bad config", err)
 		return bad
 	}
 	checks, err := buildChecks(h, lookupEnv)
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: bad config: %s: %v\n", or(opts.config, defaultName), err)
+		cli.PrintErrors(stderr, "tend-health: bad config: "+or(opts.config, defaultName), err)
 		return bad
 	}
 	if opts.checkConfig {
@@ -272,24 +271,12 @@ func loadHealth(ctx context.Context, path string) (*config.Health, error) {
 	}
 	cfg, err := config.Parse(name, data, config.Options{})
 	if err != nil {
-		var merr interface{ WrappedErrors() []error }
-		if errors.As(err, &merr) && len(merr.WrappedErrors()) > 0 {
-			return nil, errors.New(joinErrors(merr.WrappedErrors()))
-		}
 		return nil, err
 	}
 	if cfg.Health == nil {
 		return nil, fmt.Errorf("%s: no health section: nothing to check", name)
 	}
 	return cfg.Health, nil
-}
-
-func joinErrors(errs []error) string {
-	s := make([]string, len(errs))
-	for i, e := range errs {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "; ")
 }
 
 func or(a, b string) string {

@@ -230,3 +230,13 @@ func TestEnvironmentOverride(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "TEND_HEALTH_TIMEOUT")
 }
+
+// TestBadConfigOneProblemPerLine: every problem of a bad config is a line
+// of its own, from the adapters' one printer (cli.PrintErrors).
+func TestBadConfigOneProblemPerLine(t *testing.T) {
+	cfg := writeConfig(t, "health:\n  timeout: -5s\n  checks:\n    disk: [{path: /, profile: [liveness]}]\n")
+	code, out, errOut := runCLI(t, "--config", cfg, "--check-config")
+	assert.Equal(t, 2, code, out+errOut)
+	assert.Equal(t, "tend-health: bad config: "+cfg+`:2: field health.timeout: duration "-5s": negative: invalid value`+"\n"+
+		"tend-health: bad config: "+cfg+":4: field health.checks.disk[0].profile: unknown key profile; did you mean profiles?\n", errOut)
+}

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -106,4 +109,20 @@ func TestPrintFlagsAndHelpProblems(t *testing.T) {
 	assert.Contains(t, problems, `-log-format has the placeholder "string"`)
 	assert.Contains(t, problems, `-timeout states its default more than once`)
 	assert.Equal(t, []string{"no flags found in the help text"}, HelpProblems("usage: x\n"))
+}
+
+func TestPrintErrorsOnePerLine(t *testing.T) {
+	var me *multierror.Error
+	me = multierror.Append(me, errors.New("tend.yaml:6: field sweep.rules[0].older_than: negative"),
+		errors.Join(errors.New("tend.yaml:7: field a: x"), errors.New("tend.yaml:9: field b: y")))
+	var b strings.Builder
+	PrintErrors(&b, "tend-x", fmt.Errorf("load: %w", me), errors.New("spec.yaml:2: user a: field cpus: too many"), nil)
+	assert.Equal(t, "tend-x: tend.yaml:6: field sweep.rules[0].older_than: negative\n"+
+		"tend-x: tend.yaml:7: field a: x\n"+
+		"tend-x: tend.yaml:9: field b: y\n"+
+		"tend-x: spec.yaml:2: user a: field cpus: too many\n", b.String())
+	assert.Nil(t, Flatten(nil))
+	b.Reset()
+	PrintErrors(&b, "", me)
+	assert.Equal(t, "tend.yaml:6: field sweep.rules[0].older_than: negative\ntend.yaml:7: field a: x\ntend.yaml:9: field b: y\n", b.String())
 }

@@ -255,7 +255,7 @@ func TestUnknownKeySuggestsNearest(t *testing.T) {
 		{"sweep:\n  maxDeletions: 3\n  rules: [{path: /tmp, older_than: 1d}]\n", "unknown key maxDeletions; did you mean max_deletions?"},
 		{"rotat:\n  files: []\n", "t.yaml:1: field rotat: unknown key rotat; did you mean rotate?"},
 		// inline fields (CheckCommon) count as the check's own keys
-		{"health:\n  checks:\n    disk: [{path: /, profile: [liveness]}]\n", "unknown key profile; did you mean profiles?"},
+		{"health:\n  checks:\n    disk: [{path: /, profile: [liveness]}]\n", "t.yaml:3: field health.checks.disk[0].profile: unknown key profile; did you mean profiles?"},
 		// nothing close: the keys valid there instead of a guess
 		{"sweep:\n  colour: blue\n  rules: [{path: /tmp, older_than: 1d}]\n", "unknown key colour (known here: max_deletions, "},
 	}

@@ -217,6 +217,7 @@ type parser struct {
 type fieldLine struct {
 	path      string
 	key, line int  // line of the key and of the value's start
+	keyCol    int  // column of the key (0 for a list item)
 	col       int  // column of the value's start
 	scalar    bool // the value is a scalar
 }
@@ -231,7 +232,7 @@ func (p *parser) index(n *yaml.Node, path string) {
 			if path != "" {
 				sub = path + "." + k.Value
 			}
-			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, line: v.Line, col: v.Column, scalar: v.Kind == yaml.ScalarNode})
+			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, keyCol: k.Column, line: v.Line, col: v.Column, scalar: v.Kind == yaml.ScalarNode})
 			p.index(v, sub)
 		}
 	case yaml.SequenceNode:
@@ -260,10 +261,17 @@ func (p *parser) at(line int, err error) *Error {
 }
 
 // atColumn places an error found by the decoder at line and column: the
-// field whose scalar value starts there, when one does (several fields
-// share a line in flow style, {interval: 1s, deadline: -10s}), else as at
-// does.
+// field whose key (an unknown key) or scalar value starts there, when one
+// does (several fields share a line in flow style, {interval: 1s,
+// deadline: -10s}), else as at does.
 func (p *parser) atColumn(line, col int, err error) *Error {
+	for _, f := range p.fields {
+		if col > 0 && f.key == line && f.keyCol == col {
+			e := p.at(line, err)
+			e.Field = f.path
+			return e
+		}
+	}
 	for _, f := range p.fields {
 		if col > 0 && f.scalar && f.line == line && f.col == col {
 			e := p.at(line, err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/units"
 )
 
 // runRecord is one run of one task as tend-cron prints it: the task's own
@@ -166,15 +167,9 @@ func (r runRecord) log(log *slog.Logger) {
 	}
 }
 
+// roundDuration is a run's duration in seconds as units.Round prints it.
 func roundDuration(sec float64) time.Duration {
-	d := time.Duration(sec * float64(time.Second))
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(time.Microsecond)
+	return units.Round(time.Duration(sec * float64(time.Second)))
 }
 
 func plural(n int, one, many string) string {

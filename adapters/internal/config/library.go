@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/tendkit/tend/cleanup"
@@ -33,8 +35,12 @@ func (r SweepRule) CleanupRule() cleanup.Rule {
 }
 
 // RotateRule is the rule the rotate task runs for this item, before the
-// owner and group names of create are looked up: Keep is
-// rotate.DefaultKeep when keep is left out.
+// owner and group names of create are looked up (Create.UID and GID are -1:
+// unchanged): Keep is rotate.DefaultKeep when keep is left out; after a
+// rename a new file always takes the old one's place (Create is set for
+// method rename, with create's mode when given); postrotate and signal
+// (its name parsed) are carried over. Values the config's own checks
+// refuse (a mode that is not octal, an unknown signal) are left at zero.
 func (f RotateFile) RotateRule() rotate.Rule {
 	rule := rotate.Rule{
 		Path: string(f.Path), Every: f.Every.D(), Keep: rotate.DefaultKeep, MaxAge: f.MaxAge.D(),
@@ -45,15 +51,39 @@ func (f RotateFile) RotateRule() rotate.Rule {
 		rule.Size = f.Size.Bytes()
 	}
 	if f.Keep != nil {
-		rule.Keep = *f.Keep
+		rule.Keep = *f.Keep // 0: no backup is kept, as logrotate's rotate 0
 	}
-	if f.Create != nil {
+	if f.Create != nil || rule.Method != rotate.MethodCopyTruncate {
 		rule.Create = &rotate.Create{UID: -1, GID: -1}
+		if f.Create != nil {
+			if m, ok := fileMode(f.Create.Mode); ok {
+				rule.Create.Mode = m
+			}
+		}
 	}
-	if f.Signal != nil {
-		rule.Signal = &rotate.Signal{Pidfile: string(f.Signal.Pidfile)}
+	if pr := f.PostRotate; pr != nil {
+		rule.PostRotate = &rotate.Command{Argv: pr.Command, Timeout: pr.Timeout.D()}
+	}
+	if s := f.Signal; s != nil {
+		rule.Signal = &rotate.Signal{Pidfile: string(s.Pidfile)}
+		if s.Name != "" {
+			rule.Signal.Signal, _ = rotate.ParseSignal(s.Name)
+		}
 	}
 	return rule
+}
+
+// fileMode parses create's octal mode ("0644"); ok is false for "" and
+// for anything that is not a file mode.
+func fileMode(s string) (os.FileMode, bool) {
+	if s == "" {
+		return 0, false
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o7777 {
+		return 0, false
+	}
+	return os.FileMode(m), true
 }
 
 // Policy is the images policy the images task runs.

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,36 +17,6 @@ import (
 	"github.com/tendkit/tend/internal/testenv"
 )
 
-// hungEngine is a unix socket that accepts and never answers.
-func hungEngine(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "hung.sock")
-	l, err := net.Listen("unix", path)
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return path
-}
-
 func imagesConfig(t *testing.T, text string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tend.yaml")
@@ -59,7 +27,7 @@ func imagesConfig(t *testing.T, text string) string {
 // --once --only images against an engine that never answers ends at the
 // call timeout, exit 1, with an error naming the socket and the call.
 func TestImagesHungEngineOnce(t *testing.T) {
-	sock := hungEngine(t)
+	sock := testenv.HungSocket(t)
 	cfg := imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 500ms\n")
 	tendCron(t) // built before the clock starts
 	start := time.Now()
@@ -80,7 +48,7 @@ func TestImagesHungEngineOnce(t *testing.T) {
 // SIGTERM ends a run waiting on a hung engine at once, exit 1 (the run did
 // not finish).
 func TestImagesHungEngineSIGTERM(t *testing.T) {
-	sock := hungEngine(t)
+	sock := testenv.HungSocket(t)
 	cfg := imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 1h\n")
 	p := startProc(t, nil, "--config", cfg, "--once", "--only", "images")
 	time.Sleep(500 * time.Millisecond)
@@ -95,7 +63,7 @@ func TestImagesHungEngineSIGTERM(t *testing.T) {
 // In scheduler mode a run that hits a hung engine fails and the next run
 // still happens.
 func TestImagesHungEngineSchedulerRunsAgain(t *testing.T) {
-	sock := hungEngine(t)
+	sock := testenv.HungSocket(t)
 	cfg := imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 300ms\n  schedule: \"@every 1s\"\n")
 	p := startProc(t, nil, "--config", cfg)
 	deadline := time.Now().Add(20 * time.Second)

@@ -290,17 +290,6 @@ func sorted(ps []string) []string {
 	return out
 }
 
-func removedPaths(before, after map[string]bool) []string {
-	var out []string
-	for p := range before {
-		if !after[p] {
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // checkRun checks one real run against the plan it should carry out: it
 // removed exactly plan (as a set; nothing else changed), listed it in
 // plan's order in its JSON items, and logged each deletion exactly once,
@@ -313,7 +302,7 @@ func checkRun(t testing.TB, root string, plan []string, before map[string]bool, 
 			t.Errorf("appeared during the sweep: %q", p)
 		}
 	}
-	sameList(t, "removed from the tree", sorted(plan), removedPaths(before, after))
+	sameList(t, "removed from the tree", sorted(plan), gone(before, after))
 	sameList(t, "JSON items of the real run", plan, relPaths(root, itemPaths(res.Items)))
 	sameList(t, "log records of the real run (each deletion once, its real path)", sorted(plan), sorted(relPaths(root, res.Logged)))
 	assert.Equal(t, len(plan), res.Deleted, "the report's count")

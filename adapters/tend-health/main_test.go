@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/internal/testenv"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -25,12 +26,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func writeConfig(t *testing.T, yaml string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "tend.yaml")
-	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o644))
-	return p
-}
+func writeConfig(t *testing.T, yaml string) string { return testenv.WriteTemp(t, "tend.yaml", yaml) }
 
 func listen(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -44,5 +45,16 @@ func HungSocket(t testing.TB) string {
 		t.Fatalf("listen on %s: %v", path, err)
 	}
 	Hang(t, l)
+	return path
+}
+
+// WriteTemp writes text to a file named name in a new temporary folder of
+// the test (a config, a spec) and returns its path.
+func WriteTemp(t testing.TB, name, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
 	return path
 }

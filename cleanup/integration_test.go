@@ -309,7 +309,7 @@ func TestDifferentialTmpfilesDefaultAge(t *testing.T) {
 		setTimes(t, filepath.Join(r, "sub"), ago(30))
 		setTimes(t, r, ago(30))
 	}
-	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeNewest}}}
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeBasisNewest}}}
 	_, err := s.Sweep(context.Background(), false)
 	require.NoError(t, err)
 	conf := filepath.Join(base, "tend-test.conf")

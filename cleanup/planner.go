@@ -233,8 +233,8 @@ func (p *planner) admit(ri int32, r Rule) (resolved string, ok bool, err error) 
 			return "", false, nil
 		}
 	}
-	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeAtime && hasOption(m.options, "noatime") {
-		rr.Age = AgeNewest
+	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeBasisAtime && hasOption(m.options, "noatime") {
+		rr.Age = AgeBasisNewest
 		rr.Note = fmt.Sprintf("%s is mounted noatime: ageing by the newest of atime, mtime and ctime instead", m.point)
 		p.warn(fmt.Sprintf("sweep %s: %s", r.Root, rr.Note))
 	}

@@ -328,7 +328,7 @@ func holdFirstOld(t testing.TB, root string, snap *snode, c *oracleCfg) {
 
 // propRule is the plain rule of every generated root.
 func propRule(root string) cleanup.Rule {
-	return cleanup.Rule{Root: root, OlderThan: propThreshold, Age: cleanup.AgeMtime, Exclude: []string{"*.keep"}}
+	return cleanup.Rule{Root: root, OlderThan: propThreshold, Age: cleanup.AgeBasisMtime, Exclude: []string{"*.keep"}}
 }
 
 // protectOf picks a directory of the description to protect: the first
@@ -372,7 +372,7 @@ func checkPlain(t *testing.T, seed uint64, opts genOpts, workers []int, asNobody
 			// not use O_NOATIME on others' directories: reading them
 			// refreshes their atime, and a dry run would change the real
 			// run's outcome.)
-			rule.Age, c.atime = cleanup.AgeAtime, true
+			rule.Age, c.atime = cleanup.AgeBasisAtime, true
 		}
 		snap := snapshot(t, root)
 		if !asNobody {
@@ -427,7 +427,7 @@ func checkHub(t *testing.T, seed uint64, opts genOpts, asNobody bool) {
 		holdFirstOld(t, root, snap, c)
 	}
 	want := sorted(keys(hubOracle(snap, c)))
-	rule := cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeMtime}
+	rule := cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeBasisMtime}
 	cfg := propChildCfg{Rules: []cleanup.Rule{rule}, Workers: 16, Dry: true}
 	dry := runChild(t, cfg, asNobody)
 	plan := relPaths(root, itemPaths(dry.Items))
@@ -456,7 +456,7 @@ func checkRace(t *testing.T, seed uint64, opts genOpts, workers int, hook, hub b
 	g := newGen(seed, opts, outside)
 	desc, rule := g.plainTree, propRule(root)
 	if hub {
-		desc, rule = g.hubTree, cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeMtime}
+		desc, rule = g.hubTree, cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeBasisMtime}
 	}
 	tree := desc()
 	makeTree(t, root, tree, now)

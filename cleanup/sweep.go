@@ -285,7 +285,7 @@ func (id *identity) mayRemove(dir Info, owner uint32) bool {
 
 func basisOr(b AgeBasis) AgeBasis {
 	if b == "" {
-		return AgeAtime
+		return AgeBasisAtime
 	}
 	return b
 }

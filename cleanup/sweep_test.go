@@ -211,7 +211,7 @@ func TestNoatimeFallsBackToNewest(t *testing.T) {
 	plan, err := s.Plan(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/c/stale"}, paths(plan.Items()))
-	assert.Equal(t, cleanup.AgeNewest, plan.Roots[0].Age)
+	assert.Equal(t, cleanup.AgeBasisNewest, plan.Roots[0].Age)
 	require.Len(t, plan.Notes, 1)
 	assert.Contains(t, plan.Notes[0], "noatime")
 }

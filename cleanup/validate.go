@@ -51,7 +51,7 @@ func (r Rule) Validate() error {
 		bad("layout", string(r.Layout), "%q is not one of plain, huggingface", r.Layout)
 	}
 	switch r.Age {
-	case "", AgeAtime, AgeMtime, AgeNewest:
+	case "", AgeBasisAtime, AgeBasisMtime, AgeBasisNewest:
 	default:
 		bad("age", string(r.Age), "%q is not one of atime, mtime, newest", r.Age)
 	}

@@ -5,7 +5,7 @@
 //
 //	tend-cron [--config FILE] --once [--only NAME] [--dry-run] [--json]
 //	tend-cron [--config FILE] --check
-//	tend-cron [--config FILE] [--jitter 5m] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]
+//	tend-cron [--config FILE] [--jitter DURATION] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]
 //	tend-cron [--config FILE] [flags] [--signal-group] -- CMD ARGS...
 //
 // Without --config it uses the embedded default config (sweep the usual ML

@@ -1,10 +1,10 @@
 // Command tend-health proves a container can do its job, for a Docker
 // HEALTHCHECK or a Kubernetes probe. It runs in one of four ways:
 //
-//	tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]
+//	tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout DURATION]
 //	tend-health --config FILE --check-config
 //	tend-health --config FILE --serve ADDR
-//	tend-health --from URL [--profile P] [--json] [--timeout 10s]
+//	tend-health --from URL [--profile PROFILE] [--json] [--timeout DURATION]
 //
 // The first runs the configured checks (health section of the tend config)
 // once under --timeout, prints one line per check (fitting Docker's 4 KiB

@@ -201,7 +201,7 @@ func TestDeepTree(t *testing.T) {
 	rep, err := s.Sweep(context.Background(), false)
 	require.Error(t, err, "a MaxDepth of 100 stops the walk with an error")
 	assert.Contains(t, err.Error(), "deeper than 100")
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipTooDeep])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonTooDeep])
 
 	s.MaxDepth = 0
 	rep, err = s.Sweep(context.Background(), false)

@@ -25,7 +25,7 @@ func (s *Sweeper) Apply(ctx context.Context, plan *Report) (*Report, error) {
 	if err := plan.loadItems(); err != nil {
 		return nil, fmt.Errorf("sweep: read the plan back: %w", err)
 	}
-	rep := &Report{Started: s.now(), Skipped: map[string]int{}, Notes: plan.Notes, dirs: plan.dirs, items: plan.items,
+	rep := &Report{Started: s.now(), Skipped: map[SkipReason]int{}, Notes: plan.Notes, dirs: plan.dirs, items: plan.items,
 		done: make([]bool, len(plan.items)), Scanned: plan.Scanned}
 	for k, v := range plan.Skipped {
 		rep.Skipped[k] = v
@@ -62,7 +62,7 @@ func (s *Sweeper) Apply(ctx context.Context, plan *Report) (*Report, error) {
 		if d := a.open(rep.items[i].dir); d != nil {
 			a.remove(d, i)
 		} else {
-			a.skipped(SkipChanged)
+			a.skipped(SkipReasonChanged)
 		}
 	}
 	a.closeAll()
@@ -151,7 +151,7 @@ func (a *applier) batch(i, j int) {
 	d := a.open(a.rep.items[i].dir)
 	if d == nil {
 		for k := i; k < j; k++ {
-			a.skipped(SkipChanged)
+			a.skipped(SkipReasonChanged)
 		}
 		return
 	}
@@ -170,7 +170,7 @@ func (a *applier) fail(err error) {
 	a.mu.Unlock()
 }
 
-func (a *applier) skipped(reason string) {
+func (a *applier) skipped(reason SkipReason) {
 	a.mu.Lock()
 	a.rep.skip(reason)
 	a.mu.Unlock()
@@ -246,7 +246,7 @@ func (a *applier) remove(d *sharedDir, k int) {
 		return
 	case info.Ino != it.ino || info.Type != it.typ ||
 		(it.typ == TypeFile && ageOf(root.Age, info).UnixNano() != it.used):
-		a.skipped(SkipChanged)
+		a.skipped(SkipReasonChanged)
 		return
 	}
 	err = d.Remove(it.name, it.typ == TypeDir)
@@ -254,7 +254,7 @@ func (a *applier) remove(d *sharedDir, k int) {
 	case errGone(err):
 		return
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
-		a.skipped(SkipNotEmpty)
+		a.skipped(SkipReasonNotEmpty)
 		return
 	case err != nil:
 		a.fail(fmt.Errorf("sweep %s: remove %s: %w", root.Root, a.rep.itemPath(it), err))

@@ -39,9 +39,9 @@ import (
 // nests this deep, and one descriptor per level stays open.
 const entryMaxDepth = 64
 
-// SkipHeldEntry counts entries (LayoutEntries) kept whole because a
+// SkipReasonHeldEntry counts entries (LayoutEntries) kept whole because a
 // process holds something inside them open, mapped or locked.
-const SkipHeldEntry = "held_entry"
+const SkipReasonHeldEntry SkipReason = "held_entry"
 
 // entrySum is what the first read of an entry found.
 type entrySum struct {
@@ -51,7 +51,7 @@ type entrySum struct {
 	n     int   // entries inside, the entry itself included
 	// block is why the entry must stay whole ("": it may go); denied is
 	// the first path inside this process may not remove.
-	block  string
+	block  SkipReason
 	denied string
 }
 
@@ -76,7 +76,7 @@ type entryWalk struct {
 
 // blockErr keeps an entry whole for a reason named in the errors (a
 // directory that cannot be read or entered); it is not counted in Skipped.
-const blockErr = "error"
+const blockErr SkipReason = "error"
 
 // entries plans a root of LayoutEntries.
 func (p *planner) entries(ri int32, r Rule, basis AgeBasis, resolved string, d Dir, di int32, info Info) error {
@@ -180,7 +180,7 @@ func (e *entryWalk) entry(name string) {
 	}
 	switch info.Type {
 	case TypeOther:
-		p.rep.skip(SkipSpecial)
+		p.rep.skip(SkipReasonSpecial)
 	case TypeFile, TypeSymlink:
 		e.single(name, info)
 	case TypeDir:
@@ -190,18 +190,18 @@ func (e *entryWalk) entry(name string) {
 
 // pinned is why the entry name of the directory at dirRel (below the
 // root), described by info, stays whatever its age ("": nothing says so).
-func (e *entryWalk) pinned(name, dirRel string, info Info) string {
+func (e *entryWalk) pinned(name, dirRel string, info Info) SkipReason {
 	switch {
 	case e.exclude.match(name, dirRel):
-		return SkipExcluded
+		return SkipReasonExcluded
 	case len(e.protect) > 0 && e.protect[join(dirRel, name)]:
-		return SkipProtected
+		return SkipReasonProtected
 	case info.Dev != e.rootDev || len(e.mounts) > 0 && e.mounts[join(dirRel, name)]:
-		return SkipMount
+		return SkipReasonMount
 	case e.p.held.isLocked(info):
-		return SkipLocked
+		return SkipReasonLocked
 	case info.Type == TypeFile && e.p.held.isOpen(info):
-		return SkipOpen
+		return SkipReasonOpen
 	}
 	return ""
 }
@@ -241,8 +241,8 @@ func (e *entryWalk) dirEntry(name string, info Info) {
 	}
 	d, err := e.openDir(e.root, name, info)
 	if err != nil {
-		if e.openFailed(err, e.pathIn(e.di, name)) == SkipChanged {
-			e.p.rep.skip(SkipChanged)
+		if e.openFailed(err, e.pathIn(e.di, name)) == SkipReasonChanged {
+			e.p.rep.skip(SkipReasonChanged)
 		}
 		return
 	}
@@ -268,9 +268,9 @@ func (e *entryWalk) dirEntry(name string, info Info) {
 
 // openFailed is why a directory that could not be opened stays: changed
 // since it was examined, or an error (named in the errors).
-func (e *entryWalk) openFailed(err error, path string) string {
+func (e *entryWalk) openFailed(err error, path string) SkipReason {
 	if errGone(err) || errNotDir(err) || err == errChanged {
-		return SkipChanged
+		return SkipReasonChanged
 	}
 	e.fail(fmt.Errorf("sweep %s: open %s: %w", e.r.Root, path, err))
 	return blockErr
@@ -316,8 +316,8 @@ func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum
 		e.p.rep.Roots[e.ri].Scanned++
 		sum.n++
 		if why := e.pinned(name, rel, info); why != "" {
-			if why == SkipOpen || why == SkipLocked {
-				why = SkipHeldEntry
+			if why == SkipReasonOpen || why == SkipReasonLocked {
+				why = SkipReasonHeldEntry
 			}
 			sum.block = why
 			return
@@ -327,7 +327,7 @@ func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum
 		}
 		switch info.Type {
 		case TypeOther:
-			sum.block = SkipSpecial
+			sum.block = SkipReasonSpecial
 			return
 		case TypeFile, TypeSymlink:
 			sum.used = max(sum.used, ageOf(e.basis, info).UnixNano())
@@ -340,7 +340,7 @@ func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum
 		case TypeDir:
 			sum.used = max(sum.used, info.Mtime.UnixNano())
 			if depth >= e.limit {
-				sum.block = SkipTooDeep
+				sum.block = SkipReasonTooDeep
 				e.fail(fmt.Errorf("sweep %s: %s/%s/%s: nested deeper than %d levels in its entry: kept", e.r.Root, e.r.Root, rel, name, e.limit))
 				return
 			}
@@ -371,7 +371,7 @@ func (e *entryWalk) drop(name string, info Info, sum entrySum, why Reason) bool 
 		return false
 	}
 	if p.s.MaxDeletions > 0 && p.rep.Deleted+sum.n > p.s.MaxDeletions {
-		p.rep.skip(SkipCap)
+		p.rep.skip(SkipReasonCap)
 		return false
 	}
 	first := int32(len(p.rep.dirs))
@@ -384,7 +384,7 @@ func (e *entryWalk) drop(name string, info Info, sum entrySum, why Reason) bool 
 	}
 	d, err := e.openDir(e.root, name, info)
 	if err != nil {
-		p.rep.skip(SkipChanged)
+		p.rep.skip(SkipReasonChanged)
 		return false
 	}
 	p.rep.dirs = append(p.rep.dirs, dirRec{parent: e.di, root: e.ri, name: name, dev: info.Dev, ino: info.Ino})

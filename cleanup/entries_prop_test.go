@@ -128,7 +128,7 @@ func checkEntries(t *testing.T, seed uint64, opts genOpts, asNobody bool) {
 	if asNobody {
 		c.uid, c.gid = 65534, 65534
 	} else if seed%2 == 1 {
-		rule.Age, c.atime = cleanup.AgeAtime, true
+		rule.Age, c.atime = cleanup.AgeBasisAtime, true
 	}
 	snap := snapshot(t, root)
 	if !asNobody {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tendkit/tend/cleanup"
 	"github.com/tendkit/tend/cleanup/cleanuptest"
+	"github.com/tendkit/tend/internal/fielderr"
 	"github.com/tendkit/tend/internal/testenv"
 )
 
@@ -38,7 +39,7 @@ func TestEntriesPolicy(t *testing.T) {
 		rule    cleanup.Rule
 		protect []string
 		want    []string // planned, relative to the root, in order
-		skipped map[string]int
+		skipped map[cleanup.SkipReason]int
 	}{
 		{
 			name: "old entry goes whole, contents first",
@@ -58,7 +59,7 @@ func TestEntriesPolicy(t *testing.T) {
 			name:    "special files and mount points are never deleted: their entry stays",
 			ents:    []ent{{"k1/a", 30, ""}, {"k1/pipe", 30, "fifo"}, {"k2/a", 30, ""}, {"k2/mnt", 30, "mount"}, {"k3/a", 30, ""}},
 			want:    []string{"k3/a", "k3"},
-			skipped: map[string]int{cleanup.SkipSpecial: 1, cleanup.SkipMount: 1},
+			skipped: map[cleanup.SkipReason]int{cleanup.SkipReasonSpecial: 1, cleanup.SkipReasonMount: 1},
 		},
 		{
 			name:    "excluded and protected paths inside keep their entry",
@@ -66,7 +67,7 @@ func TestEntriesPolicy(t *testing.T) {
 			rule:    cleanup.Rule{Exclude: []string{"*.lock"}},
 			protect: []string{"/c/k2/keep"},
 			want:    []string{"k3/a", "k3"},
-			skipped: map[string]int{cleanup.SkipExcluded: 2, cleanup.SkipProtected: 1},
+			skipped: map[cleanup.SkipReason]int{cleanup.SkipReasonExcluded: 2, cleanup.SkipReasonProtected: 1},
 		},
 		{
 			name: "child files and symlinks are single-file entries",
@@ -163,7 +164,7 @@ func TestEntriesCapKeepsEntriesWhole(t *testing.T) {
 	rep, err := s.Sweep(context.Background(), false)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/c/a/1", "/c/a/2", "/c/a", "/c/c/1", "/c/c"}, paths(rep.Items()))
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipCap])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonCap])
 	assert.True(t, f.Exists("/c/b/1") && f.Exists("/c/b/2") && f.Exists("/c/b/3"), "b stays whole")
 }
 
@@ -234,7 +235,7 @@ func TestEntriesRealRun(t *testing.T) {
 	rep, removed := entriesSweep(t, cleanup.Rule{Root: root, Layout: cleanup.LayoutEntries, OlderThan: week})
 	assert.Equal(t, []string{"aaa", "aaa/__grp__kernel.json", "aaa/kernel.cubin", "aaa/kernel.json",
 		"zzz", "zzz/out", "zzz/sub", "zzz/sub/kernel.so"}, removed)
-	assert.Equal(t, 2, rep.Skipped[cleanup.SkipHeldEntry], "the held and the locked entry stay whole")
+	assert.Equal(t, 2, rep.Skipped[cleanup.SkipReasonHeldEntry], "the held and the locked entry stay whole")
 	assert.FileExists(t, filepath.Join(outside, "precious"), "a symlink is never followed")
 	for _, p := range []string{"held/kernel.json", "locked/kernel.cubin", "young/kernel.json"} {
 		assert.FileExists(t, filepath.Join(root, p))
@@ -267,7 +268,7 @@ func TestEntriesBindMount(t *testing.T) {
 
 	rep, removed := entriesSweep(t, cleanup.Rule{Root: root, Layout: cleanup.LayoutEntries, OlderThan: week})
 	assert.Equal(t, []string{"k2", "k2/a"}, removed)
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipMount])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonMount])
 	assert.FileExists(t, filepath.Join(outside, "precious"))
 	assert.FileExists(t, filepath.Join(root, "k1/a"))
 }
@@ -296,7 +297,7 @@ func TestRuleValidateLayoutFields(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.Equal(t, tt.fields, fields(err))
+			assert.Equal(t, tt.fields, fielderr.Fields(err))
 			assert.ErrorIs(t, err, cleanup.ErrBadRule)
 		})
 	}

@@ -163,11 +163,11 @@ func (p *planner) scanTree(w *walk, d Dir, n *hnode, rel string, depth int) erro
 		switch {
 		case w.exclude.match(name, rel):
 			k.pinned = true // kept, and an excluded directory is not entered
-			p.rep.skip(SkipExcluded)
+			p.rep.skip(SkipReasonExcluded)
 			continue
 		case len(w.protect) > 0 && w.protect[join(rel, name)]:
 			k.pinned = true
-			p.rep.skip(SkipProtected)
+			p.rep.skip(SkipReasonProtected)
 			continue
 		}
 		switch info.Type {
@@ -193,10 +193,10 @@ func (p *planner) scanDir(w *walk, d Dir, k *hnode, rel string, depth int) {
 	k.pinned = true // until it is entered
 	switch {
 	case w.mounts[rel] || k.info.Dev != w.rootDev:
-		p.rep.skip(SkipMount)
+		p.rep.skip(SkipReasonMount)
 		return
 	case depth > 32: // no hub folder nests this deep
-		p.rep.skip(SkipTooDeep)
+		p.rep.skip(SkipReasonTooDeep)
 		return
 	}
 	sub, err := d.OpenDir(k.name)
@@ -208,7 +208,7 @@ func (p *planner) scanDir(w *walk, d Dir, k *hnode, rel string, depth int) {
 	}
 	if got, err := sub.Stat(); err != nil || got.Ino != k.info.Ino || got.Dev != k.info.Dev {
 		sub.Close()
-		p.rep.skip(SkipChanged)
+		p.rep.skip(SkipReasonChanged)
 		return
 	}
 	k.pinned = false
@@ -350,7 +350,7 @@ func (p *planner) hubLocks(w *walk, n *hnode) {
 			switch {
 			case !old || k.pinned:
 			case p.heldNode(k):
-				p.rep.skip(SkipLocked)
+				p.rep.skip(SkipReasonLocked)
 			case !p.capped() && w.mayDrop(k):
 				k.planned = true
 				p.emit(w.nodeItem(k, ReasonAge))

@@ -105,8 +105,8 @@ func TestHuggingFaceLayout(t *testing.T) {
 	got := rel(rep.Items())
 	sort.Strings(got)
 	assert.Equal(t, want, got)
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipHeldRev], "a revision with a blob held open stays")
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipLocked], "a held .lock stays")
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonHeldRev], "a revision with a blob held open stays")
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonLocked], "a held .lock stays")
 	// Every snapshot link left still resolves: no kept revision lost a blob.
 	require.NoError(t, filepath.Walk(hub, func(p string, info os.FileInfo, err error) error {
 		if err == nil && info.Mode()&os.ModeSymlink != 0 {
@@ -289,7 +289,7 @@ func TestHubBindMount(t *testing.T) {
 	rep, removed := hubSweep(t, cleanup.Rule{Root: hub, Layout: cleanup.LayoutHuggingFace, OlderThan: 7 * 24 * time.Hour})
 	assert.FileExists(t, filepath.Join(outside, "precious"))
 	assert.DirExists(t, filepath.Join(outside, "sub"))
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipMount])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonMount])
 	assert.Equal(t, []string{
 		"models--o--m/blobs",
 		"models--o--m/blobs/blob-r1",
@@ -372,8 +372,8 @@ func TestHubProtectAndExclude(t *testing.T) {
 	assert.FileExists(t, filepath.Join(hub, "models--o--prot/blobs/blob-r1"), "protected")
 	assert.FileExists(t, filepath.Join(hub, "models--o--excl/blobs/old.incomplete"), "excluded")
 	assert.FileExists(t, filepath.Join(hub, ".locks/models--o--excl/x.lock"), "excluded")
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipProtected])
-	assert.Equal(t, 2, rep.Skipped[cleanup.SkipExcluded])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonProtected])
+	assert.Equal(t, 2, rep.Skipped[cleanup.SkipReasonExcluded])
 	var want []string
 	for _, r := range []string{"excl", "prot", "whole"} {
 		repo := "models--o--" + r

@@ -9,7 +9,7 @@ import "slices"
 // all of it, or the cap would cut it in half.
 func (p *planner) dropRevision(rv *revision, total *int64) {
 	if rv.held {
-		p.rep.skip(SkipHeldRev)
+		p.rep.skip(SkipReasonHeldRev)
 		return
 	}
 	if rv.denied || rv.unknown || rv.kept {
@@ -22,7 +22,7 @@ func (p *planner) dropRevision(rv *revision, total *int64) {
 		return
 	}
 	if p.s.MaxDeletions > 0 && len(p.rep.items)+len(ks) > p.s.MaxDeletions {
-		p.rep.skip(SkipCap)
+		p.rep.skip(SkipReasonCap)
 		return
 	}
 	for _, k := range ks {

@@ -166,11 +166,11 @@ func TestDifferentialFindAndTmpfiles(t *testing.T) {
 	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour}}}
 	rep, err := s.Sweep(context.Background(), false)
 	require.NoError(t, err)
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipOpen])
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipLocked])
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipSpecial])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonOpen])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonLocked])
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonSpecial])
 	if mounted {
-		assert.Equal(t, 1, rep.Skipped[cleanup.SkipMount])
+		assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonMount])
 	}
 
 	out, err := exec.Command(find, roots["find"], "-type", "f", "-atime", "+7", "-delete").CombinedOutput()
@@ -309,7 +309,7 @@ func TestDifferentialTmpfilesDefaultAge(t *testing.T) {
 		setTimes(t, filepath.Join(r, "sub"), ago(30))
 		setTimes(t, r, ago(30))
 	}
-	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeNewest}}}
+	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: roots["tend"], OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeBasisNewest}}}
 	_, err := s.Sweep(context.Background(), false)
 	require.NoError(t, err)
 	conf := filepath.Join(base, "tend-test.conf")
@@ -354,10 +354,10 @@ func TestListedDirectories(t *testing.T) {
 	rep, err := s.Sweep(context.Background(), false)
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(root, "plain", "old")}, paths(rep.Items()))
-	assert.Equal(t, 1, rep.Skipped[cleanup.SkipLocked], "the locked directory")
+	assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonLocked], "the locked directory")
 	assert.FileExists(t, filepath.Join(root, "locked", "old"))
 	if mounted {
-		assert.Equal(t, 1, rep.Skipped[cleanup.SkipMount], "the mount point, by its device")
+		assert.Equal(t, 1, rep.Skipped[cleanup.SkipReasonMount], "the mount point, by its device")
 		assert.FileExists(t, filepath.Join(root, "mnt", "old"))
 	}
 }

@@ -64,7 +64,7 @@ func (p *planner) release() { <-p.turns }
 // denied records that an entry at path stays because this process may not
 // remove it, as the error a real removal would have given.
 func (p *planner) denied(root, path string) {
-	p.rep.skip(SkipNotPermitted)
+	p.rep.skip(SkipReasonNotPermitted)
 	p.errs = errAppend(p.errs, fmt.Errorf("sweep %s: remove %s: %w", root, path, syscall.EPERM))
 }
 
@@ -90,7 +90,7 @@ func (p *planner) fork(ri, di int32, path string) *planner {
 		// The fork's items are joined after the ones listed so far.
 		c.itemCap = max(0, c.itemCap-len(p.rep.items))
 	}
-	c.rep = &Report{Skipped: map[string]int{}, Roots: make([]RootReport, len(p.rep.Roots)), spool: p.spool}
+	c.rep = &Report{Skipped: map[SkipReason]int{}, Roots: make([]RootReport, len(p.rep.Roots)), spool: p.spool}
 	c.rep.Roots[ri] = RootReport{Root: p.rep.Roots[ri].Root, Age: p.rep.Roots[ri].Age}
 	top := p.rep.dirs[di]
 	top.parent, top.name = -1, path
@@ -237,12 +237,12 @@ func (p *planner) admit(ri int32, r Rule) (resolved string, ok bool, err error) 
 	for _, pr := range p.protect {
 		if under(r.Root, pr) || under(resolved, pr) {
 			rr.Note = "root is protected by " + pr
-			p.rep.skip(SkipProtected)
+			p.rep.skip(SkipReasonProtected)
 			return "", false, nil
 		}
 	}
-	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeAtime && hasOption(m.options, "noatime") {
-		rr.Age = AgeNewest
+	if m, ok := mountOf(p.mounts, resolved); ok && rr.Age == AgeBasisAtime && hasOption(m.options, "noatime") {
+		rr.Age = AgeBasisNewest
 		rr.Note = fmt.Sprintf("%s is mounted noatime: ageing by the newest of atime, mtime and ctime instead", m.point)
 		p.warn(fmt.Sprintf("sweep %s: %s", r.Root, rr.Note))
 	}

@@ -290,17 +290,6 @@ func sorted(ps []string) []string {
 	return out
 }
 
-func removedPaths(before, after map[string]bool) []string {
-	var out []string
-	for p := range before {
-		if !after[p] {
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // checkRun checks one real run against the plan it should carry out: it
 // removed exactly plan (as a set; nothing else changed), listed it in
 // plan's order in its JSON items, and logged each deletion exactly once,
@@ -313,7 +302,7 @@ func checkRun(t testing.TB, root string, plan []string, before map[string]bool, 
 			t.Errorf("appeared during the sweep: %q", p)
 		}
 	}
-	sameList(t, "removed from the tree", sorted(plan), removedPaths(before, after))
+	sameList(t, "removed from the tree", sorted(plan), gone(before, after))
 	sameList(t, "JSON items of the real run", plan, relPaths(root, itemPaths(res.Items)))
 	sameList(t, "log records of the real run (each deletion once, its real path)", sorted(plan), sorted(relPaths(root, res.Logged)))
 	assert.Equal(t, len(plan), res.Deleted, "the report's count")
@@ -339,7 +328,7 @@ func holdFirstOld(t testing.TB, root string, snap *snode, c *oracleCfg) {
 
 // propRule is the plain rule of every generated root.
 func propRule(root string) cleanup.Rule {
-	return cleanup.Rule{Root: root, OlderThan: propThreshold, Age: cleanup.AgeMtime, Exclude: []string{"*.keep"}}
+	return cleanup.Rule{Root: root, OlderThan: propThreshold, Age: cleanup.AgeBasisMtime, Exclude: []string{"*.keep"}}
 }
 
 // protectOf picks a directory of the description to protect: the first
@@ -383,7 +372,7 @@ func checkPlain(t *testing.T, seed uint64, opts genOpts, workers []int, asNobody
 			// not use O_NOATIME on others' directories: reading them
 			// refreshes their atime, and a dry run would change the real
 			// run's outcome.)
-			rule.Age, c.atime = cleanup.AgeAtime, true
+			rule.Age, c.atime = cleanup.AgeBasisAtime, true
 		}
 		snap := snapshot(t, root)
 		if !asNobody {
@@ -438,7 +427,7 @@ func checkHub(t *testing.T, seed uint64, opts genOpts, asNobody bool) {
 		holdFirstOld(t, root, snap, c)
 	}
 	want := sorted(keys(hubOracle(snap, c)))
-	rule := cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeMtime}
+	rule := cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeBasisMtime}
 	cfg := propChildCfg{Rules: []cleanup.Rule{rule}, Workers: 16, Dry: true}
 	dry := runChild(t, cfg, asNobody)
 	plan := relPaths(root, itemPaths(dry.Items))
@@ -467,7 +456,7 @@ func checkRace(t *testing.T, seed uint64, opts genOpts, workers int, hook, hub b
 	g := newGen(seed, opts, outside)
 	desc, rule := g.plainTree, propRule(root)
 	if hub {
-		desc, rule = g.hubTree, cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeMtime}
+		desc, rule = g.hubTree, cleanup.Rule{Root: root, Layout: cleanup.LayoutHuggingFace, OlderThan: propThreshold, Age: cleanup.AgeBasisMtime}
 	}
 	tree := desc()
 	makeTree(t, root, tree, now)

@@ -51,24 +51,28 @@ func (r *Reason) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown reason %q", b)
 }
 
+// SkipReason is why an entry old enough to go was kept, as counted in
+// Report.Skipped.
+type SkipReason string
+
 // Skip reasons counted in Report.Skipped.
 const (
-	SkipOpen      = "open"      // a file some process holds open or mapped
-	SkipLocked    = "locked"    // a file or directory holding a flock/POSIX lock
-	SkipProtected = "protected" // under a protected path
-	SkipSymlink   = "symlink"   // a symlink kept (never followed)
-	SkipMount     = "mount"     // a mount point (never crossed)
-	SkipCap       = "cap"       // over max_deletions for this run
-	SkipSpecial   = "special"   // a socket, FIFO or device
-	SkipExcluded  = "excluded"  // matched an exclude glob
-	SkipChanged   = "changed"   // changed or used between plan and deletion
-	SkipNotEmpty  = "not_empty" // a directory that gained entries
-	SkipTooDeep   = "too_deep"  // a directory nested deeper than MaxDepth
-	// SkipNotPermitted: an old entry this process may not remove (another
+	SkipReasonOpen      SkipReason = "open"      // a file some process holds open or mapped
+	SkipReasonLocked    SkipReason = "locked"    // a file or directory holding a flock/POSIX lock
+	SkipReasonProtected SkipReason = "protected" // under a protected path
+	SkipReasonSymlink   SkipReason = "symlink"   // a symlink kept (never followed)
+	SkipReasonMount     SkipReason = "mount"     // a mount point (never crossed)
+	SkipReasonCap       SkipReason = "cap"       // over max_deletions for this run
+	SkipReasonSpecial   SkipReason = "special"   // a socket, FIFO or device
+	SkipReasonExcluded  SkipReason = "excluded"  // matched an exclude glob
+	SkipReasonChanged   SkipReason = "changed"   // changed or used between plan and deletion
+	SkipReasonNotEmpty  SkipReason = "not_empty" // a directory that gained entries
+	SkipReasonTooDeep   SkipReason = "too_deep"  // a directory nested deeper than MaxDepth
+	// SkipReasonNotPermitted: an old entry this process may not remove (another
 	// user's file in a sticky directory, a directory it cannot write); it
 	// is also named in the errors, wrapping syscall.EPERM.
-	SkipNotPermitted = "not_permitted"
-	SkipHeldRev      = "held_revision"
+	SkipReasonNotPermitted SkipReason = "not_permitted"
+	SkipReasonHeldRev      SkipReason = "held_revision"
 )
 
 // Item is one planned or done deletion.
@@ -128,9 +132,9 @@ type Report struct {
 	FreedMeasured int64 `json:"freed_measured"`
 	// ItemsOmitted counts deletions a real sweep did not list in Items
 	// (see Sweeper.ReportItems); the log has every one.
-	ItemsOmitted int            `json:"items_omitted,omitempty"`
-	Skipped      map[string]int `json:"skipped"`
-	Notes        []string       `json:"notes,omitempty"`
+	ItemsOmitted int                `json:"items_omitted,omitempty"`
+	Skipped      map[SkipReason]int `json:"skipped"`
+	Notes        []string           `json:"notes,omitempty"`
 	// Errors are the problems met (also returned as a *multierror.Error).
 	Errors []string `json:"errors,omitempty"`
 
@@ -163,9 +167,9 @@ type item struct {
 	used int64 // UnixNano of the aging timestamp at plan time
 }
 
-func (r *Report) skip(reason string) {
+func (r *Report) skip(reason SkipReason) {
 	if r.Skipped == nil {
-		r.Skipped = map[string]int{}
+		r.Skipped = map[SkipReason]int{}
 	}
 	r.Skipped[reason]++
 }

@@ -29,13 +29,13 @@ type AgeBasis string
 
 // Age bases.
 const (
-	// AgeAtime ages entries by their last access (the default).
-	AgeAtime AgeBasis = "atime"
-	// AgeMtime ages entries by their last modification.
-	AgeMtime AgeBasis = "mtime"
-	// AgeNewest ages entries by the newest of atime, mtime and ctime, as
+	// AgeBasisAtime ages entries by their last access (the default).
+	AgeBasisAtime AgeBasis = "atime"
+	// AgeBasisMtime ages entries by their last modification.
+	AgeBasisMtime AgeBasis = "mtime"
+	// AgeBasisNewest ages entries by the newest of atime, mtime and ctime, as
 	// systemd-tmpfiles does (ctime is ignored for directories).
-	AgeNewest AgeBasis = "newest"
+	AgeBasisNewest AgeBasis = "newest"
 )
 
 // Rule is one root and the policy applied under it.
@@ -140,9 +140,9 @@ func (r Rule) check() error {
 // ageOf returns the timestamp that ages info under basis.
 func ageOf(basis AgeBasis, info Info) time.Time {
 	switch basis {
-	case AgeMtime:
+	case AgeBasisMtime:
 		return info.Mtime
-	case AgeNewest:
+	case AgeBasisNewest:
 		t := info.Atime
 		if info.Mtime.After(t) {
 			t = info.Mtime

@@ -206,7 +206,7 @@ func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.walkRoot
 // walkRoots walks the roots and plans; live deletes as it goes (a real
 // sweep that needs no whole plan first).
 func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
-	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
+	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[SkipReason]int{}},
 		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
 	p.now = p.rep.Started
 	if !live && s.MaxDeletions == 0 {
@@ -298,7 +298,7 @@ func (id *identity) mayRemove(dir Info, owner uint32) bool {
 
 func basisOr(b AgeBasis) AgeBasis {
 	if b == "" {
-		return AgeAtime
+		return AgeBasisAtime
 	}
 	return b
 }

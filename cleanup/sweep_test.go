@@ -61,11 +61,11 @@ func TestPolicy(t *testing.T) {
 	assert.Equal(t, want, paths(plan.Items()))
 	assert.True(t, plan.DryRun)
 	assert.EqualValues(t, 14, plan.Bytes)
-	assert.Equal(t, 1, plan.Skipped[cleanup.SkipMount])
-	assert.Equal(t, 1, plan.Skipped[cleanup.SkipSpecial])
-	assert.Equal(t, 2, plan.Skipped[cleanup.SkipExcluded])
-	assert.Equal(t, 1, plan.Skipped[cleanup.SkipProtected])
-	assert.Equal(t, 1, plan.Skipped[cleanup.SkipSymlink])
+	assert.Equal(t, 1, plan.Skipped[cleanup.SkipReasonMount])
+	assert.Equal(t, 1, plan.Skipped[cleanup.SkipReasonSpecial])
+	assert.Equal(t, 2, plan.Skipped[cleanup.SkipReasonExcluded])
+	assert.Equal(t, 1, plan.Skipped[cleanup.SkipReasonProtected])
+	assert.Equal(t, 1, plan.Skipped[cleanup.SkipReasonSymlink])
 	assert.True(t, f.Exists("/c/old"), "a plan deletes nothing")
 
 	rep, err := s.Apply(context.Background(), plan)
@@ -112,7 +112,7 @@ func TestIncludeWithinCapBudget(t *testing.T) {
 	plan, err = s.Plan(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/h/proj/model.pt", "/h/proj/notebook.ipynb"}, paths(plan.Items()))
-	assert.Equal(t, 1, plan.Skipped[cleanup.SkipCap])
+	assert.Equal(t, 1, plan.Skipped[cleanup.SkipReasonCap])
 
 	s.MaxDeletions = 0
 	s.Rules[0] = cleanup.Rule{Root: "/h/proj", KeepUnder: 10}
@@ -211,7 +211,7 @@ func TestNoatimeFallsBackToNewest(t *testing.T) {
 	plan, err := s.Plan(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/c/stale"}, paths(plan.Items()))
-	assert.Equal(t, cleanup.AgeNewest, plan.Roots[0].Age)
+	assert.Equal(t, cleanup.AgeBasisNewest, plan.Roots[0].Age)
 	require.Len(t, plan.Notes, 1)
 	assert.Contains(t, plan.Notes[0], "noatime")
 }

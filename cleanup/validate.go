@@ -54,7 +54,7 @@ func (r Rule) Validate() error {
 	}
 	r.validateLayoutFields(bad)
 	switch r.Age {
-	case "", AgeAtime, AgeMtime, AgeNewest:
+	case "", AgeBasisAtime, AgeBasisMtime, AgeBasisNewest:
 	default:
 		bad("age", string(r.Age), "%q is not one of atime, mtime, newest", r.Age)
 	}

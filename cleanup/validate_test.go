@@ -1,7 +1,6 @@
 package cleanup_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -9,29 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tendkit/tend/cleanup"
+	"github.com/tendkit/tend/internal/fielderr"
 )
-
-// fields lists the Field of every *FieldError in err, in order.
-func fields(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		var fe *cleanup.FieldError
-		if errors.As(e, &fe) {
-			out = append(out, fe.Field)
-		}
-	}
-	if err != nil {
-		walk(err)
-	}
-	return out
-}
 
 func TestRuleValidate(t *testing.T) {
 	day := 24 * time.Hour
@@ -60,7 +38,7 @@ func TestRuleValidate(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.Equal(t, tt.fields, fields(err), "every problem at once, each naming its field")
+			assert.Equal(t, tt.fields, fielderr.Fields(err), "every problem at once, each naming its field")
 			assert.ErrorIs(t, err, tt.is)
 		})
 	}

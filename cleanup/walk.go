@@ -255,7 +255,7 @@ func (w *walk) reopen(stack []*frame, c *frame) {
 		}
 	}
 	if err != nil {
-		w.p.rep.skip(SkipChanged)
+		w.p.rep.skip(SkipReasonChanged)
 		if !errGone(err) && !errNotDir(err) && err != errChanged {
 			w.fail(fmt.Errorf("sweep %s: reopen %s: %w", w.r.Root, w.pathOf(f, ""), err))
 		}
@@ -297,7 +297,7 @@ func (w *walk) forget(f *frame) {
 // enter opens the subdirectory sd of f, checked to be the one examined.
 func (w *walk) enter(f *frame, sd subdir) *frame {
 	if f.depth+1 >= w.p.maxDepth {
-		w.p.rep.skip(SkipTooDeep)
+		w.p.rep.skip(SkipReasonTooDeep)
 		w.fail(fmt.Errorf("sweep %s: %s: nested deeper than %d levels: not entered", w.r.Root, w.pathOf(f, sd.name), w.p.maxDepth))
 		f.remaining++
 		return nil
@@ -307,7 +307,7 @@ func (w *walk) enter(f *frame, sd subdir) *frame {
 		f.remaining++
 		switch {
 		case errNotDir(err):
-			w.p.rep.skip(SkipChanged) // replaced since it was listed
+			w.p.rep.skip(SkipReasonChanged) // replaced since it was listed
 		case !errGone(err):
 			w.fail(fmt.Errorf("sweep %s: open %s: %w", w.r.Root, w.pathOf(f, sd.name), err))
 		}
@@ -315,10 +315,10 @@ func (w *walk) enter(f *frame, sd subdir) *frame {
 	}
 	w.p.fds.open.Add(1)
 	got, err := d.Stat()
-	skip := ""
+	var skip SkipReason
 	switch {
 	case err != nil:
-		skip = SkipChanged
+		skip = SkipReasonChanged
 	case sd.listed:
 		// Described only now, by the open descriptor: the mount and lock
 		// checks the listing could not make.
@@ -327,7 +327,7 @@ func (w *walk) enter(f *frame, sd subdir) *frame {
 	case got.Ino != sd.info.Ino || got.Dev != sd.info.Dev:
 		// The directory opened must be the one examined: a swap between
 		// fstatat and openat is caught here.
-		skip = SkipChanged
+		skip = SkipReasonChanged
 	}
 	if skip != "" {
 		d.Close()
@@ -361,7 +361,7 @@ func (w *walk) leave(parent, f *frame) {
 		return
 	}
 	if w.p.capped() {
-		w.p.rep.skip(SkipCap)
+		w.p.rep.skip(SkipReasonCap)
 		parent.remaining++
 		return
 	}
@@ -388,7 +388,7 @@ func (w *walk) remove(f *frame, it item) bool {
 		return true
 	case errGone(err):
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
-		w.p.rep.skip(SkipNotEmpty)
+		w.p.rep.skip(SkipReasonNotEmpty)
 	default:
 		w.fail(fmt.Errorf("sweep %s: remove %s: %w", w.r.Root, w.pathOf(f, it.name), err))
 	}
@@ -509,10 +509,10 @@ func (w *walk) examine(f *frame, name string, listedDir bool) {
 	shallow := f.depth < w.relDepth // rel names f; deeper, no relative match is possible
 	switch {
 	case w.match(w.exclude, f, name):
-		w.keep(f, SkipExcluded)
+		w.keep(f, SkipReasonExcluded)
 		return
 	case shallow && len(w.protect) > 0 && w.protect[join(f.rel, name)]:
-		w.keep(f, SkipProtected)
+		w.keep(f, SkipReasonProtected)
 		return
 	}
 	incl := f.included || w.match(w.include, f, name)
@@ -520,7 +520,7 @@ func (w *walk) examine(f *frame, name string, listedDir bool) {
 	case TypeDir:
 		w.queue(f, subdir{name: name, info: info, incl: incl, listed: listedDir}, shallow)
 	case TypeOther:
-		w.keep(f, SkipSpecial)
+		w.keep(f, SkipReasonSpecial)
 	case TypeSymlink:
 		w.symlink(f, name, info, incl && f.inWithin)
 	case TypeFile:
@@ -529,7 +529,7 @@ func (w *walk) examine(f *frame, name string, listedDir bool) {
 }
 
 // keep counts an entry of f that stays, and why ("": no skip to count).
-func (w *walk) keep(f *frame, why string) {
+func (w *walk) keep(f *frame, why SkipReason) {
 	if why != "" {
 		w.p.rep.skip(why)
 	}
@@ -539,12 +539,12 @@ func (w *walk) keep(f *frame, why string) {
 // queue adds sd to the subdirectories f's walk enters, unless it is a
 // mount point or locked.
 func (w *walk) queue(f *frame, sd subdir, shallow bool) {
-	skip := ""
+	var skip SkipReason
 	switch {
 	case shallow && len(w.mounts) > 0 && w.mounts[join(f.rel, sd.name)]:
 		// Known from mountinfo: never opened (an automount point would
 		// mount).
-		skip = SkipMount
+		skip = SkipReasonMount
 	case !sd.listed:
 		skip = w.dirSkip(sd.info)
 	}
@@ -560,7 +560,7 @@ func (w *walk) symlink(f *frame, name string, info Info, eligible bool) {
 	t, old := w.old(info)
 	switch {
 	case !eligible || !old:
-		w.keep(f, SkipSymlink)
+		w.keep(f, SkipReasonSymlink)
 	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
 	default:
 		w.keep(f, "") // one not permitted is named in the errors
@@ -575,10 +575,10 @@ func (w *walk) file(f *frame, name string, info Info, eligible bool) {
 		w.keep(f, "")
 		return
 	case w.p.held.isLocked(info):
-		w.keep(f, SkipLocked)
+		w.keep(f, SkipReasonLocked)
 		return
 	case w.p.held.isOpen(info):
-		w.keep(f, SkipOpen)
+		w.keep(f, SkipReasonOpen)
 		return
 	}
 	t, old := w.old(info)
@@ -613,12 +613,12 @@ func (w *walk) match(g globs, f *frame, name string) bool {
 
 // dirSkip is why the directory described by info is not entered ("": it
 // is): another file system's (a mount point) or locked.
-func (w *walk) dirSkip(info Info) string {
+func (w *walk) dirSkip(info Info) SkipReason {
 	switch {
 	case info.Dev != w.rootDev:
-		return SkipMount
+		return SkipReasonMount
 	case w.p.held.isLocked(info):
-		return SkipLocked
+		return SkipReasonLocked
 	}
 	return ""
 }
@@ -636,7 +636,7 @@ func (w *walk) mayRemove(f *frame, name string, info Info) bool {
 // take plans it unless the run's cap is reached.
 func (w *walk) take(f *frame, it item) bool {
 	if w.p.capped() {
-		w.p.rep.skip(SkipCap)
+		w.p.rep.skip(SkipReasonCap)
 		return false
 	}
 	if w.p.live {
@@ -710,7 +710,7 @@ func (w *walk) spendBudget() {
 			}
 		}
 		if w.p.s.MaxDeletions > 0 && w.p.rep.Deleted+len(unit) > w.p.s.MaxDeletions {
-			w.p.rep.skip(SkipCap)
+			w.p.rep.skip(SkipReasonCap)
 			continue
 		}
 		for n, k := range unit {

@@ -26,9 +26,9 @@ func (w *walk) unstated(f *frame, name string) {
 	w.p.rep.Roots[w.ri].Scanned++
 	switch {
 	case w.match(w.exclude, f, name):
-		w.keep(f, SkipExcluded)
+		w.keep(f, SkipReasonExcluded)
 	case f.depth < w.relDepth && len(w.protect) > 0 && w.protect[join(f.rel, name)]:
-		w.keep(f, SkipProtected)
+		w.keep(f, SkipReasonProtected)
 	default:
 		w.keep(f, "")
 	}

@@ -112,7 +112,7 @@ func TestWithinReadsListingsOnly(t *testing.T) {
 
 	plan := func(fsys *statFS) []string {
 		s := &cleanup.Sweeper{FS: fsys, Home: home, Workers: 2, Rules: []cleanup.Rule{{
-			Root: home, Within: []string{".ipynb_checkpoints"}, OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeMtime}}}
+			Root: home, Within: []string{".ipynb_checkpoints"}, OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeBasisMtime}}}
 		rep, err := s.Plan(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, others+inside+allDirs, rep.Scanned+1, "every entry is listed (the root is not counted)")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tendkit/tend/units"
 )
 
 // Default intervals of a Monitor.
@@ -193,7 +195,7 @@ func (m *Monitor) Verdict(p Profile) Verdict {
 	m.mu.Unlock()
 	now := m.now()
 	if !ok {
-		return Verdict{Reason: fmt.Sprintf("no %s report yet (started %s ago)", p, roundDuration(now.Sub(started)))}
+		return Verdict{Reason: fmt.Sprintf("no %s report yet (started %s ago)", p, units.Round(now.Sub(started)))}
 	}
 	age := now.Sub(r.Time.Add(r.Duration))
 	v := Verdict{Healthy: r.Healthy(), Age: age, Report: &r}
@@ -202,7 +204,7 @@ func (m *Monitor) Verdict(p Profile) Verdict {
 	}
 	if max := m.maxAge(p); age > max {
 		v.Healthy, v.Stale = false, true
-		v.Reason = fmt.Sprintf("stale: the last %s report is %s old (at most %s): a check is stuck past its deadline", p, roundDuration(age), roundDuration(max))
+		v.Reason = fmt.Sprintf("stale: the last %s report is %s old (at most %s): a check is stuck past its deadline", p, units.Round(age), units.Round(max))
 	}
 	return v
 }

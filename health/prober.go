@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/tendkit/tend/units"
 )
 
 // DefaultTimeout bounds a whole probe when the Prober's Timeout is zero.
@@ -164,12 +166,12 @@ func (p *Prober) runOne(ctx context.Context, c Check) Result {
 	select {
 	case r = <-done:
 	case <-wait:
-		r = failf("timed out after %s", roundDuration(p.now().Sub(start)))
+		r = failf("timed out after %s", units.Round(p.now().Sub(start)))
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			r = failf("timed out after %s", roundDuration(p.now().Sub(start)))
+			r = failf("timed out after %s", units.Round(p.now().Sub(start)))
 		} else {
-			r = failf("stopped after %s: %v", roundDuration(p.now().Sub(start)), context.Cause(ctx))
+			r = failf("stopped after %s: %v", units.Round(p.now().Sub(start)), context.Cause(ctx))
 		}
 	}
 	if r.Name == "" {
@@ -177,7 +179,7 @@ func (p *Prober) runOne(ctx context.Context, c Check) Result {
 	}
 	r.Name, r.Message = scrub(r.Name), scrub(r.Message)
 	r.Duration = p.now().Sub(start)
-	p.log().Debug("health check", "check", r.Name, "status", r.Status.String(), "message", r.Message, "duration", r.Duration)
+	p.log().Debug("health check", "check", r.Name, "status", r.Status.String(), "message", r.Message, "duration", units.Round(r.Duration))
 	return r
 }
 
@@ -205,14 +207,4 @@ func (p *Prober) WaitReady(ctx context.Context, interval time.Duration) Report {
 		case <-t.C:
 		}
 	}
-}
-
-func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(time.Microsecond)
 }

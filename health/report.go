@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tendkit/tend/units"
 )
 
 // DockerLogLimit is how many bytes of a HEALTHCHECK command's output Docker
@@ -52,7 +54,7 @@ func (res Result) lineParts() (head, msg, tail string) {
 	name := strings.Join(strings.Fields(res.Name), " ")
 	return fmt.Sprintf("%s %s: ", res.Status, cut(name, maxNameBytes)),
 		strings.Join(strings.Fields(res.Message), " "),
-		fmt.Sprintf(" (%s)", roundDuration(res.Duration))
+		fmt.Sprintf(" (%s)", units.Round(res.Duration))
 }
 
 // maxNameBytes is the most of a check's name a line shows.
@@ -68,7 +70,7 @@ func (r Report) Verdict() string {
 	if !r.Healthy() {
 		verdict = fmt.Sprintf("unhealthy: %d of %d checks failed", len(r.Failed()), len(r.Results))
 	}
-	return fmt.Sprintf("%s (%s %s)", verdict, r.Profile, roundDuration(r.Duration))
+	return fmt.Sprintf("%s (%s %s)", verdict, r.Profile, units.Round(r.Duration))
 }
 
 // Lines returns one line per check followed by the verdict line, shortened

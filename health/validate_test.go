@@ -1,11 +1,11 @@
 package health
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/internal/fielderr"
 )
 
 func TestChecksValidate(t *testing.T) {
@@ -29,18 +29,7 @@ func TestChecksValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.check.Validate()
-			if tt.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			var got []string
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var fe *FieldError
-				require.True(t, errors.As(e, &fe))
-				got = append(got, fe.Field)
-			}
-			assert.Equal(t, tt.fields, got)
+			assert.Equal(t, tt.fields, fielderr.Fields(tt.check.Validate()))
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/tendkit/tend/units"
 )
 
 // Plan is what a run will do: the ordered removals and the exact bytes they
@@ -222,7 +224,7 @@ func (p *ImagePruner) classify(plan *Plan, imgs []Image, users map[string][]Cont
 		} else if latest[im.ID] != "" {
 			code, why = KeepReasonLatest, latest[im.ID]
 		} else if pol.UnusedFor > 0 && plan.Time.Sub(lu) < pol.UnusedFor {
-			code, why = KeepReasonRecentlyUsed, fmt.Sprintf("used %s ago, within unused_for %s", plan.Time.Sub(lu).Round(time.Second), pol.UnusedFor)
+			code, why = KeepReasonRecentlyUsed, fmt.Sprintf("used %s ago, within unused_for %s", units.Round(plan.Time.Sub(lu)), pol.UnusedFor)
 		}
 		if code != "" {
 			plan.Kept = append(plan.Kept, Kept{ID: im.ID, RepoTags: im.RepoTags, LastUsed: lu, Code: code, Reason: why})
@@ -233,7 +235,7 @@ func (p *ImagePruner) classify(plan *Plan, imgs []Image, users map[string][]Cont
 			reason = "matched"
 		}
 		if pol.UnusedFor > 0 {
-			reason += fmt.Sprintf(", unused for %s", plan.Time.Sub(lu).Round(time.Second))
+			reason += fmt.Sprintf(", unused for %s", units.Round(plan.Time.Sub(lu)))
 		}
 		cands = append(cands, Removal{ID: im.ID, RepoTags: im.RepoTags, Created: im.Created, LastUsed: lu, Size: im.Size, Reason: reason, image: im})
 	}

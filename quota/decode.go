@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"github.com/tendkit/tend/internal/yamlerr"
 	"github.com/tendkit/tend/units"
 )
 
@@ -241,7 +242,7 @@ func (d *decoder) number(v *yaml.Node, index int, user, path string) (string, bo
 // unknownKey reports a key the spec does not have, suggesting a close one.
 func (d *decoder) unknownKey(k *yaml.Node, index int, user, path, where string, known []string) {
 	msg := fmt.Sprintf("unknown key %q in %s", truncate(k.Value, 64), where)
-	if s := closest(k.Value, known); s != "" {
+	if s := yamlerr.Nearest(k.Value, known); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	} else {
 		msg += " (known: " + strings.Join(known, ", ") + ")"
@@ -254,40 +255,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// closest returns the known key within edit distance 2 of s, if any.
-func closest(s string, known []string) string {
-	if len(s) > 40 {
-		return ""
-	}
-	best, bestD := "", 3
-	for _, k := range known {
-		if dist := editDistance(s, k); dist < bestD {
-			best, bestD = k, dist
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // userPath names a user's section in field paths.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tendkit/tend/units"
 )
 
 // runCommand runs c for the rotated log (TEND_LOG, TEND_BACKUP in its
@@ -31,7 +33,7 @@ func runCommand(ctx context.Context, c *Command, log, backup string) (string, er
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	took := time.Since(start).Round(time.Millisecond)
+	took := units.Round(time.Since(start))
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return "", fmt.Errorf("%s: killed after its timeout %s%s", c.Argv[0], timeout, out.tail())
 	}

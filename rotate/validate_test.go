@@ -1,12 +1,12 @@
 package rotate
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/internal/fielderr"
 )
 
 func TestRuleValidate(t *testing.T) {
@@ -25,18 +25,7 @@ func TestRuleValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.rule.Validate()
-			if tt.fields == nil {
-				require.NoError(t, err)
-				return
-			}
-			var got []string
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var fe *FieldError
-				require.True(t, errors.As(e, &fe))
-				got = append(got, fe.Field)
-			}
-			assert.Equal(t, tt.fields, got)
+			assert.Equal(t, tt.fields, fielderr.Fields(tt.rule.Validate()))
 		})
 	}
 	// The rotator refuses a bad rule before touching anything, naming it.

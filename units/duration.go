@@ -100,3 +100,24 @@ func FormatDuration(d time.Duration) string {
 	}
 	return b.String()
 }
+
+// Round rounds d for people to read in reports and logs, the one rounding
+// tend prints durations with: to the second from a minute up ("3h2m5s"), to
+// 10 ms from a second ("1.23s"), to the millisecond from a millisecond
+// ("12ms"), else to the microsecond ("350µs"). Durations to be parsed back
+// are printed with FormatDuration instead.
+func Round(d time.Duration) time.Duration {
+	a := d
+	if a < 0 {
+		a = -a
+	}
+	switch {
+	case a >= time.Minute:
+		return d.Round(time.Second)
+	case a >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case a >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}

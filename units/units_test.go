@@ -164,3 +164,16 @@ func TestParsePercent(t *testing.T) {
 	assert.Equal(t, "85%", Percent(85).String())
 	assert.Equal(t, int64(80), Percent(80).Of(100))
 }
+
+func TestRound(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		3*time.Hour + 2*time.Minute + 5*time.Second + 600*time.Millisecond: "3h2m6s",
+		1234567 * time.Microsecond:  "1.23s",
+		-1234567 * time.Microsecond: "-1.23s",
+		12345 * time.Microsecond:    "12ms",
+		349600 * time.Nanosecond:    "350µs",
+		0:                           "0s",
+	} {
+		assert.Equal(t, want, Round(d).String(), "%d", d)
+	}
+}

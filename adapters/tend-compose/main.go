@@ -94,18 +94,18 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	fs := flag.NewFlagSet("tend-compose", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs)
-	spec := fs.String("spec", "", "quota spec file (YAML: `users:` or `container:`); - for standard input")
-	format := fs.String("format", "compose", "output: compose, docker-args or k8s")
+	spec := fs.String("spec", "", "quota spec `FILE` (YAML with users: or container:); - for standard input")
+	format := fs.String("format", "compose", "output `FORMAT`: compose, docker-args or k8s")
 	check := fs.Bool("check", false, "validate only; print nothing but problems")
 	audit := fs.Bool("audit", false, "compare the running containers (Docker engine) with the spec; exit 1 on drift")
-	auditLabel := fs.String("audit-label", "", "with --audit, look only at containers with this label (KEY or KEY=VALUE)")
-	timeout := fs.Duration("timeout", 30*time.Second, "deadline for reading the spec and for the whole audit")
+	auditLabel := fs.String("audit-label", "", "with --audit, look only at containers with this `LABEL` (KEY or KEY=VALUE)")
+	timeout := fs.Duration("timeout", 30*time.Second, "deadline `DURATION` for reading the spec and for the whole audit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tend-compose --spec FILE [--format compose|docker-args|k8s] [--check] [--json]\n"+
 			"       tend-compose --spec FILE --audit [--json]\n\n"+
 			"Renders a quota spec after allocating GPUs, ports and CPU sets and checking\nit against the host, or audits the running containers against it.\n"+
 			"Exit 0 ok, 1 drift found by --audit (or the host or engine cannot be read),\n2 bad usage or problems in the spec (all of them, sorted by line).\n\n")
-		fs.PrintDefaults()
+		cli.PrintFlags(fs.Output(), fs)
 	}
 	if stop, code := cli.Parse(fs, args, stdout, stderr); stop {
 		return code
@@ -146,7 +146,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, engin
 	// each (a warning inherited from defaults once, with a count).
 	printProblems := func(ps []*quota.Problem) {
 		for _, p := range ps {
-			fmt.Fprintln(stderr, p.Error())
+			cli.PrintErrors(stderr, "", p)
 		}
 	}
 	fail := func(code int, err error) int {

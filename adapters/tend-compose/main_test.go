@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
 const threeUsers = "../../quota/testdata/golden/three-users"
@@ -57,6 +59,9 @@ func TestHelpAndVersion(t *testing.T) {
 	code, out, _ := runCmd(t, "--help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "--format compose|docker-args|k8s")
+	assert.Contains(t, out, "--spec FILE\n")
+	assert.Contains(t, out, "--timeout DURATION\n")
+	assert.Empty(t, cli.HelpProblems(out), "placeholders in capitals, one default per flag:\n%s", out)
 	code, out, _ = runCmd(t, "--version")
 	assert.Equal(t, 0, code)
 	assert.True(t, strings.HasPrefix(out, "tend-compose "), out)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/units"
 )
 
 // checkRuns is how many next run times --check prints per task or job.
@@ -16,7 +17,7 @@ const checkRuns = 3
 func (c *command) check(f flags, tasks []task) int {
 	entries, err := newEntries(tasks)
 	if err != nil {
-		c.printConfigError(err)
+		cli.PrintErrors(c.stderr, "", err)
 		return cli.ExitUsage
 	}
 	src := f.config
@@ -47,7 +48,7 @@ func (c *command) check(f flags, tasks []task) int {
 				fmt.Fprintf(c.stdout, "  never again\n")
 				break
 			}
-			fmt.Fprintf(c.stdout, "  next %s (in %s)\n", t.Format(time.RFC3339), t.Sub(now).Round(time.Second))
+			fmt.Fprintf(c.stdout, "  next %s (in %s)\n", t.Format(time.RFC3339), units.Round(t.Sub(now)))
 		}
 	}
 	return cli.ExitOK

@@ -6,7 +6,7 @@
 //	tend-cron [--config FILE] --once [--only NAME] [--dry-run] [--json]
 //	tend-cron [--config FILE] --usage [--json]
 //	tend-cron [--config FILE] --check
-//	tend-cron [--config FILE] [--jitter 5m] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]
+//	tend-cron [--config FILE] [--jitter DURATION] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]
 //	tend-cron [--config FILE] [flags] [--signal-group] -- CMD ARGS...
 //
 // Without --config it uses the embedded default config (sweep the usual ML
@@ -119,16 +119,16 @@ type flags struct {
 func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	f.Register(fs)
-	fs.StringVar(&f.config, "config", "", "config `FILE` (default: the embedded default: sweep ML caches under $HOME and /tmp older than 7d)")
+	fs.StringVar(&f.config, "config", "", "config `FILE` (default: the embedded config, which sweeps ML caches under $HOME and /tmp older than 7d)")
 	fs.BoolVar(&f.once, "once", false, "run each task once, print a summary and exit")
-	fs.StringVar(&f.only, "only", "", "run only this task (sweep, rotate, images) or job, by `name`")
+	fs.StringVar(&f.only, "only", "", "run only the task (sweep, rotate, images) or job of this `NAME`")
 	fs.BoolVar(&f.check, "check", false, "validate the config, print the next run times of each task and job, and exit (2 on a bad config)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://`ADDR`/metrics (e.g. :9464)")
 	fs.BoolVar(&f.signalGroup, "signal-group", false, "forward signals to CMD's whole process group, not CMD alone (as tini -g)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "plan only: print what would be done and change nothing")
 	fs.BoolVar(&f.usage, "usage", false, "print what each sweep root and its entries (HF models, kernels) hold and what the plan would free, largest first (implies --once --dry-run --only sweep)")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics to `FILE` (node_exporter textfile format) after each run")
-	fs.Func("jitter", "delay each scheduled run by a random `duration` below this (e.g. 5m)", func(s string) error {
+	fs.Func("jitter", "delay each scheduled run by a random time below this `DURATION` (e.g. 5m)", func(s string) error {
 		d, err := units.ParseDuration(s)
 		f.jitter = d
 		return err
@@ -140,7 +140,7 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		fmt.Fprintf(out, "  %s [--config FILE] --once [--only NAME] [--dry-run] [--json]\n", name)
 		fmt.Fprintf(out, "  %s [--config FILE] --usage [--json]\n", name)
 		fmt.Fprintf(out, "  %s [--config FILE] --check\n", name)
-		fmt.Fprintf(out, "  %s [--config FILE] [--jitter D] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]\n", name)
+		fmt.Fprintf(out, "  %s [--config FILE] [--jitter DURATION] [--run-at-start] [--metrics-file FILE] [--metrics-addr ADDR]\n", name)
 		fmt.Fprintf(out, "  %s [--config FILE] [flags] [--signal-group] -- CMD ARGS...\n\n", name)
 		fmt.Fprintf(out, "Runs tend's sweep, rotate and images tasks and the config's jobs once (--once),\n")
 		fmt.Fprintf(out, "on their schedules, or on their schedules while running CMD as a container\n")
@@ -150,7 +150,7 @@ func (c *command) parseFlags(args []string) (f flags, stop bool, code int) {
 		fmt.Fprintf(out, "\"not permitted\", not failures. Exit: 0 ok, 1 a task or job failed, 2 bad usage or\n")
 		fmt.Fprintf(out, "config; with CMD, CMD's status (127 not found, 126 not executable, 128+N killed by\n")
 		fmt.Fprintf(out, "signal N).\n\nFlags:\n")
-		fs.PrintDefaults()
+		cli.PrintFlags(out, fs)
 	}
 	if stop, code := cli.Parse(fs, args, c.stdout, c.stderr); stop {
 		return f, true, code
@@ -201,7 +201,7 @@ func (c *command) run(ctx context.Context, args []string) int {
 	}
 	tasks, err := c.load(f, log)
 	if err != nil {
-		c.printConfigError(err)
+		cli.PrintErrors(c.stderr, "", err)
 		return cli.ExitUsage
 	}
 	if f.check {
@@ -261,11 +261,4 @@ func (c *command) load(f flags, log *slog.Logger) ([]task, error) {
 		return nil, fmt.Errorf("%s: --only %s: the config has no %s section", src, f.only, f.only)
 	}
 	return nil, fmt.Errorf("%s: --only %q: no task or job of that name (the config has: %s)", src, f.only, strings.Join(names, ", "))
-}
-
-// printConfigError prints every problem of a bad config, one per line.
-func (c *command) printConfigError(err error) {
-	for _, e := range flatten(err) {
-		fmt.Fprintf(c.stderr, "%s: %v\n", name, e)
-	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/adapters/internal/cli"
 )
 
 func TestUsageAndConfigErrors(t *testing.T) {
@@ -52,6 +55,19 @@ func TestUsageAndConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelpText: every flag shows a placeholder in capitals and its
+// default once.
+func TestHelpText(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := newCommand(&stdout, &stderr).run(context.Background(), []string{"--help"})
+	require.Equal(t, 0, code, stderr.String())
+	out := stdout.String()
+	for _, w := range []string{"--config FILE\n", "--jitter DURATION\n", "--only NAME\n", "--log-level LEVEL\n", "(default info)"} {
+		assert.Contains(t, out, w)
+	}
+	assert.Empty(t, cli.HelpProblems(out), "placeholders in capitals, one default per flag:\n%s", out)
 }
 
 func TestOnceRunsEachTaskInOrder(t *testing.T) {

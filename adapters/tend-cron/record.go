@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-multierror"
+	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/units"
 )
 
 // runRecord is one run of one task as tend-cron prints it: the task's own
@@ -61,7 +62,7 @@ func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (re
 	rec.Duration = now().Sub(rec.Started).Seconds()
 	rec.Report, rec.Lines, rec.Metrics = res.Report, res.Lines, res.Metrics
 	rec.Canceled = err != nil && ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
-	for _, e := range flatten(err) {
+	for _, e := range cli.Flatten(err) {
 		if errors.Is(e, fs.ErrPermission) && !rec.Canceled {
 			rec.Denied = append(rec.Denied, e.Error())
 		} else {
@@ -70,32 +71,6 @@ func runTask(ctx context.Context, t task, dryRun bool, now func() time.Time) (re
 	}
 	rec.OK = err == nil || (!rec.Canceled && len(rec.Errors) == 0)
 	return rec
-}
-
-// flatten lists the independent errors inside err (a go-multierror, an
-// errors.Join), or err alone.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	// A multierror wrapped by a task ("sweep: %w") still lists its items:
-	// each item names its own path.
-	var me *multierror.Error
-	if errors.As(err, &me) && len(me.Errors) > 0 {
-		var out []error
-		for _, e := range me.Errors {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // status is the outcome of a run in a few words.
@@ -192,15 +167,9 @@ func (r runRecord) log(log *slog.Logger) {
 	}
 }
 
+// roundDuration is a run's duration in seconds as units.Round prints it.
 func roundDuration(sec float64) time.Duration {
-	d := time.Duration(sec * float64(time.Second))
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(time.Microsecond)
+	return units.Round(time.Duration(sec * float64(time.Second)))
 }
 
 func plural(n int, one, many string) string {

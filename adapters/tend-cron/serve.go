@@ -23,7 +23,7 @@ const stopWait = 700 * time.Millisecond
 func (c *command) serve(ctx context.Context, f flags, tasks []task, log *slog.Logger) int {
 	entries, err := newEntries(tasks)
 	if err != nil {
-		c.printConfigError(err)
+		cli.PrintErrors(c.stderr, "", err)
 		return cli.ExitUsage
 	}
 	m := newMetrics(f.metricsFile)
@@ -152,7 +152,7 @@ func (c *command) reload(f flags, log *slog.Logger, reload chan<- []entry, sched
 		entries, err = newEntries(tasks)
 	}
 	if err != nil {
-		for _, e := range flatten(err) {
+		for _, e := range cli.Flatten(err) {
 			log.Error("config not reloaded, keeping the running one", "err", e)
 		}
 		return

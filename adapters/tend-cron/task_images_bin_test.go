@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,48 +17,11 @@ import (
 	"github.com/tendkit/tend/internal/testenv"
 )
 
-// hungEngine is a unix socket that accepts and never answers.
-func hungEngine(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "hung.sock")
-	l, err := net.Listen("unix", path)
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return path
-}
-
-func imagesConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "tend.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
-	return path
-}
-
 // --once --only images against an engine that never answers ends at the
 // call timeout, exit 1, with an error naming the socket and the call.
 func TestImagesHungEngineOnce(t *testing.T) {
-	sock := hungEngine(t)
-	cfg := imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 500ms\n")
+	sock := testenv.HungSocket(t)
+	cfg := testenv.WriteTemp(t, "tend.yaml", "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 500ms\n")
 	tendCron(t) // built before the clock starts
 	start := time.Now()
 	p := startProc(t, nil, "--config", cfg, "--once", "--only", "images")
@@ -71,7 +32,7 @@ func TestImagesHungEngineOnce(t *testing.T) {
 	assert.Contains(t, out, "GET /images/json (list images) did not answer within 500ms")
 
 	// The whole run has a deadline too.
-	cfg = imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 1h\n  timeout: 700ms\n")
+	cfg = testenv.WriteTemp(t, "tend.yaml", "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 1h\n  timeout: 700ms\n")
 	p = startProc(t, nil, "--config", cfg, "--once", "--only", "images", "--dry-run")
 	assert.Equal(t, 1, p.wait(t))
 	assert.Contains(t, p.stdout.String()+p.stderr.String(), "did not finish within 700ms (images.timeout)")
@@ -80,8 +41,8 @@ func TestImagesHungEngineOnce(t *testing.T) {
 // SIGTERM ends a run waiting on a hung engine at once, exit 1 (the run did
 // not finish).
 func TestImagesHungEngineSIGTERM(t *testing.T) {
-	sock := hungEngine(t)
-	cfg := imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 1h\n")
+	sock := testenv.HungSocket(t)
+	cfg := testenv.WriteTemp(t, "tend.yaml", "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 1h\n")
 	p := startProc(t, nil, "--config", cfg, "--once", "--only", "images")
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
@@ -95,8 +56,8 @@ func TestImagesHungEngineSIGTERM(t *testing.T) {
 // In scheduler mode a run that hits a hung engine fails and the next run
 // still happens.
 func TestImagesHungEngineSchedulerRunsAgain(t *testing.T) {
-	sock := hungEngine(t)
-	cfg := imagesConfig(t, "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 300ms\n  schedule: \"@every 1s\"\n")
+	sock := testenv.HungSocket(t)
+	cfg := testenv.WriteTemp(t, "tend.yaml", "images:\n  host: unix://"+sock+"\n  match: [\"*\"]\n  call_timeout: 300ms\n  schedule: \"@every 1s\"\n")
 	p := startProc(t, nil, "--config", cfg)
 	deadline := time.Now().Add(20 * time.Second)
 	for strings.Count(p.stderr.String(), "did not answer within 300ms") < 2 {
@@ -124,7 +85,7 @@ func TestImagesSchedulerFollowsEvents(t *testing.T) {
 	id, err := d.Build(ctx, 10<<10, 71, d.Repo("job")+":1")
 	require.NoError(t, err)
 	state := filepath.Join(t.TempDir(), "images.json")
-	cfg := imagesConfig(t, "images:\n  match: [\""+d.Repo("*")+"\"]\n  labels: [\""+d.Label()+"\"]\n  unused_for: 30d\n  schedule: \"0 3 1 1 *\"\n  state: "+state+"\n")
+	cfg := testenv.WriteTemp(t, "tend.yaml", "images:\n  match: [\""+d.Repo("*")+"\"]\n  labels: [\""+d.Label()+"\"]\n  unused_for: 30d\n  schedule: \"0 3 1 1 *\"\n  state: "+state+"\n")
 	p := startProc(t, nil, "--config", cfg)
 	p.waitOutput(t, "following engine events")
 	time.Sleep(500 * time.Millisecond) // subscribed

@@ -50,51 +50,17 @@ func newRotateTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 	return &rotateTask{schedule: sched, rotator: r}, true, nil
 }
 
-// rotateRule converts one rotate.files item.
+// rotateRule converts one rotate.files item (config's RotateRule) and
+// looks up the owner and group names of create.
 func rotateRule(f config.RotateFile) (rotate.Rule, error) {
-	rule := rotate.Rule{
-		Path: string(f.Path), Every: f.Every.D(), Keep: rotate.DefaultKeep, MaxAge: f.MaxAge.D(),
-		Compress: rotate.Compression(f.Compress), DelayCompress: f.DelayCompress, DateExt: f.DateExt,
-		Method: rotate.Method(f.Method), MissingOK: f.MissingOK, IfEmpty: f.IfEmpty,
-	}
-	if f.Size != nil {
-		rule.Size = f.Size.Bytes()
-	}
-	if f.Keep != nil {
-		rule.Keep = *f.Keep // 0: no backup is kept, as logrotate's rotate 0
-	}
-	if rule.Method != rotate.MethodCopyTruncate {
-		// After a rename a new file always takes the old one's place, with
-		// its mode and owner unless create says otherwise.
-		rule.Create = &rotate.Create{UID: -1, GID: -1}
-		if c := f.Create; c != nil {
-			if c.Mode != "" {
-				m, err := strconv.ParseUint(c.Mode, 8, 32)
-				if err != nil {
-					return rule, fmt.Errorf("create.mode %q: %w", c.Mode, err)
-				}
-				rule.Create.Mode = os.FileMode(m)
-			}
-			var err error
-			if rule.Create.UID, err = lookupID(c.Owner, "owner", user.Lookup, func(u *user.User) string { return u.Uid }); err != nil {
-				return rule, err
-			}
-			if rule.Create.GID, err = lookupID(c.Group, "group", lookupGroup, func(g *user.Group) string { return g.Gid }); err != nil {
-				return rule, err
-			}
+	rule := f.RotateRule()
+	if c := f.Create; c != nil && rule.Create != nil {
+		var err error
+		if rule.Create.UID, err = lookupID(c.Owner, "owner", user.Lookup, func(u *user.User) string { return u.Uid }); err != nil {
+			return rule, err
 		}
-	}
-	if pr := f.PostRotate; pr != nil {
-		rule.PostRotate = &rotate.Command{Argv: pr.Command, Timeout: pr.Timeout.D()}
-	}
-	if s := f.Signal; s != nil {
-		rule.Signal = &rotate.Signal{Pidfile: string(s.Pidfile)}
-		if s.Name != "" {
-			sig, err := rotate.ParseSignal(s.Name)
-			if err != nil {
-				return rule, fmt.Errorf("signal.name: %w", err)
-			}
-			rule.Signal.Signal = sig
+		if rule.Create.GID, err = lookupID(c.Group, "group", lookupGroup, func(g *user.Group) string { return g.Gid }); err != nil {
+			return rule, err
 		}
 	}
 	return rule, nil

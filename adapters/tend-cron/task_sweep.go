@@ -34,15 +34,7 @@ func newSweepTask(cfg *config.Config, log *slog.Logger) (task, bool, error) {
 		s.Protect = append(s.Protect, string(p))
 	}
 	for _, r := range sc.Rules {
-		rule := cleanup.Rule{
-			Root: string(r.Path), Layout: cleanup.Layout(r.Layout), OlderThan: r.OlderThan.D(),
-			Age: cleanup.AgeBasis(r.Age), Include: r.Include, Exclude: r.Exclude, Within: r.Within,
-			KeepRefs: r.KeepRefs, MissingOK: r.MissingOK,
-		}
-		if r.KeepUnder != nil {
-			rule.KeepUnder = r.KeepUnder.Bytes()
-		}
-		s.Rules = append(s.Rules, rule)
+		s.Rules = append(s.Rules, r.CleanupRule())
 	}
 	sched := sc.Schedule
 	if sched == "" {

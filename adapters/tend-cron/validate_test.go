@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,9 @@ func TestRuleProblemsAreConfigErrors(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := newCommand(&stdout, &stderr).run(context.Background(), []string{"--once", "--config", cfg})
 	assert.Equal(t, 2, code, "a config error, before anything runs\n%s", stderr.String())
-	assert.Contains(t, stderr.String(), cfg+":5: field sweep.rules[1]: older_than is 0 and there is no keep_under budget")
-	assert.Contains(t, stderr.String(), cfg+`:9: field sweep.rules[2].exclude[1]: bad glob "": an empty glob matches nothing`)
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	require.Len(t, lines, 2, "one problem per line (cli.PrintErrors), as the README shows:\n%s", stderr.String())
+	assert.True(t, strings.HasPrefix(lines[0], cfg+":5: field sweep.rules[1]: older_than is 0 and there is no keep_under budget"), lines[0])
+	assert.Equal(t, cfg+`:9: field sweep.rules[2].exclude[1]: bad glob "": an empty glob matches nothing`, lines[1])
 	assert.FileExists(t, old, "the good rule did not run either")
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/tendkit/tend/adapters/internal/config"
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/units"
 )
 
 // buildChecks turns the health section into checks, in the order the report
@@ -24,20 +23,13 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 	}
 	hc := h.Checks
 	if g := hc.GPU; g != nil {
-		add(newGPU(health.GPUOptions{
-			MinCount: g.MinCount, MaxTempC: g.MaxTempC, RequirePersistence: g.RequirePersistence,
-			XID: health.XIDPolicy{Ignore: g.XIDIgnore, Fatal: g.XIDFatal},
-		}), g.CheckCommon)
+		add(newGPU(g.Options()), g.CheckCommon)
 	}
 	if t := hc.Torch; t != nil {
-		require := true // docs/DESIGN.md's default: a torch check proves CUDA
-		if t.RequireCUDA != nil {
-			require = *t.RequireCUDA
-		}
-		add(&health.Torch{Python: t.Python, RequireCUDA: require, Devices: t.Devices}, t.CheckCommon)
+		add(t.Check(), t.CheckCommon)
 	}
 	for _, x := range hc.HTTP {
-		c := &health.HTTP{Label: x.Name, URL: x.URL, Token: x.Token, Expect: x.Expect}
+		c := x.Check()
 		if x.TokenEnv != "" {
 			v, ok := env(x.TokenEnv)
 			if !ok {
@@ -52,37 +44,19 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		add(c, x.CheckCommon)
 	}
 	for _, x := range hc.SSH {
-		add(&health.SSH{Label: x.Name, Addr: x.Addr}, x.CheckCommon)
+		add(x.Check(), x.CheckCommon)
 	}
 	for _, x := range hc.TCP {
-		add(&health.TCP{Label: x.Name, Addr: x.Addr}, x.CheckCommon)
+		add(x.Check(), x.CheckCommon)
 	}
 	for _, x := range hc.Disk {
-		d := &health.Disk{Path: string(x.Path), MinFreeInodes: x.MinFreeInodes}
-		if x.MinFree != nil {
-			d.MinFree = x.MinFree.Bytes()
-		}
-		add(d, x.CheckCommon)
+		add(x.Check(), x.CheckCommon)
 	}
 	if m := hc.Memory; m != nil {
-		c := &health.Memory{Root: string(m.CgroupRoot), FailOnOOMKill: m.FailOnOOMKill}
-		if m.WarnUsage != nil {
-			c.WarnUsage = units.Percent(*m.WarnUsage)
-		}
-		if m.FailUsage != nil {
-			c.FailUsage = units.Percent(*m.FailUsage)
-		}
-		add(c, m.CheckCommon)
+		add(m.Check(), m.CheckCommon)
 	}
 	if d := hc.DeletedOpen; d != nil {
-		c := &health.DeletedOpen{Proc: string(d.ProcRoot)}
-		if d.Warn != nil {
-			c.WarnBytes = d.Warn.Bytes()
-		}
-		if d.Fail != nil {
-			c.FailBytes = d.Fail.Bytes()
-		}
-		add(c, d.CheckCommon)
+		add(d.Check(), d.CheckCommon)
 	}
 	if l := hc.Limits; l != nil {
 		c := &limitsCheck{Root: string(l.Root), RequireMemoryLimit: true, MinShm: defaultMinShm, Fail: l.Severity == "fail"}
@@ -95,7 +69,7 @@ func buildChecks(h *config.Health, env func(string) (string, bool)) ([]health.Ch
 		add(c, l.CheckCommon)
 	}
 	for _, x := range hc.Command {
-		add(&health.Command{Label: x.Name, Argv: x.Command}, x.CheckCommon)
+		add(x.Check(), x.CheckCommon)
 	}
 	return checks, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tendkit/tend/health"
+	"github.com/tendkit/tend/units"
 )
 
 // fromBodyLimit bounds what --from reads of an answer.
@@ -62,7 +63,7 @@ func askResident(ctx context.Context, opts options, stdout, stderr io.Writer) in
 			err = fmt.Errorf("no answer within %s", opts.timeout)
 		}
 		fmt.Fprintf(stdout, "fail resident: ask %s: %s (is tend-health --serve running there?)\nunhealthy (%s %s)\n",
-			shown.String(), health.RedactSecrets(err.Error()), opts.profile, time.Since(start).Round(time.Millisecond))
+			shown.String(), health.RedactSecrets(err.Error()), opts.profile, units.Round(time.Since(start)))
 		return exitUnhealthy
 	}
 	defer resp.Body.Close()

@@ -1,10 +1,10 @@
 // Command tend-health proves a container can do its job, for a Docker
 // HEALTHCHECK or a Kubernetes probe. It runs in one of four ways:
 //
-//	tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]
+//	tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout DURATION]
 //	tend-health --config FILE --check-config
 //	tend-health --config FILE --serve ADDR
-//	tend-health --from URL [--profile P] [--json] [--timeout 10s]
+//	tend-health --from URL [--profile PROFILE] [--json] [--timeout DURATION]
 //
 // The first runs the configured checks (health section of the tend config)
 // once under --timeout, prints one line per check (fitting Docker's 4 KiB
@@ -34,7 +34,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -88,10 +87,10 @@ type options struct {
 	from        string
 }
 
-const usage = `usage: tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout 10s]
+const usage = `usage: tend-health [--config FILE] [--profile liveness|readiness|startup] [--json] [--timeout DURATION]
        tend-health --config FILE --check-config
-       tend-health --config FILE --serve 127.0.0.1:9090
-       tend-health --from http://127.0.0.1:9090 [--profile readiness] [--json]
+       tend-health --config FILE --serve ADDR
+       tend-health --from URL [--profile PROFILE] [--json]
 
 Exit 0 healthy; 1 unhealthy, or a bad config or usage (the message says
 which); --check-config exits 2 on a bad config. Docker reserves 2 for
@@ -103,14 +102,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, stop boo
 	fs := flag.NewFlagSet("tend-health", flag.ContinueOnError)
 	opts.common.Register(fs)
 	fs.StringVar(&opts.config, "config", "", "tend config `FILE` (default: disk /, memory and deleted-open checks)")
-	profileName := fs.String("profile", "readiness", "`PROFILE`: liveness, readiness or startup")
+	profileName := fs.String("profile", "readiness", "the checks' `PROFILE`: liveness, readiness or startup")
 	fs.DurationVar(&opts.timeout, "timeout", 0, "never run longer than this `DURATION` (default: health.timeout, else 10s; health.startup.deadline for --profile startup)")
 	fs.BoolVar(&opts.checkConfig, "check-config", false, "validate the config, list each profile's checks and exit (2 on a bad config)")
 	fs.StringVar(&opts.serve, "serve", "", "stay resident and serve /livez, /readyz, /startupz and /metrics on `ADDR` (host:port)")
 	fs.StringVar(&opts.from, "from", "", "answer from a resident tend-health --serve at `URL` (http://127.0.0.1:9090)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
+		cli.PrintFlags(fs.Output(), fs)
 	}
 	bad := exitUnhealthy
 	if slices.ContainsFunc(args, func(a string) bool { return strings.TrimLeft(a, "-") == "check-config" }) {
@@ -187,15 +186,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rctx, rcancel := context.WithTimeout(ctx, readTimeout)
 	h, err := loadHealth(rctx, opts.config)
 	rcancel()
-	// A config error may quote a value with a secret in it (a URL with a
-	// token); what a probe prints ends up in docker inspect.
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: bad config: %s\n", health.RedactSecrets(err.Error()))
+		printRedacted(stderr, "tend-health: bad config", err)
 		return bad
 	}
 	checks, err := buildChecks(h, lookupEnv)
 	if err != nil {
-		fmt.Fprintf(stderr, "tend-health: bad config: %s: %s\n", or(opts.config, defaultName), health.RedactSecrets(err.Error()))
+		printRedacted(stderr, "tend-health: bad config: "+or(opts.config, defaultName), err)
 		return bad
 	}
 	if opts.checkConfig {
@@ -274,10 +271,6 @@ func loadHealth(ctx context.Context, path string) (*config.Health, error) {
 	}
 	cfg, err := config.Parse(name, data, config.Options{})
 	if err != nil {
-		var merr interface{ WrappedErrors() []error }
-		if errors.As(err, &merr) && len(merr.WrappedErrors()) > 0 {
-			return nil, errors.New(joinErrors(merr.WrappedErrors()))
-		}
 		return nil, err
 	}
 	if cfg.Health == nil {
@@ -286,17 +279,19 @@ func loadHealth(ctx context.Context, path string) (*config.Health, error) {
 	return cfg.Health, nil
 }
 
-func joinErrors(errs []error) string {
-	s := make([]string, len(errs))
-	for i, e := range errs {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "; ")
-}
-
 func or(a, b string) string {
 	if a != "" {
 		return a
 	}
 	return b
+}
+
+// printRedacted prints a config error one problem per line, as every
+// adapter does, with secrets redacted: a config error may quote a value
+// with a secret in it (a URL with a token), and what a probe prints ends
+// up in docker inspect.
+func printRedacted(w io.Writer, prefix string, err error) {
+	var b strings.Builder
+	cli.PrintErrors(&b, prefix, err)
+	io.WriteString(w, health.RedactSecrets(b.String()))
 }

@@ -14,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/adapters/internal/cli"
+	"github.com/tendkit/tend/internal/testenv"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -23,12 +26,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func writeConfig(t *testing.T, yaml string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "tend.yaml")
-	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o644))
-	return p
-}
+func writeConfig(t *testing.T, yaml string) string { return testenv.WriteTemp(t, "tend.yaml", yaml) }
 
 func listen(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -161,7 +159,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad profile", []string{"--profile", "alive"}, "", `unknown profile "alive"`},
 		{"negative timeout", []string{"--timeout", "-1s"}, "", "must be positive"},
 		{"missing config file", []string{"--config", "/nonexistent/tend.yaml"}, "", "/nonexistent/tend.yaml"},
-		{"unknown check name", nil, "health:\n  checks:\n    nvidia: {}\n", "field nvidia not found"},
+		{"unknown check name", nil, "health:\n  checks:\n    nvidia: {}\n", "unknown key nvidia (known here: command, "},
 		{"url without scheme", nil, "health:\n  checks:\n    http: [{url: \"127.0.0.1:8888/api\"}]\n", `tend.yaml:3: field health.checks.http[0].url: "127.0.0.1:8888/api" is not an http:// or https:// URL`},
 		{"negative config timeout", nil, "health:\n  timeout: -5s\n  checks:\n    disk: [{path: /}]\n", `tend.yaml:2: field health.timeout: duration "-5s": negative`},
 		{"bad address", nil, "health:\n  checks:\n    ssh: [{addr: \"22\"}]\n", `field health.checks.ssh[0].addr: "22" is not host:port`},
@@ -214,7 +212,9 @@ func TestHelpAndVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "--help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "usage: tend-health [--config FILE] [--profile liveness|readiness|startup]")
-	assert.Contains(t, out, "-log-format")
+	assert.Contains(t, out, "--log-format FORMAT\n")
+	assert.Contains(t, out, "--timeout DURATION\n")
+	assert.Empty(t, cli.HelpProblems(out), "placeholders in capitals, one default per flag:\n%s", out)
 	code, out, _ = runCLI(t, "--version")
 	assert.Equal(t, 0, code)
 	assert.Regexp(t, `^tend-health \S+ \(rev ([0-9a-f]{12}(-dirty)?|unknown)(, go\S+)?\)\n$`, out)
@@ -249,4 +249,14 @@ func TestNoSecretInConfigErrorsOrCheckNames(t *testing.T) {
 			assert.NotContains(t, out+errOut, s, args)
 		}
 	}
+}
+
+// TestBadConfigOneProblemPerLine: every problem of a bad config is a line
+// of its own, from the adapters' one printer (cli.PrintErrors).
+func TestBadConfigOneProblemPerLine(t *testing.T) {
+	cfg := writeConfig(t, "health:\n  timeout: -5s\n  checks:\n    disk: [{path: /, profile: [liveness]}]\n")
+	code, out, errOut := runCLI(t, "--config", cfg, "--check-config")
+	assert.Equal(t, 2, code, out+errOut)
+	assert.Equal(t, "tend-health: bad config: "+cfg+`:2: field health.timeout: duration "-5s": negative: invalid value`+"\n"+
+		"tend-health: bad config: "+cfg+":4: field health.checks.disk[0].profile: unknown key profile; did you mean profiles?\n", errOut)
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/internal/testenv"
 )
 
 // TestConfigReadIsBounded: /dev/zero, a FIFO nobody writes, a FIFO whose
@@ -75,27 +77,7 @@ func TestConfigReadIsBounded(t *testing.T) {
 func TestRedactionWithAHangingServer(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer l.Close()
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never answered
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
+	testenv.Hang(t, l)
 	t.Setenv("TEND_TEST_JUPYTER_TOKEN", "hdr-s3cret-2")
 	cfg := writeConfig(t, fmt.Sprintf(`
 health:

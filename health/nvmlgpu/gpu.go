@@ -14,6 +14,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/tendkit/tend/health"
+	"github.com/tendkit/tend/units"
 )
 
 // New returns the GPU check backed by the system's libnvidia-ml.
@@ -104,7 +105,7 @@ type errHung struct {
 }
 
 func (e errHung) Error() string {
-	return fmt.Sprintf("an earlier NVML call (%s) has not returned for %s: a hung driver or a GPU off the bus; reset the GPU or recreate the container", e.op, e.for_.Round(time.Millisecond))
+	return fmt.Sprintf("an earlier NVML call (%s) has not returned for %s: a hung driver or a GPU off the bus; reset the GPU or recreate the container", e.op, units.Round(e.for_))
 }
 
 // acquire takes the right to call NVML, or gives up when ctx ends first.

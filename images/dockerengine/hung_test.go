@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,42 +15,13 @@ import (
 
 	"github.com/tendkit/tend/images"
 	"github.com/tendkit/tend/images/dockerengine"
+	"github.com/tendkit/tend/internal/testenv"
 )
-
-// hungSocket is a unix socket that accepts connections and never answers.
-func hungSocket(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "hung.sock")
-	l, err := net.Listen("unix", path)
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "unix://" + path
-}
 
 // Every call against an engine that accepts and never answers ends at the
 // call timeout with an error naming the socket and the request.
 func TestHungEngineEveryCallHasADeadline(t *testing.T) {
-	sock := hungSocket(t)
+	sock := "unix://" + testenv.HungSocket(t)
 	e, err := dockerengine.New(dockerengine.Options{Host: sock, CallTimeout: 200 * time.Millisecond, DiskPath: t.TempDir()})
 	require.NoError(t, err)
 	defer e.Close()
@@ -99,7 +69,7 @@ func TestHungEngineEveryCallHasADeadline(t *testing.T) {
 // Cancelling the caller's context (SIGTERM in tend-cron) ends a call at
 // once, well before a long call timeout.
 func TestHungEngineCancel(t *testing.T) {
-	sock := hungSocket(t)
+	sock := "unix://" + testenv.HungSocket(t)
 	e, err := dockerengine.New(dockerengine.Options{Host: sock, CallTimeout: time.Hour})
 	require.NoError(t, err)
 	defer e.Close()

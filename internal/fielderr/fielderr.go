@@ -76,3 +76,12 @@ func Each(err error, fn func(*Error)) {
 	}
 	fn(&Error{Reason: err.Error(), Err: err})
 }
+
+// Fields lists the Field of every *Error in err, in order, as Each finds
+// them ("" for an error with no field error inside); nil for nil. Tests of
+// the packages' Validate methods compare it with the fields they expect.
+func Fields(err error) []string {
+	var fields []string
+	Each(err, func(e *Error) { fields = append(fields, e.Field) })
+	return fields
+}

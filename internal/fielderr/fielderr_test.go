@@ -32,3 +32,12 @@ func TestListAndEach(t *testing.T) {
 	Each(nil, func(*Error) { t.Fatal("called for nil") })
 	assert.Equal(t, "whole", (&Error{Reason: "whole"}).Error())
 }
+
+func TestFields(t *testing.T) {
+	var l List
+	l.Add("path", "", "is required")
+	l.Add("keep", "-2", "is negative")
+	err := fmt.Errorf("rule 1: %w", errors.Join(l.Err(), errors.New("plain")))
+	assert.Equal(t, []string{"path", "keep", ""}, Fields(err))
+	assert.Nil(t, Fields(nil))
+}

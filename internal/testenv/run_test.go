@@ -1,9 +1,14 @@
 package testenv
 
 import (
+	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRunDockerTrimsOutput(t *testing.T) {
@@ -35,4 +40,16 @@ func TestBufferConcurrentWriters(t *testing.T) {
 	if n := len(b.String()); n != 400 {
 		t.Fatalf("wrote 400 bytes, read %d", n)
 	}
+}
+
+func TestHungSocketAcceptsAndNeverAnswers(t *testing.T) {
+	path := HungSocket(t)
+	c, err := net.Dial("unix", path)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout(), "no answer, no close: %v", err)
 }

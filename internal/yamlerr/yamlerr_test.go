@@ -30,3 +30,23 @@ func TestClean(t *testing.T) {
 	got := Clean("cannot unmarshal !!str `x` into int in type config.Sweep", "config.", "", "in type ", "in section ")
 	assert.Equal(t, "cannot unmarshal text `x` into int in section Sweep", got)
 }
+
+func TestNearest(t *testing.T) {
+	known := []string{"older_than", "keep_under", "path", "exclude", "memory", "gpus", "cpus"}
+	for w, want := range map[string]string{
+		"olderthan":  "older_than", // a missing underscore is no edit
+		"olderThan":  "older_than",
+		"keep-under": "keep_under",
+		"memroy":     "memory", // a transposition is one edit
+		"exlcude":    "exclude",
+		"pth":        "path",
+		"gpu":        "gpus",
+		"pus":        "", // gpus and cpus are both one edit away: no guess
+		"colour":     "",
+		"xyz":        "",
+	} {
+		assert.Equal(t, want, Nearest(w, known), w)
+	}
+	assert.Equal(t, 3, editDistance("kitten", "sitting"))
+	assert.Equal(t, 1, editDistance("ab", "ba"))
+}

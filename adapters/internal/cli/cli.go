@@ -98,8 +98,8 @@ type Common struct {
 func (c *Common) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON document on stdout")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
-	fs.StringVar(&c.LogFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 }
 
 // Parse parses args into fs and reports whether to stop and with which exit

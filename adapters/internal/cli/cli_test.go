@@ -2,11 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -75,4 +79,50 @@ func TestWriteJSON(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteJSON(&b, map[string]int{"a": 1}))
 	assert.Equal(t, "{\n  \"a\": 1\n}\n", b.String())
+}
+
+func TestPrintFlagsAndHelpProblems(t *testing.T) {
+	fs := flag.NewFlagSet("tend-x", flag.ContinueOnError)
+	fs.String("config", "", "config `FILE`")
+	fs.Duration("timeout", 0, "deadline `DURATION` (default: the config's, else 10s)")
+	fs.String("format", "compose", "output `FORMAT`")
+	fs.Bool("json", false, "print JSON")
+	var b strings.Builder
+	PrintFlags(&b, fs)
+	assert.Equal(t, "  --config FILE\n      config FILE\n"+
+		"  --format FORMAT\n      output FORMAT (default compose)\n"+
+		"  --json\n      print JSON\n"+
+		"  --timeout DURATION\n      deadline DURATION (default: the config's, else 10s)\n", b.String())
+	assert.Empty(t, HelpProblems(b.String()))
+
+	// What flag.PrintDefaults writes for flags without a named value, or
+	// with a default in the text and a non-zero one: each is named.
+	bad := flag.NewFlagSet("tend-x", flag.ContinueOnError)
+	bad.String("spec", "", "spec file (YAML: `users:` or `container:`)")
+	bad.Duration("timeout", 30*time.Second, "deadline (default 30s)")
+	bad.String("log-format", "text", "log format")
+	var g strings.Builder
+	bad.SetOutput(&g)
+	bad.PrintDefaults()
+	problems := strings.Join(HelpProblems(g.String()), "\n")
+	assert.Contains(t, problems, `-spec has the placeholder "users:"`)
+	assert.Contains(t, problems, `-log-format has the placeholder "string"`)
+	assert.Contains(t, problems, `-timeout states its default more than once`)
+	assert.Equal(t, []string{"no flags found in the help text"}, HelpProblems("usage: x\n"))
+}
+
+func TestPrintErrorsOnePerLine(t *testing.T) {
+	var me *multierror.Error
+	me = multierror.Append(me, errors.New("tend.yaml:6: field sweep.rules[0].older_than: negative"),
+		errors.Join(errors.New("tend.yaml:7: field a: x"), errors.New("tend.yaml:9: field b: y")))
+	var b strings.Builder
+	PrintErrors(&b, "tend-x", fmt.Errorf("load: %w", me), errors.New("spec.yaml:2: user a: field cpus: too many"), nil)
+	assert.Equal(t, "tend-x: tend.yaml:6: field sweep.rules[0].older_than: negative\n"+
+		"tend-x: tend.yaml:7: field a: x\n"+
+		"tend-x: tend.yaml:9: field b: y\n"+
+		"tend-x: spec.yaml:2: user a: field cpus: too many\n", b.String())
+	assert.Nil(t, Flatten(nil))
+	b.Reset()
+	PrintErrors(&b, "", me)
+	assert.Equal(t, "tend.yaml:6: field sweep.rules[0].older_than: negative\ntend.yaml:7: field a: x\ntend.yaml:9: field b: y\n", b.String())
 }

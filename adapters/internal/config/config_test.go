@@ -133,7 +133,7 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 	msg := err.Error()
 	assert.Contains(t, msg, `testdata/bad.yaml:7: field sweep.rules[0].keep_under: size "10QB": unknown unit "QB"`)
 	assert.Contains(t, msg, `testdata/bad.yaml:6: field sweep.rules[0].older_than: duration "-3d": negative`)
-	assert.Contains(t, msg, "colour not found")
+	assert.Contains(t, msg, "unknown key colour (known here: age, cache,")
 	assert.Contains(t, msg, "lots")
 }
 
@@ -211,15 +211,66 @@ func TestEnvOverrides(t *testing.T) {
 
 func TestEnvOverrideErrorsNameTheVariable(t *testing.T) {
 	tests := []struct{ env, want string }{
-		{"TEND_SWEEP_OLDER_THAN=-3d", `environment variable TEND_SWEEP_OLDER_THAN: field sweep.rules[0].older_than: duration "-3d": negative`},
-		{"TEND_SWEEP_MAX_DELETIONS=many", "environment variable TEND_SWEEP_MAX_DELETIONS: field sweep.max_deletions"},
-		{"TEND_SWEEP_COLOUR=blue", "environment variable TEND_SWEEP_COLOUR: field sweep.colour: section sweep has no field colour"},
-		{"TEND_IMAGES_KEEP_LATEST=2", "environment variable TEND_IMAGES_KEEP_LATEST: field images.keep_latest: the config has no images section"},
-		{"TEND_SWEEP_SCHEDULE=61 * * * *", "environment variable TEND_SWEEP_SCHEDULE: field sweep.schedule: bad schedule"},
+		{"TEND_SWEEP_OLDER_THAN=-3d", `environment variable TEND_SWEEP_OLDER_THAN="-3d": field sweep.rules[*].older_than: duration "-3d": negative`},
+		{"TEND_SWEEP_MAX_DELETIONS=many", `environment variable TEND_SWEEP_MAX_DELETIONS="many": field sweep.max_deletions`},
+		{"TEND_SWEEP_COLOUR=blue", `environment variable TEND_SWEEP_COLOUR="blue": field sweep.colour: section sweep has no field colour`},
+		{"TEND_IMAGES_KEEP_LATEST=2", `environment variable TEND_IMAGES_KEEP_LATEST="2": field images.keep_latest: the config has no images section`},
+		{"TEND_SWEEP_SCHEDULE=61 * * * *", `environment variable TEND_SWEEP_SCHEDULE="61 * * * *": field sweep.schedule: bad schedule`},
 	}
 	for _, tt := range tests {
 		_, err := Default(Options{Home: "/h", Env: []string{tt.env}})
 		require.Error(t, err, tt.env)
+		assert.Contains(t, err.Error(), tt.want)
+	}
+}
+
+// TestBadEnvOverrideReportedOnce: a variable that sets a field of every
+// list item (the default has nine sweep rules, a rotate section two files)
+// is one problem, named once with its value, and leaves no follow-on
+// problem in the items it was not written to.
+func TestBadEnvOverrideReportedOnce(t *testing.T) {
+	tests := []struct {
+		name, env, yaml, want string
+	}{
+		{"undecodable, in every rule", "TEND_SWEEP_OLDER_THAN=banana", "",
+			`environment variable TEND_SWEEP_OLDER_THAN="banana": field sweep.rules[*].older_than: duration "banana"`},
+		{"decodes but invalid, in every file", "TEND_ROTATE_KEEP=-2", "rotate:\n  files:\n    - path: /var/log/a.log\n    - path: /var/log/b.log\n",
+			`environment variable TEND_ROTATE_KEEP="-2": field rotate.files[*].keep: -2 is negative`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := Options{Home: "/h", Env: []string{tt.env}}
+			var err error
+			if tt.yaml == "" {
+				cfg, derr := Default(Options{Home: "/h", Env: []string{}})
+				require.NoError(t, derr)
+				require.Greater(t, len(cfg.Sweep.Rules), 1, "the default has several rules to repeat the problem in")
+				_, err = Default(opts)
+			} else {
+				_, err = Parse("t.yaml", []byte(tt.yaml), opts)
+			}
+			require.Error(t, err)
+			var merr *multierror.Error
+			require.ErrorAs(t, err, &merr)
+			require.Len(t, merr.Errors, 1, "one problem, once: %v", err)
+			assert.Contains(t, merr.Errors[0].Error(), tt.want)
+		})
+	}
+}
+
+func TestUnknownKeySuggestsNearest(t *testing.T) {
+	tests := []struct{ yaml, want string }{
+		{"sweep:\n  rules:\n    - path: /tmp\n      olderthan: 7d\n", "t.yaml:4: field sweep.rules[0].olderthan: unknown key olderthan; did you mean older_than?"},
+		{"sweep:\n  maxDeletions: 3\n  rules: [{path: /tmp, older_than: 1d}]\n", "unknown key maxDeletions; did you mean max_deletions?"},
+		{"rotat:\n  files: []\n", "t.yaml:1: field rotat: unknown key rotat; did you mean rotate?"},
+		// inline fields (CheckCommon) count as the check's own keys
+		{"health:\n  checks:\n    disk: [{path: /, profile: [liveness]}]\n", "t.yaml:3: field health.checks.disk[0].profile: unknown key profile; did you mean profiles?"},
+		// nothing close: the keys valid there instead of a guess
+		{"sweep:\n  colour: blue\n  rules: [{path: /tmp, older_than: 1d}]\n", "unknown key colour (known here: max_deletions, "},
+	}
+	for _, tt := range tests {
+		_, err := Parse("t.yaml", []byte(tt.yaml), noEnv)
+		require.Error(t, err, tt.yaml)
 		assert.Contains(t, err.Error(), tt.want)
 	}
 }

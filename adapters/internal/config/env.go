@@ -1,13 +1,21 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/tendkit/tend/internal/yamlerr"
 )
+
+// envVar is an override variable and its value.
+type envVar struct{ name, value string }
 
 // EnvPrefix starts every override variable: TEND_<SECTION>_<FIELD>.
 const EnvPrefix = "TEND_"
@@ -21,9 +29,14 @@ const envLineBase = 1 << 30
 // the section is set there; a field of the section's list items (a sweep
 // rule's older_than, a rotated file's keep) is set in every item. Variables
 // whose section is not a config section (TEND_INTEGRATION) are ignored.
-func (p *parser) applyEnv(root *yaml.Node, env []string) error {
+//
+// A value that does not decode as its field's type is reported once, naming
+// the variable and the value, and left out, rather than once per list item
+// it would have been written into.
+func (p *parser) applyEnv(root *yaml.Node, env []string) []*Error {
 	sort.Strings(env)
 	sections := yamlFields(reflect.TypeFor[Config]())
+	var errs []*Error
 	for _, kv := range env {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, EnvPrefix) {
@@ -34,60 +47,80 @@ func (p *parser) applyEnv(root *yaml.Node, env []string) error {
 		if !ok || !known {
 			continue
 		}
-		if st.Kind() != reflect.Pointer {
-			return &Error{Env: name, Field: sec, Err: fmt.Errorf("the %s section is a list: environment variables cannot override it; edit the config file", sec)}
+		bad := func(path string, err error) {
+			errs = append(errs, &Error{Env: name, Value: val, Field: path, Err: err})
 		}
-		line := envLineBase + len(p.envLines)
-		p.envLines[line] = name
-		bad := func(format string, args ...any) error {
-			return &Error{Env: name, Field: sec + "." + field, Err: fmt.Errorf(format, args...)}
+		if st.Kind() != reflect.Pointer {
+			bad(sec, fmt.Errorf("the %s section is a list: environment variables cannot override it; edit the config file", sec))
+			continue
 		}
 		secNode := mapValue(root, sec)
 		if secNode == nil || secNode.Kind != yaml.MappingNode {
-			return bad("the config has no %s section to override", sec)
-		}
-		elem := st.Elem() // sections are pointers to structs
-		fields := yamlFields(elem)
-		if ft, ok := fields[field]; ok {
-			setKey(secNode, field, valueNode(ft, val, line), line)
+			bad(sec+"."+field, fmt.Errorf("the config has no %s section to override", sec))
 			continue
 		}
-		done := false
-		for lname, lt := range fields {
-			if lt.Kind() != reflect.Slice || lt.Elem().Kind() != reflect.Struct {
+		line := envLineBase + len(p.envLines)
+		p.envLines[line] = envVar{name, val}
+		fields := yamlFields(st)
+		if ft, ok := fields[field]; ok {
+			v := valueNode(ft, val, line)
+			if err := decodes(v, ft); err != nil {
+				bad(sec+"."+field, err)
 				continue
 			}
-			ft, ok := yamlFields(lt.Elem())[field]
-			if !ok {
-				continue
-			}
-			if list := mapValue(secNode, lname); list != nil && list.Kind == yaml.SequenceNode {
-				for _, item := range list.Content {
-					if item.Kind == yaml.MappingNode {
-						setKey(item, field, valueNode(ft, val, line), line)
-					}
-				}
-			}
-			done = true
+			setKey(secNode, field, v, line)
+			continue
 		}
-		if !done {
-			return bad("section %s has no field %s", sec, field)
+		if path, err := applyToItems(secNode, sec, field, val, line, fields); err != nil {
+			bad(path, err)
 		}
 	}
-	return nil
+	return errs
 }
 
-// yamlFields maps the yaml names of a struct's fields to their types.
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	m := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
-			m[name] = f.Type
+// applyToItems sets field in every item of the section's lists of structs
+// that have it. A problem is named at "SECTION.LIST[*].FIELD".
+func applyToItems(secNode *yaml.Node, sec, field, val string, line int, fields map[string]reflect.Type) (string, error) {
+	done := false
+	for _, lname := range slices.Sorted(maps.Keys(fields)) {
+		lt := fields[lname]
+		if lt.Kind() != reflect.Slice || lt.Elem().Kind() != reflect.Struct {
+			continue
 		}
+		ft, ok := yamlFields(lt.Elem())[field]
+		if !ok {
+			continue
+		}
+		if err := decodes(valueNode(ft, val, line), ft); err != nil {
+			return sec + "." + lname + "[*]." + field, err
+		}
+		if list := mapValue(secNode, lname); list != nil && list.Kind == yaml.SequenceNode {
+			for _, item := range list.Content {
+				if item.Kind == yaml.MappingNode {
+					setKey(item, field, valueNode(ft, val, line), line)
+				}
+			}
+		}
+		done = true
 	}
-	return m
+	if !done {
+		return sec + "." + field, fmt.Errorf("section %s has no field %s", sec, field)
+	}
+	return "", nil
+}
+
+// decodes reports whether the node decodes as a value of type t, with the
+// decoder's message in a user's words when it does not.
+func decodes(n *yaml.Node, t reflect.Type) error {
+	err := n.Load(reflect.New(t).Interface(), yaml.WithKnownFields())
+	if err == nil {
+		return nil
+	}
+	var le *yaml.LoadErrors
+	if errors.As(err, &le) && len(le.Errors) > 0 {
+		return errors.New(yamlerr.Clean(le.Errors[0].Message, typeNames...))
+	}
+	return yamlerr.Message(err, typeNames...)
 }
 
 func mapValue(m *yaml.Node, key string) *yaml.Node {

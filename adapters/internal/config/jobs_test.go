@@ -86,5 +86,5 @@ func TestJobsCannotBeOverriddenFromTheEnvironment(t *testing.T) {
 	_, err := Parse("tend.yaml", []byte("jobs:\n  - {name: a, schedule: '@hourly', command: 'true'}\n"),
 		Options{Env: []string{"TEND_JOBS_TIMEOUT=1m"}, Home: "/h"})
 	require.Error(t, err)
-	assert.True(t, strings.Contains(err.Error(), "environment variable TEND_JOBS_TIMEOUT: field jobs: the jobs section is a list"), err.Error())
+	assert.True(t, strings.Contains(err.Error(), "environment variable TEND_JOBS_TIMEOUT=\"1m\": field jobs: the jobs section is a list"), err.Error())
 }

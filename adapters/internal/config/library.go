@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/tendkit/tend/cleanup"
@@ -33,8 +35,12 @@ func (r SweepRule) CleanupRule() cleanup.Rule {
 }
 
 // RotateRule is the rule the rotate task runs for this item, before the
-// owner and group names of create are looked up: Keep is
-// rotate.DefaultKeep when keep is left out.
+// owner and group names of create are looked up (Create.UID and GID are -1:
+// unchanged): Keep is rotate.DefaultKeep when keep is left out; after a
+// rename a new file always takes the old one's place (Create is set for
+// method rename, with create's mode when given); postrotate and signal
+// (its name parsed) are carried over. Values the config's own checks
+// refuse (a mode that is not octal, an unknown signal) are left at zero.
 func (f RotateFile) RotateRule() rotate.Rule {
 	rule := rotate.Rule{
 		Path: string(f.Path), Every: f.Every.D(), Keep: rotate.DefaultKeep, MaxAge: f.MaxAge.D(),
@@ -45,15 +51,39 @@ func (f RotateFile) RotateRule() rotate.Rule {
 		rule.Size = f.Size.Bytes()
 	}
 	if f.Keep != nil {
-		rule.Keep = *f.Keep
+		rule.Keep = *f.Keep // 0: no backup is kept, as logrotate's rotate 0
 	}
-	if f.Create != nil {
+	if f.Create != nil || rule.Method != rotate.MethodCopyTruncate {
 		rule.Create = &rotate.Create{UID: -1, GID: -1}
+		if f.Create != nil {
+			if m, ok := fileMode(f.Create.Mode); ok {
+				rule.Create.Mode = m
+			}
+		}
 	}
-	if f.Signal != nil {
-		rule.Signal = &rotate.Signal{Pidfile: string(f.Signal.Pidfile)}
+	if pr := f.PostRotate; pr != nil {
+		rule.PostRotate = &rotate.Command{Argv: pr.Command, Timeout: pr.Timeout.D()}
+	}
+	if s := f.Signal; s != nil {
+		rule.Signal = &rotate.Signal{Pidfile: string(s.Pidfile)}
+		if s.Name != "" {
+			rule.Signal.Signal, _ = rotate.ParseSignal(s.Name)
+		}
 	}
 	return rule
+}
+
+// fileMode parses create's octal mode ("0644"); ok is false for "" and
+// for anything that is not a file mode.
+func fileMode(s string) (os.FileMode, bool) {
+	if s == "" {
+		return 0, false
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o7777 {
+		return 0, false
+	}
+	return os.FileMode(m), true
 }
 
 // Policy is the images policy the images task runs.
@@ -144,45 +174,95 @@ func (im *Images) validatePolicy(c *checker) {
 func (h *Health) validateChecks(c *checker) {
 	hc := h.Checks
 	for i, x := range hc.HTTP {
-		c.lib(fmt.Sprintf("health.checks.http[%d]", i), (&health.HTTP{URL: x.URL, Expect: x.Expect}).Validate(), nil)
+		c.lib(fmt.Sprintf("health.checks.http[%d]", i), x.Check().Validate(), nil)
 	}
 	for i, x := range hc.SSH {
-		c.lib(fmt.Sprintf("health.checks.ssh[%d]", i), (&health.SSH{Addr: x.Addr}).Validate(), nil)
+		c.lib(fmt.Sprintf("health.checks.ssh[%d]", i), x.Check().Validate(), nil)
 	}
 	for i, x := range hc.TCP {
-		c.lib(fmt.Sprintf("health.checks.tcp[%d]", i), (&health.TCP{Addr: x.Addr}).Validate(), nil)
+		c.lib(fmt.Sprintf("health.checks.tcp[%d]", i), x.Check().Validate(), nil)
 	}
 	for i, x := range hc.Disk {
-		d := &health.Disk{Path: string(x.Path), MinFreeInodes: x.MinFreeInodes}
-		if x.MinFree != nil {
-			d.MinFree = x.MinFree.Bytes()
-		}
-		c.lib(fmt.Sprintf("health.checks.disk[%d]", i), d.Validate(), nil)
+		c.lib(fmt.Sprintf("health.checks.disk[%d]", i), x.Check().Validate(), nil)
 	}
 	for i, x := range hc.Command {
-		c.lib(fmt.Sprintf("health.checks.command[%d]", i), (&health.Command{Argv: x.Command}).Validate(), nil)
+		c.lib(fmt.Sprintf("health.checks.command[%d]", i), x.Check().Validate(), nil)
 	}
 	if g := hc.GPU; g != nil {
-		c.lib("health.checks.gpu", health.GPUOptions{MinCount: g.MinCount, MaxTempC: g.MaxTempC}.Validate(), nil)
+		c.lib("health.checks.gpu", g.Options().Validate(), nil)
 	}
 	if m := hc.Memory; m != nil {
-		mc := &health.Memory{}
-		if m.WarnUsage != nil {
-			mc.WarnUsage = units.Percent(*m.WarnUsage)
-		}
-		if m.FailUsage != nil {
-			mc.FailUsage = units.Percent(*m.FailUsage)
-		}
-		c.lib("health.checks.memory", mc.Validate(), nil)
+		c.lib("health.checks.memory", m.Check().Validate(), nil)
 	}
 	if d := hc.DeletedOpen; d != nil {
-		dc := &health.DeletedOpen{}
-		if d.Warn != nil {
-			dc.WarnBytes = d.Warn.Bytes()
-		}
-		if d.Fail != nil {
-			dc.FailBytes = d.Fail.Bytes()
-		}
-		c.lib("health.checks.deleted_open", dc.Validate(), nil)
+		c.lib("health.checks.deleted_open", d.Check().Validate(), nil)
 	}
+}
+
+// Options are the GPU check's options.
+func (g *GPUCheck) Options() health.GPUOptions {
+	return health.GPUOptions{
+		MinCount: g.MinCount, MaxTempC: g.MaxTempC, RequirePersistence: g.RequirePersistence,
+		XID: health.XIDPolicy{Ignore: g.XIDIgnore, Fatal: g.XIDFatal},
+	}
+}
+
+// Check is the torch check; RequireCUDA is true when require_cuda is left
+// out (docs/DESIGN.md's default: a torch check proves CUDA).
+func (t *TorchCheck) Check() *health.Torch {
+	require := true
+	if t.RequireCUDA != nil {
+		require = *t.RequireCUDA
+	}
+	return &health.Torch{Python: t.Python, RequireCUDA: require, Devices: t.Devices}
+}
+
+// Check is the HTTP check with the token written in the config; token_env
+// is read by the adapter that runs it.
+func (x HTTPCheck) Check() *health.HTTP {
+	return &health.HTTP{Label: x.Name, URL: x.URL, Token: x.Token, Expect: x.Expect}
+}
+
+// Check is the SSH banner check.
+func (x SSHCheck) Check() *health.SSH { return &health.SSH{Label: x.Name, Addr: x.Addr} }
+
+// Check is the open-port check.
+func (x TCPCheck) Check() *health.TCP { return &health.TCP{Label: x.Name, Addr: x.Addr} }
+
+// Check is the free-space check.
+func (x DiskCheck) Check() *health.Disk {
+	d := &health.Disk{Path: string(x.Path), MinFreeInodes: x.MinFreeInodes}
+	if x.MinFree != nil {
+		d.MinFree = x.MinFree.Bytes()
+	}
+	return d
+}
+
+// Check is the command check.
+func (x CommandCheck) Check() *health.Command {
+	return &health.Command{Label: x.Name, Argv: x.Command}
+}
+
+// Check is the cgroup memory check.
+func (m *MemoryCheck) Check() *health.Memory {
+	c := &health.Memory{Root: string(m.CgroupRoot), FailOnOOMKill: m.FailOnOOMKill}
+	if m.WarnUsage != nil {
+		c.WarnUsage = units.Percent(*m.WarnUsage)
+	}
+	if m.FailUsage != nil {
+		c.FailUsage = units.Percent(*m.FailUsage)
+	}
+	return c
+}
+
+// Check is the deleted-but-open files check.
+func (d *DeletedOpenCheck) Check() *health.DeletedOpen {
+	c := &health.DeletedOpen{Proc: string(d.ProcRoot)}
+	if d.Warn != nil {
+		c.WarnBytes = d.Warn.Bytes()
+	}
+	if d.Fail != nil {
+		c.FailBytes = d.Fail.Bytes()
+	}
+	return c
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/user"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -94,6 +95,7 @@ type Error struct {
 	File  string // file name, DefaultName, or "" for an environment variable
 	Line  int    // 1-based; 0 when unknown
 	Env   string // the environment variable the value came from, if any
+	Value string // that variable's value
 	Field string // dotted path such as "sweep.rules[0].older_than"
 	Err   error
 }
@@ -102,7 +104,7 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	switch {
 	case e.Env != "":
-		fmt.Fprintf(&b, "environment variable %s", e.Env)
+		fmt.Fprintf(&b, "environment variable %s=%q", e.Env, e.Value)
 	case e.Line > 0:
 		fmt.Fprintf(&b, "%s:%d", e.File, e.Line)
 	default:
@@ -157,13 +159,13 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &Error{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping of sections (sweep, rotate, images, health, jobs), found %s", kindName(root))}
 	}
-	p := &parser{file: name, envLines: map[int]string{}}
-	if err := p.applyEnv(root, opts.env()); err != nil {
-		return nil, err
+	p := &parser{file: name, envLines: map[int]envVar{}}
+	var errs *multierror.Error
+	for _, e := range p.applyEnv(root, opts.env()) {
+		errs = multierror.Append(errs, e)
 	}
 	p.index(root, "")
 	var cfg Config
-	var errs *multierror.Error
 	// Fields the decoder could not read are named once, by the decoder; the
 	// rest of the config is still validated so that every problem shows.
 	badFields := map[string]bool{}
@@ -173,7 +175,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 			return nil, &Error{File: name, Err: yamlerr.Message(err, typeNames...)}
 		}
 		for _, e := range le.Errors {
-			fe := p.atColumn(e.Mark.Line, e.Mark.Column, errors.New(yamlerr.Clean(e.Message, typeNames...)))
+			fe := p.atColumn(e.Mark.Line, e.Mark.Column, errors.New(unknownKey(yamlerr.Clean(e.Message, typeNames...))))
 			badFields[fe.Field] = true
 			// A value the decoder could not read inside a field (a map
 			// where a list was expected) is that field's problem too.
@@ -204,6 +206,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		}
 	}
 	if errs != nil {
+		errs.Errors = oncePerVariable(errs.Errors)
 		sort.SliceStable(errs.Errors, func(i, j int) bool { return errLine(errs.Errors[i]) < errLine(errs.Errors[j]) })
 	}
 	if errs.ErrorOrNil() != nil {
@@ -227,12 +230,13 @@ func decodedBadly(bad map[string]bool, field string) bool {
 type parser struct {
 	file     string
 	fields   []fieldLine
-	envLines map[int]string
+	envLines map[int]envVar
 }
 
 type fieldLine struct {
 	path      string
 	key, line int  // line of the key and of the value's start
+	keyCol    int  // column of the key (0 for a list item)
 	col       int  // column of the value's start
 	scalar    bool // the value is a scalar
 }
@@ -247,7 +251,7 @@ func (p *parser) index(n *yaml.Node, path string) {
 			if path != "" {
 				sub = path + "." + k.Value
 			}
-			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, line: v.Line, col: v.Column, scalar: v.Kind == yaml.ScalarNode})
+			p.fields = append(p.fields, fieldLine{path: sub, key: k.Line, keyCol: k.Column, line: v.Line, col: v.Column, scalar: v.Kind == yaml.ScalarNode})
 			p.index(v, sub)
 		}
 	case yaml.SequenceNode:
@@ -270,16 +274,23 @@ func (p *parser) at(line int, err error) *Error {
 	}
 	e.Field = best
 	if env, ok := p.envLines[line]; ok {
-		e.Env, e.Line = env, 0
+		e.Env, e.Value, e.Line = env.name, env.value, 0
 	}
 	return e
 }
 
 // atColumn places an error found by the decoder at line and column: the
-// field whose scalar value starts there, when one does (several fields
-// share a line in flow style, {interval: 1s, deadline: -10s}), else as at
-// does.
+// field whose key (an unknown key) or scalar value starts there, when one
+// does (several fields share a line in flow style, {interval: 1s,
+// deadline: -10s}), else as at does.
 func (p *parser) atColumn(line, col int, err error) *Error {
+	for _, f := range p.fields {
+		if col > 0 && f.key == line && f.keyCol == col {
+			e := p.at(line, err)
+			e.Field = f.path
+			return e
+		}
+	}
 	for _, f := range p.fields {
 		if col > 0 && f.scalar && f.line == line && f.col == col {
 			e := p.at(line, err)
@@ -303,10 +314,33 @@ func (p *parser) field(path string, err error) *Error {
 		}
 	}
 	if env, ok := p.envLines[e.Line]; ok {
-		e.Env, e.Line = env, 0
+		e.Env, e.Value, e.Line = env.name, env.value, 0
 	}
 	return e
 }
+
+// oncePerVariable keeps one of the errors an environment variable caused in
+// every item of a list (TEND_ROTATE_KEEP=-2 in each rotated file), naming
+// the field as "rotate.files[*].keep".
+func oncePerVariable(errs []error) []error {
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, err := range errs {
+		if e, ok := err.(*Error); ok && e.Env != "" {
+			e.Field = anyIndex.ReplaceAllString(e.Field, "[*]")
+			key := e.Env + "\x00" + e.Field + "\x00" + e.Err.Error()
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+		}
+		out = append(out, err)
+	}
+	return out
+}
+
+// anyIndex matches a list index in a field path.
+var anyIndex = regexp.MustCompile(`\[[0-9]+\]`)
 
 // parentField is "sweep.rules[0]" for "sweep.rules[0].older_than" and
 // "sweep.rules" for "sweep.rules[0]"; "" at the top.

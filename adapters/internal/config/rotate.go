@@ -2,10 +2,8 @@ package config
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/tendkit/tend/rotate"
 )
 
 // Rotate configures the log rotation task (package rotate).
@@ -70,34 +68,17 @@ func (r *Rotate) validate(c *checker) {
 		}
 		if f.Signal != nil {
 			c.required(p+".signal.pidfile", string(f.Signal.Pidfile))
-			if f.Signal.Name != "" && unix.SignalNum(signalName(f.Signal.Name)) == 0 {
-				c.add(p+".signal.name", "%q is not a signal name (HUP, USR1, USR2, ...)", f.Signal.Name)
-			}
-		}
-		if pr := f.PostRotate; pr != nil {
-			if len(pr.Command) == 0 || pr.Command[0] == "" {
-				c.add(p+".postrotate.command", "is empty: give the program and its arguments as a list, e.g. [nginx, -s, reopen]")
-			}
-			if pr.Timeout.D() < 0 {
-				c.add(p+".postrotate.timeout", "%s is negative", pr.Timeout.D())
-			}
-		}
-		if f.Create != nil {
-			if f.Create.Mode != "" {
-				if m, err := strconv.ParseUint(f.Create.Mode, 8, 32); err != nil || m > 0o7777 {
-					c.add(p+".create.mode", "%q is not an octal file mode such as \"0644\"", f.Create.Mode)
+			if f.Signal.Name != "" {
+				if _, err := rotate.ParseSignal(f.Signal.Name); err != nil {
+					c.add(p+".signal.name", "%q is not a signal name (HUP, USR1, USR2, ...)", f.Signal.Name)
 				}
+			}
+		}
+		if f.Create != nil && f.Create.Mode != "" {
+			if _, ok := fileMode(f.Create.Mode); !ok {
+				c.add(p+".create.mode", "%q is not an octal file mode such as \"0644\"", f.Create.Mode)
 			}
 		}
 	}
 	r.validateFiles(c)
-}
-
-// signalName spells a signal as unix.SignalNum wants it: "HUP" -> "SIGHUP".
-func signalName(s string) string {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(s, "SIG") {
-		s = "SIG" + s
-	}
-	return s
 }

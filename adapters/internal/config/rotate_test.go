@@ -1,11 +1,14 @@
 package config
 
 import (
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tendkit/tend/rotate"
 )
 
 func TestRotateSectionFromDesign(t *testing.T) {
@@ -79,4 +82,30 @@ func TestRotateSectionErrors(t *testing.T) {
 			assert.ErrorContains(t, err, tc.msg)
 		})
 	}
+}
+
+// TestRotateRuleIsTheWholeConversion: the rule tend-cron runs comes from
+// RotateRule alone (tend-cron only looks up create's owner and group).
+func TestRotateRuleIsTheWholeConversion(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(`rotate:
+  files:
+    - path: /var/log/app.log
+      size: 10m
+      create: {mode: "0640", owner: root}
+      signal: {pidfile: /run/app.pid, name: USR1}
+      postrotate: {command: [true], timeout: 5s}
+    - path: /var/log/b.log
+      method: copytruncate
+      keep: 0
+`), noEnv)
+	require.NoError(t, err)
+	a := cfg.Rotate.Files[0].RotateRule()
+	assert.Equal(t, rotate.DefaultKeep, a.Keep, "keep left out")
+	assert.Equal(t, int64(10<<20), a.Size)
+	assert.Equal(t, &rotate.Create{Mode: 0o640, UID: -1, GID: -1}, a.Create, "names are looked up by tend-cron")
+	assert.Equal(t, &rotate.Signal{Pidfile: "/run/app.pid", Signal: syscall.SIGUSR1}, a.Signal)
+	assert.Equal(t, &rotate.Command{Argv: []string{"true"}, Timeout: 5 * time.Second}, a.PostRotate)
+	b := cfg.Rotate.Files[1].RotateRule()
+	assert.Nil(t, b.Create, "copytruncate keeps the live file")
+	assert.Equal(t, 0, b.Keep)
 }

@@ -46,7 +46,7 @@ func main() {
 		var planned int
 		for range *reps {
 			fsys := &countFS{untyped: m.untyped}
-			s := &cleanup.Sweeper{FS: fsys, Home: home, Rules: []cleanup.Rule{{Root: home, Within: []string{".ipynb_checkpoints"}, OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeMtime}}}
+			s := &cleanup.Sweeper{FS: fsys, Home: home, Rules: []cleanup.Rule{{Root: home, Within: []string{".ipynb_checkpoints"}, OlderThan: 7 * 24 * time.Hour, Age: cleanup.AgeBasisMtime}}}
 			c0, t0 := cpu(syscall.RUSAGE_SELF), time.Now()
 			rep, err := s.Plan(context.Background())
 			walls, cpus = append(walls, time.Since(t0)), append(cpus, cpu(syscall.RUSAGE_SELF)-c0)

@@ -3,6 +3,8 @@ package quota
 import (
 	"fmt"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
 // A user's name is used as is for the docker container, the compose
@@ -141,7 +143,7 @@ func checkImage(image string) error {
 	if image == "" {
 		return fmt.Errorf("missing: the image to run")
 	}
-	if err := parseImageRef(image); err != nil {
+	if _, err := reference.ParseNormalizedNamed(image); err != nil {
 		return fmt.Errorf("%.120q is not an image reference docker accepts: %w (%w)", image, err, ErrBadName)
 	}
 	return nil

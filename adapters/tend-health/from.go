@@ -25,8 +25,9 @@ const fromBodyLimit = 64 << 10
 // anything else, including no answer within --timeout.
 //
 // A HEALTHCHECK pays for every millisecond of this, so a plain http URL
-// (the usual 127.0.0.1:PORT) is asked over one TCP connection with one
-// HTTP/1.0 request and the answer parsed by http.ReadResponse: no
+// (the usual 127.0.0.1:PORT) is asked over one TCP connection, the
+// request written by http.Request.Write and the answer read by
+// http.ReadResponse: no
 // http.Transport (its connection pool, goroutines and HTTP/2 set-up cost
 // about a millisecond). https, or user info to send as basic auth, go
 // through http.Client.
@@ -80,8 +81,8 @@ func askResident(ctx context.Context, opts options, stdout, stderr io.Writer) in
 	return exitHealthy
 }
 
-// askPlain sends GET u over one TCP connection, HTTP/1.0 so that the
-// answer ends with the connection (no chunking to undo), and returns the
+// askPlain sends GET u over one TCP connection (net/http writes the
+// request, asking to close the connection after it), and returns the
 // answer, whose Body closes the connection. ctx bounds the dial, the
 // request and reading the answer.
 func askPlain(ctx context.Context, u *url.URL, asJSON bool) (*http.Response, error) {
@@ -102,8 +103,16 @@ func askPlain(ctx context.Context, u *url.URL, asJSON bool) (*http.Response, err
 	if asJSON {
 		accept = "application/json"
 	}
-	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + u.Host + "\r\nUser-Agent: tend-health\r\nAccept: " + accept + "\r\n\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		stop()
+		conn.Close()
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "tend-health")
+	req.Header.Set("Accept", accept)
+	req.Close = true // the answer ends with the connection
+	if err := req.Write(conn); err != nil {
 		stop()
 		conn.Close()
 		return nil, ctxErr(ctx, err)

@@ -315,7 +315,8 @@ func TestFromOddAnswers(t *testing.T) {
 			assert.Equal(t, tc.code, code, out)
 			assert.Contains(t, out, tc.want)
 			req := <-got
-			assert.True(t, strings.HasPrefix(req, "GET /base/livez HTTP/1.0\r\n"), req)
+			assert.True(t, strings.HasPrefix(req, "GET /base/livez HTTP/1.1\r\n"), req)
+			assert.Contains(t, req, "Connection: close\r\n", "one request, then the connection ends")
 			assert.Contains(t, req, "Host: "+l.Addr().String()+"\r\n")
 			assert.Contains(t, req, "Accept: application/json\r\n")
 		})

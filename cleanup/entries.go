@@ -25,8 +25,10 @@ import (
 // not remove all of it. Symlinks are never followed: a symlink inside an
 // entry goes as a link. Include, when set, selects entries by their name.
 //
-// An entry is read twice: once to age it (only aggregates are kept, never
-// a record per file) and, when it goes, once more to delete it, contents
+// An entry is read twice: once to age it and count what it holds (only
+// aggregates are kept, never a record per file; every entry is read whole,
+// a young one too, so that the root's held totals and, with
+// Sweeper.Usage, each entry's usage count all its files) and, when it goes, once more to delete it, contents
 // first; anything used since the first read (its timestamp newer than the
 // entry's use) stays with the directories holding it. With KeepUnder the
 // least recently used entries go next, whole, until the files under the
@@ -85,6 +87,7 @@ func (p *planner) entries(ri int32, r Rule, basis AgeBasis, resolved string, d D
 	e := &entryWalk{walk: w, root: d, di: di, rootInfo: info, limit: min(entryMaxDepth, p.maxDepth)}
 	p.fds.open.Add(1) // the root, opened by planner.root
 	defer e.closeDir(d)
+	defer w.use.report(&p.rep.Roots[ri])
 	var ents listing
 	if err := readListing(d, &ents); err != nil {
 		return fmt.Errorf("sweep %s: read %s: %w", r.Root, r.Root, err)
@@ -211,6 +214,7 @@ func (e *entryWalk) single(name string, info Info) {
 	t, old := e.old(info)
 	sum := entrySum{used: t, n: 1}
 	if info.Type == TypeFile {
+		e.use.file(e.use.entry("."), info, t)
 		sum.bytes = info.Size
 		if info.Nlink <= 1 {
 			sum.free = info.Size
@@ -233,9 +237,6 @@ func (e *entryWalk) single(name string, info Info) {
 // is old.
 func (e *entryWalk) dirEntry(name string, info Info) {
 	sum := entrySum{used: info.Mtime.UnixNano(), n: 1}
-	if e.r.KeepUnder == 0 && (e.cutoff == 0 || sum.used >= e.cutoff) {
-		return // changed lately: young, whatever is inside
-	}
 	if !e.p.id.mayRemove(e.rootInfo, info.UID) {
 		sum.denied = e.pathIn(e.di, name)
 	}
@@ -246,7 +247,7 @@ func (e *entryWalk) dirEntry(name string, info Info) {
 		}
 		return
 	}
-	e.scan(d, name, info, 1, &sum)
+	e.scan(d, name, info, 1, &sum, e.use.entry(name))
 	e.closeDir(d)
 	e.total += sum.free
 	switch sum.block {
@@ -289,13 +290,17 @@ func (e *entryWalk) closeDir(d Dir) {
 }
 
 // scan reads the directory d (rel below the root, depth levels below it)
-// into sum, stopping at the first thing that keeps the entry whole, or,
-// with no budget to count for, at the first use younger than the cutoff.
-func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum) {
+// into sum, its regular files into the usage sums (acc: the entry's). It
+// reads the whole entry, whatever its age and whatever keeps it whole, so
+// that the root's held totals and the entry's usage are those of all its
+// files; what keeps it whole is the first reason met (sum.block), and a
+// directory that must not be entered (a mount point, one protected,
+// excluded or held, one nested too deep) is not.
+func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum, acc *entryAcc) {
 	var ents listing
 	if err := readListing(d, &ents); err != nil {
 		if !errGone(err) {
-			sum.block = blockErr
+			sum.blocked(blockErr)
 			e.fail(fmt.Errorf("sweep %s: read %s/%s: %w", e.r.Root, e.r.Root, rel, err))
 		}
 		return
@@ -306,29 +311,30 @@ func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum
 		info, err := d.Lstat(name)
 		if err != nil {
 			if !errGone(err) {
-				sum.block = blockErr
+				sum.blocked(blockErr)
 				e.fail(fmt.Errorf("sweep %s: stat %s/%s/%s: %w", e.r.Root, e.r.Root, rel, name, err))
-				return
 			}
 			continue
 		}
 		e.p.rep.Scanned++
 		e.p.rep.Roots[e.ri].Scanned++
 		sum.n++
+		if info.Type == TypeFile && info.Dev == e.rootDev {
+			e.use.file(acc, info, ageOf(e.basis, info).UnixNano())
+		}
 		if why := e.pinned(name, rel, info); why != "" {
 			if why == SkipReasonOpen || why == SkipReasonLocked {
 				why = SkipReasonHeldEntry
 			}
-			sum.block = why
-			return
+			sum.blocked(why)
+			continue
 		}
 		if sum.denied == "" && !e.p.id.mayRemove(dinfo, info.UID) {
 			sum.denied = e.r.Root + "/" + rel + "/" + name
 		}
 		switch info.Type {
 		case TypeOther:
-			sum.block = SkipReasonSpecial
-			return
+			sum.blocked(SkipReasonSpecial)
 		case TypeFile, TypeSymlink:
 			sum.used = max(sum.used, ageOf(e.basis, info).UnixNano())
 			if info.Type == TypeFile {
@@ -340,25 +346,30 @@ func (e *entryWalk) scan(d Dir, rel string, dinfo Info, depth int, sum *entrySum
 		case TypeDir:
 			sum.used = max(sum.used, info.Mtime.UnixNano())
 			if depth >= e.limit {
-				sum.block = SkipReasonTooDeep
-				e.fail(fmt.Errorf("sweep %s: %s/%s/%s: nested deeper than %d levels in its entry: kept", e.r.Root, e.r.Root, rel, name, e.limit))
-				return
+				if sum.blocked(SkipReasonTooDeep) {
+					e.fail(fmt.Errorf("sweep %s: %s/%s/%s: nested deeper than %d levels in its entry: kept", e.r.Root, e.r.Root, rel, name, e.limit))
+				}
+				continue
 			}
 			sub, err := e.openDir(d, name, info)
 			if err != nil {
-				sum.block = e.openFailed(err, e.r.Root+"/"+rel+"/"+name)
-				return
+				sum.blocked(e.openFailed(err, e.r.Root+"/"+rel+"/"+name))
+				continue
 			}
-			e.scan(sub, rel+"/"+name, info, depth+1, sum)
+			e.scan(sub, rel+"/"+name, info, depth+1, sum, acc)
 			e.closeDir(sub)
-			if sum.block != "" {
-				return
-			}
-		}
-		if e.r.KeepUnder == 0 && sum.used >= e.cutoff {
-			return // young: it stays, and nothing more needs reading
 		}
 	}
+}
+
+// blocked keeps the entry whole for why, unless something already does;
+// it reports whether why is the reason now.
+func (s *entrySum) blocked(why SkipReason) bool {
+	if s.block != "" {
+		return false
+	}
+	s.block = why
+	return true
 }
 
 // drop plans the entry name of the root whole, unless this process may

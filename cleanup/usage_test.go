@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -187,4 +188,118 @@ func entry(es []cleanup.EntryUsage, name string) cleanup.EntryUsage {
 		}
 	}
 	return cleanup.EntryUsage{}
+}
+
+// buildSizedEntries makes a compile cache under root: each file of files
+// (relative path: size) last used days ago, as ages says, and every
+// directory timed 30 days ago, after its contents.
+func buildSizedEntries(t *testing.T, root string, files map[string]int64, ages map[string]float64) {
+	mk := osMaker(t)
+	var dirs []string
+	for p, size := range files {
+		mk.file(filepath.Join(root, p), size, ago(ages[p]))
+		for d := filepath.Dir(p); d != "."; d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range dirs {
+		setTimes(t, filepath.Join(root, d), ago(30))
+	}
+}
+
+// TestUsageEntries: a root of LayoutEntries fills its held totals and, with
+// Usage, one entry per child directory (its files lying in the root make
+// ".") with du's totals, each inode once, young and held entries read
+// whole; the planned figures are those of the entries that go whole. The
+// dry run lists what the real run deletes, and both count the same held
+// totals, sequentially, in parallel and with a budget.
+func TestUsageEntries(t *testing.T) {
+	files := map[string]int64{
+		"old1/kernel.cubin": 40000, "old1/sub/kernel.json": 300,
+		"old2/kernel.so":    90000,
+		"young/x/kernel.so": 20000, "young/kernel.json": 500,
+		"held/kernel.cubin": 7000, "held/kernel.json": 200,
+		"top.bin": 9000,
+	}
+	ages := map[string]float64{
+		"old1/kernel.cubin": 30, "old1/sub/kernel.json": 20, "old2/kernel.so": 40,
+		"young/x/kernel.so": 0.2, "young/kernel.json": 30,
+		"held/kernel.cubin": 30, "held/kernel.json": 30, "top.bin": 30,
+	}
+	for _, tc := range []struct {
+		name    string
+		workers int
+		rule    cleanup.Rule
+		gone    []string // entries planned whole
+	}{
+		{"sequential", 1, cleanup.Rule{Layout: cleanup.LayoutEntries, OlderThan: week}, []string{".", "old1", "old2"}},
+		{"parallel", 4, cleanup.Rule{Layout: cleanup.LayoutEntries, OlderThan: week}, []string{".", "old1", "old2"}},
+		// The budget then takes the least recently used entry left: young
+		// (its json is 30 days old, but its kernel was used hours ago)
+		// is the newest, the held one stays whatever the budget.
+		{"budget", 4, cleanup.Rule{Layout: cleanup.LayoutEntries, OlderThan: week, KeepUnder: 1}, []string{".", "old1", "old2", "young"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "triton")
+			buildSizedEntries(t, root, files, ages)
+			// A kernel linked into two entries counts once, in the first
+			// by name; a young entry holding it keeps its use.
+			require.NoError(t, os.Link(filepath.Join(root, "young", "x", "kernel.so"), filepath.Join(root, "held", "linked.so")))
+			setTimes(t, filepath.Join(root, "held"), ago(30))
+			holdOpen(t, filepath.Join(root, "held", "kernel.cubin"))
+			want := diskUsage(t, root)
+			// du counts the linked kernel in held alone; young holds a
+			// name of it too and takes its use.
+			var st syscall.Stat_t
+			require.NoError(t, syscall.Lstat(filepath.Join(root, "young", "x", "kernel.so"), &st))
+			y := want["young"]
+			y.LastUse = time.Unix(st.Atim.Unix())
+			want["young"] = y
+			rule := tc.rule
+			rule.Root = root
+			s := &cleanup.Sweeper{Usage: true, Workers: tc.workers, Rules: []cleanup.Rule{rule}}
+			plan, err := s.Sweep(context.Background(), true)
+			require.NoError(t, err)
+			rr := plan.Roots[0]
+			checkUsage(t, root, want, rr, plan.Items())
+			require.Len(t, rr.Entries, 5, "old1, old2, young, held and .")
+			assert.Equal(t, int64(8), rr.HeldFiles, "8 files, the linked one once")
+			assert.Equal(t, int64(40000+300+90000+20000+500+7000+200+9000), rr.HeldSize)
+			assert.Equal(t, "old2", rr.Entries[0].Name, "largest first")
+			assert.Equal(t, int64(3), entry(rr.Entries, "held").Files, "the held entry is read whole, its link included")
+			assert.Equal(t, int64(27200), entry(rr.Entries, "held").Size)
+			assert.WithinDuration(t, ago(0.2), entry(rr.Entries, "young").LastUse, time.Minute, "young takes the use of its linked kernel")
+			assert.Equal(t, int64(1), entry(rr.Entries, "young").Files, "the linked kernel counts in held, before young by name")
+			assert.Zero(t, entry(rr.Entries, "held").PlannedItems, "a held entry stays whole")
+			var planned []string
+			for _, e := range rr.Entries {
+				if e.PlannedItems > 0 {
+					planned = append(planned, e.Name)
+				}
+			}
+			slices.Sort(planned)
+			assert.Equal(t, tc.gone, planned)
+			assert.Equal(t, int64(4), entry(rr.Entries, "old1").PlannedItems, "old1, its sub, two files")
+			assert.Equal(t, int64(40300), entry(rr.Entries, "old1").PlannedBytes)
+			assert.True(t, ago(30).Sub(entry(rr.Entries, "old2").LastUse).Abs() < ago(30).Sub(ago(40))+time.Minute)
+
+			real := &cleanup.Sweeper{Workers: tc.workers, Rules: []cleanup.Rule{rule}}
+			rep, err := real.Sweep(context.Background(), false)
+			require.NoError(t, err)
+			assert.Equal(t, paths(plan.Items()), paths(rep.Items()), "the dry run lists what the real run deletes")
+			assert.Equal(t, plan.Bytes, rep.Bytes)
+			got := rep.Roots[0]
+			assert.Equal(t, [3]int64{rr.HeldBytes, rr.HeldSize, rr.HeldFiles}, [3]int64{got.HeldBytes, got.HeldSize, got.HeldFiles},
+				"the real run counts what the root held before it")
+			assert.True(t, rr.LastUse.Equal(got.LastUse))
+			assert.Empty(t, got.Entries, "usage is a plan's")
+			for _, e := range tc.gone {
+				if e != "." {
+					assert.NoDirExists(t, filepath.Join(root, e))
+				}
+			}
+			assert.FileExists(t, filepath.Join(root, "held", "kernel.json"))
+		})
+	}
 }

@@ -125,7 +125,8 @@ func runLimited(t *testing.T, env []string, args ...string) (string, string, int
 }
 
 // TestBinaryUsage runs the real binary's --usage on a synthetic Hugging
-// Face hub and a torch cache, both moved by their variables, with a rule
+// Face hub, a torch cache and a Triton cache (layout entries: each kernel
+// hash one unit), all moved by their variables, with a rule
 // under ~ left out (HOME unset): the text lists the roots and entries
 // largest first, the JSON carries the same numbers (those of `du`, each
 // file once) and the rule left out.
@@ -153,6 +154,16 @@ func TestBinaryUsage(t *testing.T) {
 	file(filepath.Join(torch, "hub", "checkpoints", "resnet.pth"), 2<<20, old)
 	file(filepath.Join(torch, "kernels", "k.bin"), 8<<10, time.Now())
 	require.NoError(t, os.Link(filepath.Join(torch, "hub", "checkpoints", "resnet.pth"), filepath.Join(torch, "kernels", "same.pth")))
+	// Triton: one directory per kernel hash, aged as a unit; oldhash is
+	// idle, newhash's kernel was used now (its metadata is old).
+	triton := filepath.Join(dir, "triton")
+	file(filepath.Join(triton, "oldhash", "kernel.cubin"), 512<<10, old)
+	file(filepath.Join(triton, "oldhash", "kernel.json"), 300, old)
+	file(filepath.Join(triton, "newhash", "kernel.cubin"), 768<<10, time.Now())
+	file(filepath.Join(triton, "newhash", "kernel.json"), 300, old)
+	for _, d := range []string{"oldhash", "newhash"} {
+		require.NoError(t, os.Chtimes(filepath.Join(triton, d), old, old))
+	}
 	cfg := filepath.Join(dir, "tend.yaml")
 	writeConfig(t, cfg, `sweep:
   rules:
@@ -162,10 +173,13 @@ func TestBinaryUsage(t *testing.T) {
       older_than: 7d
     - path: ~/.cache/mine
       older_than: 7d
+    - cache: triton
+      older_than: 7d
 `)
 	hubBytes, hubFiles := allocated(t, hub)
 	torchBytes, torchFiles := allocated(t, torch)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HF_HOME=" + filepath.Join(dir, "hf"), "TORCH_HOME=" + torch}
+	tritonBytes, tritonFiles := allocated(t, triton)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HF_HOME=" + filepath.Join(dir, "hf"), "TORCH_HOME=" + torch, "TRITON_CACHE_DIR=" + triton}
 
 	stdout, stderr, code := runLimited(t, env, "--config", cfg, "--usage")
 	require.Equal(t, 0, code, "%s\n%s", stdout, stderr)
@@ -185,7 +199,13 @@ func TestBinaryUsage(t *testing.T) {
 	torchLine := at(`^\s+` + regexp.QuoteMeta(torch) + `: \S+ in 2 files, last use .*; the plan frees 4\.0MiB \(2 items\)$`)
 	llama := at(`^ +3\.0MiB +2 files  used \d{4}-\d\d-\d\d  frees +0B  models--org--llama$`)
 	oldRepo := at(`^ +1\.0MiB +2 files  used \d{4}-\d\d-\d\d  frees +1\.0MiB  models--org--old$`)
+	tritonLine := at(`^\s+` + regexp.QuoteMeta(triton) + `: \S+ in 4 files, last use \d{4}-\d\d-\d\d; the plan frees 512\.3KiB \(3 items\)$`)
+	newHash := at(`^ +7\d\d\.\dKiB +2 files  used \d{4}-\d\d-\d\d  frees +0B  newhash$`)
+	oldHash := at(`^ +51\d\.\dKiB +2 files  used \d{4}-\d\d-\d\d  frees +512\.3KiB  oldhash$`)
 	assert.Less(t, hubLine, torchLine, "the bigger root first")
+	assert.Less(t, torchLine, tritonLine)
+	assert.Less(t, tritonLine, newHash)
+	assert.Less(t, newHash, oldHash, "the bigger entry first")
 	assert.Less(t, hubLine, llama)
 	assert.Less(t, llama, oldRepo, "the bigger entry first")
 	assert.Contains(t, stdout, `left out 1 rules: HOME is unset: the home directory is unknown: sweep.rules[2] (~/.cache/mine)`)
@@ -211,7 +231,7 @@ func TestBinaryUsage(t *testing.T) {
 	assert.Equal(t, "sweep.rules[2]", r.LeftOut[0].Field)
 	assert.Equal(t, "~/.cache/mine", r.LeftOut[0].Rule)
 	assert.Contains(t, r.LeftOut[0].Reason, "HOME is unset")
-	require.Len(t, r.Roots, 2)
+	require.Len(t, r.Roots, 3)
 	assert.Equal(t, hubBytes, r.Roots[0].HeldBytes)
 	assert.Equal(t, hubFiles, r.Roots[0].HeldFiles)
 	assert.Equal(t, torchBytes, r.Roots[1].HeldBytes, "the hard link counts once")
@@ -243,6 +263,22 @@ func TestBinaryUsage(t *testing.T) {
 	assert.Positive(t, r.Roots[0].Entries[1].PlannedBytes, "the old model goes")
 	assert.Zero(t, r.Roots[0].Entries[0].PlannedBytes, "the model in use stays")
 	assert.NotEmpty(t, r.Items, "--json still lists the plan")
+	// Triton's entries are its kernel hashes: the old one planned whole
+	// (the directory and its two files), the one in use not at all.
+	tr := r.Roots[2]
+	assert.Equal(t, triton, tr.Root)
+	assert.Equal(t, tritonBytes, tr.HeldBytes, "an entries root counts what it holds")
+	assert.Equal(t, tritonFiles, tr.HeldFiles)
+	require.Len(t, tr.Entries, 2)
+	assert.Equal(t, "newhash", tr.Entries[0].Name)
+	assert.Equal(t, int64(2), tr.Entries[0].Files)
+	assert.Zero(t, tr.Entries[0].PlannedItems, "a kernel in use keeps its entry whole")
+	assert.Equal(t, "oldhash", tr.Entries[1].Name)
+	assert.Equal(t, int64(2), tr.Entries[1].Files)
+	assert.Equal(t, int64(3), tr.Entries[1].PlannedItems)
+	assert.Equal(t, int64(512<<10+300), tr.Entries[1].PlannedBytes)
+	assert.Equal(t, tr.Bytes, tr.Entries[1].PlannedBytes)
+	assert.True(t, tr.Entries[0].LastUse.After(tr.Entries[1].LastUse))
 
 	// A real run writes each root's gauges: what it held when scanned, what
 	// the run planned (and deleted).

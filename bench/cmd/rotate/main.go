@@ -59,7 +59,8 @@ func main() {
 		*dir = d
 	}
 	if *only == "logs" {
-		manyLogs(*dir, *nLogs, *reps)
+		manyLogs(*dir, *nLogs, *reps, false)
+		manyLogs(*dir, *nLogs, *reps, true)
 		return
 	}
 	lines := makeLines(4096)
@@ -133,7 +134,8 @@ func main() {
 	busyWriter(*dir, lines, *total<<20, *fileMiB<<20, *reps)
 	compression(*dir, *compMiB, *reps)
 	copytruncateLoss(*dir, *ctRate, *ctRotations)
-	manyLogs(*dir, *nLogs, *reps)
+	manyLogs(*dir, *nLogs, *reps, false)
+	manyLogs(*dir, *nLogs, *reps, true)
 }
 
 // line prints one comparison; ratio is tend's figure over the peer's.

@@ -77,7 +77,12 @@ func (j *journal) record(batch []intent) error {
 			return fmt.Errorf("journal %s: %w", j.path, err)
 		}
 	}
-	b, err := json.Marshal(batch)
+	enc := make([]intent, len(batch))
+	for i, in := range batch {
+		in.Path, in.Backup, in.Pidfile = encodePath(in.Path), encodePath(in.Backup), encodePath(in.Pidfile)
+		enc[i] = in
+	}
+	b, err := json.Marshal(enc)
 	if err != nil {
 		return err
 	}
@@ -135,7 +140,10 @@ func readJournal(path string, log *slog.Logger) []intent {
 			log.Warn("rotation journal has a damaged line, ignoring the rest", "path", path)
 			break
 		}
-		out = append(out, batch...)
+		for _, in := range batch {
+			in.Path, in.Backup, in.Pidfile = decodePath(in.Path), decodePath(in.Backup), decodePath(in.Pidfile)
+			out = append(out, in)
+		}
 	}
 	return out
 }

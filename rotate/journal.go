@@ -57,6 +57,9 @@ type intent struct {
 type journal struct {
 	path string
 	f    *os.File
+	// recovered holds the logs whose interrupted rotation this run
+	// finished (their writer was just signalled: not stuck).
+	recovered map[string]bool
 }
 
 func journalPath(state string) string { return state + ".journal" }

@@ -172,8 +172,10 @@ func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 		jr.path = journalPath(r.State)
 		if intents := readJournal(jr.path, log); len(intents) > 0 {
 			done, reps := r.recover(ctx, intents)
+			jr.recovered = map[string]bool{}
 			for p, t := range done {
 				store.put(p, t)
+				jr.recovered[p] = true
 			}
 			for _, fr := range reps {
 				rep.Files = append(rep.Files, fr)
@@ -361,7 +363,9 @@ func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirInd
 			return err
 		}
 		p := r.planFile(path, rule, x, store, dry)
-		r.checkStuck(p, store, b)
+		if !jr.recovered[path] {
+			r.checkStuck(p, store, b)
+		}
 		plans = append(plans, p)
 		if p.in != nil {
 			intents = append(intents, *p.in)

@@ -50,13 +50,17 @@ func main() {
 	ctRate := flag.Int("ct-rate", 50, "MB/s of the writer in the copytruncate comparison")
 	ctRotations := flag.Int("ct-rotations", 20, "rotations in the copytruncate comparison")
 	nLogs := flag.Int("logs", 5000, "logs in the Rotator-vs-logrotate run (0 skips it)")
-	only := flag.String("only", "", "run only this part: logs (the Rotator over many logs) or busy (the Writer with every core busy)")
+	only := flag.String("only", "", "run only this part: logs (the Rotator over many logs), busy (the Writer with every core busy) or copytruncate (lines lost, in -dir: ext4 or tmpfs)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "tend-bench-rotate")
 		check(err)
 		defer os.RemoveAll(d)
 		*dir = d
+	}
+	if *only == "copytruncate" {
+		copytruncateLoss(*dir, *ctRate, *ctRotations)
+		return
 	}
 	if *only == "logs" {
 		manyLogs(*dir, *nLogs, *reps, false)

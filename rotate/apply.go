@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -14,11 +15,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// apply carries out fr.Actions in order, recording each step's outcome. A
-// failed shift, rename, copy or drop stops the file's remaining steps (so
-// nothing is renamed over or dropped that was not saved); failed deletes,
-// compressions and signals are recorded and the rest goes on.
-func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo, cp *cutPlan, jr *journal) error {
+// apply carries out fr.Actions[from:] in order, recording each step's
+// outcome. A failed shift, rename, copy or drop stops the file's remaining
+// steps (so nothing is renamed over or dropped that was not saved); failed
+// deletes, compressions and signals are recorded and the rest goes on.
+// With untilCompress set it returns at the first compression still to do
+// (the batch compresses in parallel, after one walk of /proc) and says
+// where it stopped; otherwise next is len(fr.Actions).
+func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.FileInfo, cp *cutPlan, jr *journal, b *batchRun, from int, untilCompress bool) (next int, err error) {
 	var errs *multierror.Error
 	log := r.logger()
 	var live *os.File // copytruncate: the live log, read-write
@@ -29,11 +33,14 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 	}()
 	var rotated os.FileInfo // rename: the rotated inode, under its backup name
 	stop := false
-	for i := range fr.Actions {
+	for i := from; i < len(fr.Actions); i++ {
 		a := &fr.Actions[i]
 		if stop {
 			a.Error = "skipped: an earlier step failed"
 			continue
+		}
+		if a.Op == OpCompress && untilCompress {
+			return i, errs.ErrorOrNil()
 		}
 		if err := ctx.Err(); err != nil {
 			a.Error = err.Error()
@@ -67,6 +74,7 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 		case OpCopy:
 			live, err = openLive(a.Path, st)
 			if err == nil {
+				cp.extend(live)
 				// The copy's SHA-256 goes to the journal before the copy
 				// gets its name: a later run that finds a backup with that
 				// sum knows the range was copied.
@@ -79,7 +87,10 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 			}
 			stop = err != nil
 		case OpDrop:
-			writers := r.proc().openers(st)
+			// A walk of /proc up to a second old: a writer that opens the
+			// log in that second without O_APPEND (rare) may leave a hole
+			// of NULs after a collapse, never a lost line.
+			writers := b.scan.openers(st, dropScanAge)
 			a.Bytes = cp.cut
 			a.Detail, err = dropCopied(live, cp.cut, writers, log, unix.Fallocate)
 			if err == nil {
@@ -94,14 +105,17 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 			}
 			a.Detail, err = runCommand(ctx, rule.PostRotate, fr.Path, backup)
 		case OpCompress:
-			if busy := r.waitUnwritten(ctx, a.Path); busy != "" {
+			if busy := r.waitUnwritten(ctx, a.Path, &b.scan); busy != "" {
 				// Compressing now would lose what the writer still adds:
 				// leave the backup plain for a later run.
 				a.Bytes, a.Detail = 0, a.Detail+", deferred: "+busy
 				log.Warn("backup still open for writing, compression deferred to a later run", "path", a.Path, "why", busy)
 				continue
 			}
-			a.Bytes, a.Compressed, err = compressFile(ctx, a.Path, a.To, Compression(a.Detail))
+			a.Bytes, a.Compressed, err = compressFile(ctx, a.Path, a.To, Compression(a.Detail), true)
+			if err == nil {
+				b.removeLater(fr, i)
+			}
 			if errors.Is(err, os.ErrExist) {
 				// A run killed after the rename of the compressed file but
 				// before removing the plain one: the compressed one is whole.
@@ -117,8 +131,13 @@ func (r *Rotator) apply(ctx context.Context, fr *FileReport, rule Rule, st os.Fi
 			log.Debug("rotate step", "op", a.Op, "path", a.Path, "to", a.To, "detail", a.Detail)
 		}
 	}
-	return errs.ErrorOrNil()
+	return len(fr.Actions), errs.ErrorOrNil()
 }
+
+// dropScanAge is how old a walk of /proc may be when a copytruncate
+// chooses how to drop the copied range (collapse with O_APPEND writers
+// only, punch otherwise).
+const dropScanAge = time.Second
 
 // openLive opens the live log read-write for copytruncate, checking it is
 // the inode that was locked and planned.
@@ -209,8 +228,10 @@ const compressWait = 3 * time.Second
 // waitUnwritten waits until no other process has path open for writing,
 // and says who still has it when compressWait (or ctx) runs out. A writer
 // told to reopen its log may write to the renamed file for a moment:
-// compressing and removing it then would lose those lines.
-func (r *Rotator) waitUnwritten(ctx context.Context, path string) string {
+// compressing and removing it then would lose those lines. The first look
+// uses the batch's walk of /proc (made after its renames and signals);
+// each later one a walk at most a poll old, shared by every waiting file.
+func (r *Rotator) waitUnwritten(ctx context.Context, path string, scan *procScan) string {
 	st, err := os.Lstat(path)
 	if err != nil {
 		return "" // the compression reports it
@@ -220,9 +241,10 @@ func (r *Rotator) waitUnwritten(ctx context.Context, path string) string {
 		wait = compressWait
 	}
 	deadline := time.Now().Add(wait)
+	age := time.Duration(math.MaxInt64)
 	for {
 		var pids []string
-		for _, o := range r.proc().openers(st) {
+		for _, o := range scan.openers(st, age) {
 			if o.Writable() {
 				pids = append(pids, strconv.Itoa(o.PID))
 			}
@@ -233,6 +255,11 @@ func (r *Rotator) waitUnwritten(ctx context.Context, path string) string {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return "still open for writing by pid " + strings.Join(pids, ", ")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(compressPoll)
+		age = compressPoll
 	}
 }
+
+// compressPoll is how often a compression waiting for a backup's writers
+// looks again.
+const compressPoll = 10 * time.Millisecond

@@ -125,9 +125,13 @@ func (h *rangeHasher) Write(p []byte) (int, error) {
 // the block-aligned part (the file shrinks, appends land at the new end)
 // and punches the rest; with a writer that writes at its own offset it
 // punches a hole over the whole range (the file keeps its apparent size,
-// the writer its offset, the disk space is freed). File systems without
-// either get a truncate, logrotate's lossy copytruncate, with a warning.
-// falloc is unix.Fallocate but in tests of the fallbacks.
+// the writer its offset, the disk space is freed). Where collapse-range
+// cannot remove the whole range (tmpfs; a range under one block) and the
+// writers append, a log to which nothing was written since the copy is
+// truncated instead, so that it starts with a line, not NULs. File systems
+// with neither collapse nor punch get a truncate, logrotate's lossy
+// copytruncate, with a warning. falloc is unix.Fallocate but in tests of
+// the fallbacks.
 func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger, falloc fallocFunc) (string, error) {
 	if cut <= 0 {
 		return "nothing to drop", nil
@@ -162,11 +166,21 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger, fallo
 			if !unsupported(err) && !errors.Is(err, unix.EINVAL) {
 				return "", fmt.Errorf("collapse-range: %w", err)
 			}
-			log.Info("collapse-range not supported here, punching a hole instead (no loss; the live log keeps its apparent size)", "path", f.Name(), "err", err)
+			log.Debug("collapse-range not supported here", "path", f.Name(), "err", err)
+		}
+		done, err := truncateIdle(fd, cut)
+		if err != nil {
+			return "", fmt.Errorf("truncate: %w", err)
+		}
+		if done {
+			return fmt.Sprintf("truncate %d bytes (no collapse-range here; nothing written since the copy, so no NULs)", cut), nil
 		}
 	}
 	err := punch(falloc, fd, cut)
 	if err == nil {
+		if appendOnly {
+			return fmt.Sprintf("punch-hole %d bytes (no collapse-range here and the log grew since the copy: they read as NULs until the next rotation)", cut), nil
+		}
 		return fmt.Sprintf("punch-hole %d bytes", cut), nil
 	}
 	if !unsupported(err) {
@@ -177,6 +191,22 @@ func dropCopied(f *os.File, cut int64, writers []opener, log *slog.Logger, fallo
 		return "", fmt.Errorf("truncate: %w", err)
 	}
 	return "truncate (lossy fallback: no fallocate support)", nil
+}
+
+// truncateIdle truncates the live log to 0 if it still ends at cut:
+// nothing was appended since the copy, so nothing but the copied lines
+// goes, and O_APPEND writers go on at offset 0 (no NULs). Only a write
+// that lands between the size check and the truncate, two system calls
+// apart, would be lost; one that lands before the check makes it punch.
+func truncateIdle(fd int, cut int64) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, err
+	}
+	if st.Size != cut {
+		return false, nil
+	}
+	return true, unix.Ftruncate(fd, 0)
 }
 
 // fallocFunc is the signature of unix.Fallocate.

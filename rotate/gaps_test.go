@@ -97,7 +97,7 @@ func TestCompressionStopsOnCancel(t *testing.T) {
 	// Cancelled once a few reads are done: deterministic, mid-file.
 	ctx := &cancelAfter{Context: context.Background(), reads: 8}
 	start := time.Now()
-	_, _, err := compressFile(ctx, src, src+".gz", CompressionGzip)
+	_, _, err := compressFile(ctx, src, src+".gz", CompressionGzip, false)
 	took := time.Since(start)
 	require.ErrorIs(t, err, context.Canceled, "stopped before the end of the file, not after it")
 	t.Logf("stopped after %s", took)

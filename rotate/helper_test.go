@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -211,10 +212,13 @@ func helperCrasher() {
 	prefix, k, _ := strings.Cut(os.Getenv("HELPER_CRASH_AT"), "#")
 	at, _ := strconv.Atoi(k)
 	n := 0
+	var mu sync.Mutex // compressions run in parallel
 	crashPoint = func(point string) {
 		if !strings.HasPrefix(point, prefix) {
 			return
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		if n++; n == at {
 			fmt.Println("killed " + point)
 			os.Stdout.Sync()

@@ -57,6 +57,9 @@ type intent struct {
 type journal struct {
 	path string
 	f    *os.File
+	// recovered holds the logs whose interrupted rotation this run
+	// finished (their writer was just signalled: not stuck).
+	recovered map[string]bool
 }
 
 func journalPath(state string) string { return state + ".journal" }
@@ -77,7 +80,12 @@ func (j *journal) record(batch []intent) error {
 			return fmt.Errorf("journal %s: %w", j.path, err)
 		}
 	}
-	b, err := json.Marshal(batch)
+	enc := make([]intent, len(batch))
+	for i, in := range batch {
+		in.Path, in.Backup, in.Pidfile = encodePath(in.Path), encodePath(in.Backup), encodePath(in.Pidfile)
+		enc[i] = in
+	}
+	b, err := json.Marshal(enc)
 	if err != nil {
 		return err
 	}
@@ -135,7 +143,10 @@ func readJournal(path string, log *slog.Logger) []intent {
 			log.Warn("rotation journal has a damaged line, ignoring the rest", "path", path)
 			break
 		}
-		out = append(out, batch...)
+		for _, in := range batch {
+			in.Path, in.Backup, in.Pidfile = decodePath(in.Path), decodePath(in.Backup), decodePath(in.Pidfile)
+			out = append(out, in)
+		}
 	}
 	return out
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +26,10 @@ type filePlan struct {
 	in        *intent   // rotating, not a dry run
 	firstSeen time.Time // not rotating and not in the state yet
 	err       error     // why the log could not be planned (fr.Error)
+	newest    *backup   // rename: the newest plain backup, checked for a stuck writer
+	next      int       // the first action execute left to finish
+	errs      []error   // what execute and finish reported
+	dry       bool
 }
 
 func (p *filePlan) close() {
@@ -36,7 +42,7 @@ func (p *filePlan) close() {
 // planFile looks at one live log (opened and, unless dry, flocked) and
 // plans its rotation or upkeep from the directory listing x.
 func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStore, dry bool) *filePlan {
-	p := &filePlan{rule: rule, fr: FileReport{Path: path, Method: rule.method()}}
+	p := &filePlan{rule: rule, dry: dry, fr: FileReport{Path: path, Method: rule.method()}}
 	fail := func(err error) *filePlan { p.fr.Error, p.err = err.Error(), err; return p }
 	// The listing says what the name is; the open (O_NOFOLLOW) and fstat
 	// make sure of it. The directory lock keeps other runs away meanwhile.
@@ -89,6 +95,9 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 	bks, acts := dedupeCompressed(x.backups(base, rule.DateExt))
 	for _, tmp := range x.tempsOf(base) {
 		acts = append(acts, Action{Op: OpDelete, Path: tmp, Detail: "left by an interrupted run"})
+	}
+	if rule.method() == MethodRename && len(bks) > 0 && bks[0].ext == "" {
+		p.newest = &bks[0]
 	}
 	last, known := store.lastRotated(path)
 	if !known && len(bks) > 0 && rule.Every > 0 {
@@ -164,22 +173,32 @@ func (r *Rotator) planFile(path string, rule Rule, x *dirIndex, store *stateStor
 	return p
 }
 
-// execute carries out a plan and records the outcome in the state.
-func (r *Rotator) execute(ctx context.Context, p *filePlan, store *stateStore, jr *journal) error {
+// execute carries out a plan up to its first compression (the rest is
+// finish's) and records the outcome in the state.
+func (r *Rotator) execute(ctx context.Context, p *filePlan, store *stateStore, jr *journal, b *batchRun) error {
 	fr := &p.fr
 	if !fr.Rotate {
-		err := r.apply(ctx, fr, p.rule, nil, nil, jr)
+		var err error
+		p.next, err = r.apply(ctx, fr, p.rule, nil, nil, jr, b, 0, true)
 		if !p.firstSeen.IsZero() {
 			store.put(fr.Path, p.firstSeen)
 		}
 		return err
 	}
-	err := r.apply(ctx, fr, p.rule, p.st, &p.cut, jr)
+	var err error
+	p.next, err = r.apply(ctx, fr, p.rule, p.st, &p.cut, jr, b, 0, true)
 	if !moved(*fr) {
 		fr.Rotate = false // nothing was taken away: try again next run
 		return err
 	}
 	store.put(fr.Path, p.now)
+	return err
+}
+
+// finish carries out what execute left: the compressions and the steps
+// after them.
+func (r *Rotator) finish(ctx context.Context, p *filePlan, jr *journal, b *batchRun) error {
+	_, err := r.apply(ctx, &p.fr, p.rule, p.st, &p.cut, jr, b, p.next, false)
 	return err
 }
 
@@ -190,6 +209,29 @@ type cutPlan struct {
 	aligned    int64  // cut rounded down to a block, when cut is not on one
 	note       string // how the drop will look
 	unaligned  bool   // collapse possible, but no line ends on a block boundary
+	chase      bool   // no collapse-range: the copy takes every whole line there is when it starts
+	blk        int64
+}
+
+// extend moves the cut to the last line end of f's current contents, for
+// a file system without collapse-range: lines written since the plan go
+// into this backup, so that the log is likelier to be idle, and truncated
+// rather than punched, at the drop.
+func (c *cutPlan) extend(f *os.File) {
+	st, err := f.Stat()
+	if !c.chase || err != nil || st.Size() <= c.cut {
+		return
+	}
+	var b [1]byte
+	if end := lineEnd(f, c.cut, st.Size()); end > c.cut {
+		if _, err := f.ReadAt(b[:], end-1); err == nil && b[0] == '\n' {
+			c.cut = end // whole lines only: a partial last line stays
+		}
+	}
+	c.aligned = 0
+	if c.cut%c.blk != 0 && c.cut >= c.blk {
+		c.aligned = c.cut / c.blk * c.blk
+	}
 }
 
 // deferLimit bounds how far past its size trigger a copytruncate waits
@@ -220,6 +262,7 @@ func (r *Rotator) planCut(f *os.File, start, size int64) cutPlan {
 		}
 		collapse = int64(sfs.Type) != tmpfsMagic
 	}
+	c.blk, c.chase = blk, !collapse
 	// Writers are looked at when the range is dropped (a writer without
 	// O_APPEND gets punch-hole there); the cut is a line end either way.
 	switch {
@@ -281,4 +324,54 @@ func dedupeCompressed(bks []backup) ([]backup, []Action) {
 		out = append(out, b)
 	}
 	return out, acts
+}
+
+// stuckSlack is how long after its rotation a backup may still be written
+// to (a signalled writer finishing a line before it reopens) before a live
+// log left empty makes the writer count as stuck.
+const stuckSlack = time.Minute
+
+// checkStuck looks for a writer that never followed the last rename of
+// p's log: a process (seen in the batch's walk of /proc) that has the
+// newest backup open for writing, or, where /proc shows no such process
+// (a writer in another container), a live log that is empty while the
+// newest backup was written to after the recorded rotation. Either is
+// reported (FileReport.StuckWriter, a warning) with what to do. A rule with
+// a signal signals the writer again.
+func (r *Rotator) checkStuck(p *filePlan, store *stateStore, b *batchRun) {
+	if p.newest == nil || p.f == nil {
+		return
+	}
+	st, err := p.newest.ent.Info()
+	if err != nil || !st.Mode().IsRegular() {
+		return
+	}
+	var pids []string
+	for _, o := range b.scan.openers(st, time.Duration(math.MaxInt64)) {
+		if o.Writable() {
+			pids = append(pids, fmt.Sprintf("pid %d (fd %d)", o.PID, o.FD))
+		}
+	}
+	last, known := store.lastRotated(p.fr.Path)
+	base := filepath.Base(p.newest.path)
+	switch {
+	case len(pids) > 0:
+		p.fr.StuckWriter = fmt.Sprintf("%s still writes to %s", strings.Join(pids, ", "), base)
+	case known && p.st.Size() == 0 && st.ModTime().After(last.Add(stuckSlack)):
+		p.fr.StuckWriter = fmt.Sprintf("%s was written to at %s, after its rotation at %s, and the live log is empty: its writer seems to still write to it",
+			base, st.ModTime().Local().Format(time.DateTime), last.Local().Format(time.DateTime))
+	default:
+		return
+	}
+	p.fr.StuckWriter += "; it never reopened " + filepath.Base(p.fr.Path) +
+		": set signal (the writer's pidfile and the signal that makes it reopen its log) or a postrotate command that does, or use method copytruncate"
+	if s := p.rule.Signal; s != nil && len(pids) > 0 && !p.dry {
+		detail, err := signalWriter(r.proc(), s, st)
+		if err != nil {
+			p.fr.StuckWriter += "; signalling it again failed: " + err.Error()
+		} else {
+			p.fr.StuckWriter += "; signalled it again: " + detail
+		}
+	}
+	r.logger().Warn("writer stuck on a rotated file", "log", p.fr.Path, "backup", p.newest.path, "why", p.fr.StuckWriter)
 }

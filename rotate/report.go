@@ -49,6 +49,10 @@ type FileReport struct {
 	Actions []Action `json:"actions,omitempty"`
 	// Error is set when the log could not be looked at or rotated.
 	Error string `json:"error,omitempty"`
+	// StuckWriter is set when the log's writer still writes to its newest
+	// backup (a rename it never followed: the live log stays empty while
+	// the backup grows): who, since when, and what to do.
+	StuckWriter string `json:"stuck_writer,omitempty"`
 }
 
 // Report is a Rotator's plan (DryRun) or the account of a real run, in the
@@ -132,6 +136,18 @@ func (r *Report) BytesCompressed() int64 {
 	return n
 }
 
+// StuckWriters counts the logs whose writer was found writing to a
+// rotated file instead of the live log.
+func (r *Report) StuckWriters() int {
+	n := 0
+	for _, f := range r.Files {
+		if f.StuckWriter != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // Deleted counts the backups deleted.
 func (r *Report) Deleted() int { return int(r.sum(OpDelete, false)) }
 
@@ -189,6 +205,9 @@ func (r *Report) Lines() []string {
 			out = append(out, fmt.Sprintf("%s: %srotate (%s, %s)", f.Path, verb, f.Reason, f.Method))
 		default:
 			out = append(out, fmt.Sprintf("%s: kept (%s)", f.Path, f.Reason))
+		}
+		if f.StuckWriter != "" {
+			out = append(out, "  warning: "+f.StuckWriter)
 		}
 		for _, a := range f.Actions {
 			var b strings.Builder

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -67,13 +69,25 @@ import (
 // file system can collapse ranges (ext4, xfs), the copy ends at the last
 // line end that falls on a block boundary and collapse-range removes it:
 // the live log then starts with a whole line, no NULs (the lines after
-// that boundary stay for the next rotation). A writer at its own offset
-// (no O_APPEND), a file system that can only punch holes (tmpfs), or a
-// log in which no line ends on a block boundary get punch-hole: nothing is
-// lost, but the punched range reads as NULs until the next rotation
-// copies past it (the Drop step's Detail says so). Only a file system with
-// neither falls back to truncating (logrotate's lossy behaviour), with a
-// logged warning. PostRotate runs a command after each rotation.
+// that boundary stay for the next rotation). On a file system that can
+// only punch holes (tmpfs) the copy takes every whole line there is when
+// it starts and, with O_APPEND writers, a log still that size at the drop
+// is truncated (no NULs; only a write between the size check and the
+// truncate, two system calls apart, could be lost). A writer at its own
+// offset (no O_APPEND), a tmpfs log that grew since the copy, or a log in
+// which no line ends on a block boundary get punch-hole: nothing is lost,
+// but the punched range reads as NULs until the next rotation copies past
+// it (the Drop step's Detail says so). Only a file system with neither
+// falls back to truncating (logrotate's lossy behaviour), with a logged
+// warning. PostRotate runs a command after each rotation.
+//
+// Writers are found in /proc, walked once per batch of logs (the drops of
+// copytruncate accept a walk up to a second old; compressions waiting for
+// a signalled writer share a walk every 10 ms). A rename whose writer never
+// reopened the live log (it still has the newest backup open for writing,
+// or the live log is empty while that backup was written to after its
+// rotation) is reported in FileReport.StuckWriter and logged; with Signal
+// set the writer is signalled again. Compressions run on every core.
 //
 // Two runs never rotate the same file: a run holds an flock on
 // State+".lock" while it works, and flocks each log directory while it
@@ -158,8 +172,10 @@ func (r *Rotator) run(ctx context.Context, dry bool) (*Report, error) {
 		jr.path = journalPath(r.State)
 		if intents := readJournal(jr.path, log); len(intents) > 0 {
 			done, reps := r.recover(ctx, intents)
+			jr.recovered = map[string]bool{}
 			for p, t := range done {
 				store.put(p, t)
+				jr.recovered[p] = true
 			}
 			for _, fr := range reps {
 				rep.Files = append(rep.Files, fr)
@@ -223,8 +239,16 @@ func readState(path string, log *slog.Logger) (*stateStore, error) {
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
 // batchSize bounds the logs planned (and held open and locked) together,
-// journaled with one fsync.
-const batchSize = 100000
+// journaled with one fsync: a quarter of the open files this process may
+// have (so 5,000 logs under a limit of 1,024 take 20 batches, not an
+// EMFILE for every log past the limit), at most 100,000.
+func batchSize() int {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur == unix.RLIM_INFINITY {
+		return 100000
+	}
+	return int(max(16, min(100000, lim.Cur/4)))
+}
 
 // rule rotates the logs one rule matches, directory by directory: each
 // directory is locked and read once, its logs planned from that listing,
@@ -308,8 +332,9 @@ func (r *Rotator) directory(ctx context.Context, dir, pattern string, rule Rule,
 		}
 	}
 	matched := len(logs)
+	size := batchSize()
 	for len(logs) > 0 {
-		n := min(len(logs), batchSize)
+		n := min(len(logs), size)
 		if err := r.batch(ctx, logs[:n], rule, x, store, jr, dry, seen, rep, errs); err != nil {
 			return 0, err
 		}
@@ -327,6 +352,7 @@ func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirInd
 			p.close()
 		}
 	}()
+	b := &batchRun{scan: procScan{p: r.proc()}}
 	var intents []intent
 	for _, path := range logs {
 		if seen[path] {
@@ -337,6 +363,9 @@ func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirInd
 			return err
 		}
 		p := r.planFile(path, rule, x, store, dry)
+		if !jr.recovered[path] {
+			r.checkStuck(p, store, b)
+		}
 		plans = append(plans, p)
 		if p.in != nil {
 			intents = append(intents, *p.in)
@@ -355,20 +384,114 @@ func (r *Rotator) batch(ctx context.Context, logs []string, rule Rule, x *dirInd
 		}
 	}
 	for _, p := range plans {
+		if p.in != nil && p.in.Method == MethodCopyTruncate {
+			// Walk /proc now, not between a copy and its drop: the less
+			// time passes there, the likelier a log without
+			// collapse-range is still idle and is truncated (no NULs).
+			b.scan.get(dropScanAge)
+			break
+		}
+	}
+	var tails []*filePlan
+	for _, p := range plans {
 		var err error
 		if p.err != nil {
 			err = p.err
 		} else if p.fr.Error != "" {
 			err = errors.New(p.fr.Error)
 		} else if !dry {
-			err = r.execute(ctx, p, store, jr)
+			err = r.execute(ctx, p, store, jr, b)
+			if p.next < len(p.fr.Actions) {
+				tails = append(tails, p)
+			}
 		}
-		rep.Files = append(rep.Files, p.fr)
 		if err != nil {
+			p.errs = append(p.errs, err)
+		}
+	}
+	if len(tails) > 0 {
+		r.finishAll(ctx, tails, jr, b)
+	}
+	for _, p := range plans {
+		rep.Files = append(rep.Files, p.fr)
+		for _, err := range p.errs {
 			*errs = multierror.Append(*errs, fmt.Errorf("rotate %s: %w", p.fr.Path, err))
 		}
 	}
 	return nil
+}
+
+// finishAll compresses the batch's backups (and takes the steps after
+// each compression) on every core: one walk of /proc, made now that the
+// batch's renames and signals are done, says which backups no process
+// writes to any more. The originals go last, after one fsync of each
+// directory has put the compressed files' names on disk.
+func (r *Rotator) finishAll(ctx context.Context, tails []*filePlan, jr *journal, b *batchRun) {
+	b.scan.get(0)
+	work := make(chan *filePlan)
+	var wg sync.WaitGroup
+	for range min(len(tails), runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for p := range work {
+				if err := r.finish(ctx, p, jr, b); err != nil {
+					p.errs = append(p.errs, err)
+				}
+			}
+		})
+	}
+	for _, p := range tails {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	for p, errs := range b.removeOriginals(tails) {
+		p.errs = append(p.errs, errs...)
+	}
+}
+
+// batchRun is what the logs of one batch share while it is carried out:
+// the walks of /proc, and the compressed backups whose originals are
+// removed once their directory is fsynced.
+type batchRun struct {
+	scan      procScan
+	mu        sync.Mutex
+	originals map[*FileReport][]int // compress actions done
+}
+
+// removeLater notes that fr.Actions[i], a compression, left its original.
+func (b *batchRun) removeLater(fr *FileReport, i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.originals == nil {
+		b.originals = map[*FileReport][]int{}
+	}
+	b.originals[fr] = append(b.originals[fr], i)
+}
+
+// removeOriginals fsyncs the directories of the compressed backups, then
+// removes their originals, and returns the failures by plan.
+func (b *batchRun) removeOriginals(plans []*filePlan) map[*filePlan][]error {
+	dirs := map[string]bool{}
+	for _, p := range plans {
+		for _, i := range b.originals[&p.fr] {
+			dirs[filepath.Dir(p.fr.Actions[i].To)] = true
+		}
+	}
+	for d := range dirs {
+		_ = syncDir(d) // best effort, as atomicfile's: the files are whole
+	}
+	out := map[*filePlan][]error{}
+	for _, p := range plans {
+		for _, i := range b.originals[&p.fr] {
+			a := &p.fr.Actions[i]
+			crashPoint("compressed, before removing the original")
+			if err := os.Remove(a.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				a.Error = "remove the original: " + err.Error()
+				out[p] = append(out[p], fmt.Errorf("%s %s: remove the original: %w", a.Op, a.Path, err))
+			}
+		}
+	}
+	return out
 }
 
 func last0(last time.Time, known bool, now time.Time) time.Time {

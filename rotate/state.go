@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -46,10 +49,33 @@ func parseState(b []byte) (stateFile, error) {
 	}
 	for k, v := range got.Files {
 		if k != "" && !v.LastRotated.IsZero() {
-			st.Files[k] = v
+			st.Files[decodePath(k)] = v
 		}
 	}
 	return st, nil
+}
+
+// pathB64 starts a path that JSON could not carry as it is (bytes that are
+// not UTF-8, which encoding/json replaces): base64 of its bytes follows. A
+// NUL never occurs in a path, so no real path reads as encoded.
+const pathB64 = "\x00base64:"
+
+// encodePath returns p as the state file and the journal write it.
+func encodePath(p string) string {
+	if utf8.ValidString(p) && !strings.HasPrefix(p, pathB64) {
+		return p
+	}
+	return pathB64 + base64.StdEncoding.EncodeToString([]byte(p))
+}
+
+// decodePath reverses encodePath.
+func decodePath(s string) string {
+	if rest, ok := strings.CutPrefix(s, pathB64); ok {
+		if b, err := base64.StdEncoding.DecodeString(rest); err == nil {
+			return string(b)
+		}
+	}
+	return s
 }
 
 // stateStore reads and writes the state file under an exclusive lock held
@@ -128,7 +154,11 @@ func (s *stateStore) save() error {
 	if s.path == "" || !s.dirty {
 		return nil
 	}
-	b, err := json.MarshalIndent(s.state, "", "  ")
+	out := stateFile{Version: s.state.Version, Files: make(map[string]fileRecord, len(s.state.Files))}
+	for k, v := range s.state.Files {
+		out.Files[encodePath(k)] = v
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
 	}

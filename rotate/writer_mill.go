@@ -71,7 +71,7 @@ func (w *Writer) millOnce() {
 		}
 		if c := w.Compress; c != "" && c != CompressionNone {
 			dst := p.name + c.Ext()
-			if _, _, err := compressFile(context.Background(), p.name, dst, c); err != nil {
+			if _, _, err := compressFile(context.Background(), p.name, dst, c, false); err != nil {
 				log.Warn("compress rotated log", "path", p.name, "err", err)
 			} else {
 				p.rot.Backup = dst

@@ -100,6 +100,7 @@ var knownCounters = map[string]counterDef{
 	"images_removed":   {"tend_images_removed_total", "Docker images removed."},
 	"errors":           {"tend_errors_total", "Items a task could not handle (a path it could not touch, a log it could not rotate, an image in use)."},
 	"compressed_bytes": {"tend_compressed_bytes_total", "Bytes of rotated logs compressed (their size before compression)."},
+	"stuck_writers":    {"tend_stuck_writers_total", "Logs a rotate run found with their writer still writing to the rotated file (it never reopened the live log; the run's warning says what to do), counted at every run until fixed."},
 	"rules_left_out":   {"tend_rules_left_out_total", "Sweep rules left out of a run because this environment cannot locate them (HOME unset, empty or /)."},
 }
 

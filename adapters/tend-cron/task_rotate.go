@@ -128,5 +128,6 @@ func (t *rotateTask) Run(ctx context.Context, dryRun bool) (taskResult, error) {
 		"bytes_compressed": float64(rep.BytesCompressed()),
 		"files_deleted":    float64(rep.Deleted()),
 		"errors":           float64(errs),
+		"stuck_writers":    float64(rep.StuckWriters()),
 	}}, err
 }

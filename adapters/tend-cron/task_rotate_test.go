@@ -281,3 +281,9 @@ func TestRotateNonRootWithoutStateFails(t *testing.T) {
 	assert.False(t, doc.OK)
 	assert.NoFileExists(t, logPath+".1", "nothing rotated without the state")
 }
+
+func TestStuckWritersMetricHasItsOwnHelp(t *testing.T) {
+	d := counterFor("stuck_writers")
+	assert.Equal(t, "tend_stuck_writers_total", d.name)
+	assert.Contains(t, d.help, "never reopened", "not the generic help of an unknown key")
+}

@@ -32,6 +32,9 @@ type Options struct {
 	// [os.ErrExist] when the destination exists, instead of replacing
 	// it (renameat2 RENAME_NOREPLACE where the file system has it).
 	NoReplace bool
+	// NoSyncDir leaves out the directory fsync after the rename, for a
+	// caller that writes many files and fsyncs their directory once.
+	NoSyncDir bool
 }
 
 // WriteFile writes data to path atomically with mode perm (0 = 0o600),
@@ -96,7 +99,9 @@ func Write(path string, opts Options, fill func(w io.Writer) error) (err error) 
 	// The new name is in place. The directory fsync makes the rename
 	// durable; it is best effort (some file systems refuse fsync on a
 	// directory) since the file is already whole under its name.
-	_ = syncDir(dir)
+	if !opts.NoSyncDir {
+		_ = syncDir(dir)
+	}
 	return nil
 }
 

@@ -50,7 +50,7 @@ func main() {
 	ctRate := flag.Int("ct-rate", 50, "MB/s of the writer in the copytruncate comparison")
 	ctRotations := flag.Int("ct-rotations", 20, "rotations in the copytruncate comparison")
 	nLogs := flag.Int("logs", 5000, "logs in the Rotator-vs-logrotate run (0 skips it)")
-	only := flag.String("only", "", "run only this part: logs (the Rotator over many logs) or busy (the Writer with every core busy)")
+	only := flag.String("only", "", "run only this part: logs (the Rotator over many logs), busy (the Writer with every core busy) or copytruncate (lines lost, in -dir: ext4 or tmpfs)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "tend-bench-rotate")
@@ -58,8 +58,13 @@ func main() {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
+	if *only == "copytruncate" {
+		copytruncateLoss(*dir, *ctRate, *ctRotations)
+		return
+	}
 	if *only == "logs" {
-		manyLogs(*dir, *nLogs, *reps)
+		manyLogs(*dir, *nLogs, *reps, false)
+		manyLogs(*dir, *nLogs, *reps, true)
 		return
 	}
 	lines := makeLines(4096)
@@ -133,7 +138,8 @@ func main() {
 	busyWriter(*dir, lines, *total<<20, *fileMiB<<20, *reps)
 	compression(*dir, *compMiB, *reps)
 	copytruncateLoss(*dir, *ctRate, *ctRotations)
-	manyLogs(*dir, *nLogs, *reps)
+	manyLogs(*dir, *nLogs, *reps, false)
+	manyLogs(*dir, *nLogs, *reps, true)
 }
 
 // line prints one comparison; ratio is tend's figure over the peer's.

@@ -103,6 +103,9 @@ func TestCrashRandomLoop(t *testing.T) {
 	if testing.Short() {
 		kills = 15
 	}
+	if raceEnabled {
+		kills = 5 // each helper run is ten times slower; TestCrashAtEveryStep covers every step
+	}
 	for _, m := range []Method{MethodRename, MethodCopyTruncate} {
 		t.Run(string(m), func(t *testing.T) {
 			dir := t.TempDir()

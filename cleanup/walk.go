@@ -284,9 +284,8 @@ func (w *walk) openChecked(d Dir, name string, want Info) (Dir, error) {
 // the walk is done with them and no listed item needs their path, so that
 // memory follows the depth of the tree, not its size.
 func (w *walk) forget(f *frame) {
-	if int(f.idx) < len(w.p.rep.dirs) && w.p.maxItemDir < f.idx && w.r.KeepUnder == 0 {
-		clear(w.p.rep.dirs[f.idx:])
-		w.p.rep.dirs = w.p.rep.dirs[:f.idx]
+	if w.r.KeepUnder == 0 {
+		w.p.trim(f.idx - 1)
 	}
 }
 
@@ -429,6 +428,7 @@ func (w *walk) parallel(top *frame) {
 				mu.Lock()
 				if k != joined {
 					cp.spill()
+					cp.trim(0)
 				}
 				parts[k], frames[k] = cp, fr
 				for joined < len(parts) && parts[joined] != nil {
@@ -437,6 +437,7 @@ func (w *walk) parallel(top *frame) {
 					parts[joined], frames[joined] = nil, nil
 					joined++
 				}
+				w.p.trim(top.idx)
 				mu.Unlock()
 			}
 		}()

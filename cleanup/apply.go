@@ -127,6 +127,7 @@ type applier struct {
 	// last opened; an entry's d is nil while closed to keep Apply within
 	// its descriptor budget (the root's and the deepest one's never are).
 	stack []appDir
+	links linkTable
 	// fds holds a token per directory open (MaxOpenDirs, shared by the
 	// driver and the workers, whose batches hold theirs until done).
 	fds  chan struct{}
@@ -363,9 +364,18 @@ func (a *applier) remove(d *sharedDir, k int) {
 		a.skipped(SkipChanged)
 		return
 	}
-	err = d.Remove(it.name, it.typ == TypeDir)
+	size := it.size
+	if info.Nlink > 1 && it.typ != TypeDir {
+		// Its bytes count on the name that goes last (see linkTable).
+		size, err = a.links.unlink(d, it)
+	} else {
+		err = d.Remove(it.name, it.typ == TypeDir)
+	}
 	switch {
 	case errGone(err):
+		return
+	case err == errChanged:
+		a.skipped(SkipChanged)
 		return
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
 		a.skipped(SkipNotEmpty)
@@ -377,9 +387,9 @@ func (a *applier) remove(d *sharedDir, k int) {
 	a.mu.Lock()
 	a.rep.done[k] = true
 	a.rep.Deleted++
-	a.rep.Bytes += it.size
+	a.rep.Bytes += size
 	root.Deleted++
-	root.Bytes += it.size
+	root.Bytes += size
 	a.mu.Unlock()
 	if a.log.Enabled(a.ctx, slog.LevelInfo) {
 		logDeleted(a.ctx, a.log, a.rep.itemPath(it), it)

@@ -42,6 +42,8 @@ type planner struct {
 	turns chan struct{}
 	// fds counts the directories held open by every walk of the sweep.
 	fds *fdBudget
+	// links counts the names removed of files with several.
+	links *linkTable
 	// spool takes the items a dry run does not keep in memory (nil: all
 	// stay); spillOK is false while a rule that counts rep.items plans.
 	spool   *spool
@@ -82,7 +84,7 @@ func (p *planner) capped() bool {
 // real one. join translates them into the whole's.
 func (p *planner) fork(ri, di int32, path string) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds,
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds, links: p.links,
 		spool: p.spool, spillOK: p.spillOK}
 	if c.itemCap >= 0 {
 		// The fork's items are joined after the ones listed so far.

@@ -72,8 +72,12 @@ const (
 
 // Item is one planned or done deletion.
 type Item struct {
-	Path   string    `json:"path"`
-	Type   Type      `json:"type"`
+	Path string `json:"path"`
+	Type Type   `json:"type"`
+	// Bytes is what the deletion frees: a file's size, but for a file
+	// with several names (hard links), whose size counts on the name
+	// removed last in the run and 0 on the others (a name left behind
+	// frees nothing).
 	Bytes  int64     `json:"bytes"`
 	Reason Reason    `json:"reason"`
 	Used   time.Time `json:"used"` // the timestamp that aged it

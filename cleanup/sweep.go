@@ -197,7 +197,8 @@ func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.walkRoot
 // sweep that needs no whole plan first).
 func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[string]int{}},
-		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
+		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())},
+		links: &linkTable{}}
 	p.now = p.rep.Started
 	if !live && s.MaxDeletions == 0 {
 		p.spool = &spool{}

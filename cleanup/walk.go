@@ -359,7 +359,7 @@ func (w *walk) leave(parent, f *frame) {
 	}
 	it := item{dir: parent.idx, typ: TypeDir, why: ReasonEmpty, name: f.name, ino: f.info.Ino, used: t}
 	if w.p.live {
-		if !w.remove(parent, it) {
+		if !w.remove(parent, it, 1) {
 			parent.remaining++
 		}
 		return
@@ -367,10 +367,15 @@ func (w *walk) leave(parent, f *frame) {
 	w.p.emit(it)
 }
 
-// remove deletes it from f's directory at once (live sweeps) and logs it
-// with its real path; it reports whether it went.
-func (w *walk) remove(f *frame, it item) bool {
-	err := f.d.Remove(it.name, it.typ == TypeDir)
+// remove deletes it, an entry with nlink names, from f's directory at once
+// (live sweeps) and logs it with its real path; it reports whether it went.
+func (w *walk) remove(f *frame, it item, nlink uint64) bool {
+	var err error
+	if nlink > 1 && it.typ != TypeDir {
+		it.size, err = w.p.links.unlink(f.d, &it)
+	} else {
+		err = f.d.Remove(it.name, it.typ == TypeDir)
+	}
 	switch {
 	case err == nil:
 		if w.p.log.Enabled(w.p.ctx, slog.LevelInfo) {
@@ -379,6 +384,8 @@ func (w *walk) remove(f *frame, it item) bool {
 		w.p.emit(it)
 		return true
 	case errGone(err):
+	case err == errChanged:
+		w.p.rep.skip(SkipChanged)
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
 		w.p.rep.skip(SkipNotEmpty)
 	default:
@@ -550,7 +557,7 @@ func (w *walk) symlink(f *frame, name string, info Info, eligible bool) {
 	switch {
 	case !eligible || !old:
 		w.keep(f, SkipSymlink)
-	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
+	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}, info.Nlink):
 	default:
 		w.keep(f, "") // one not permitted is named in the errors
 	}
@@ -580,7 +587,7 @@ func (w *walk) file(f *frame, name string, info Info, eligible bool) {
 	}
 	it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
 	switch {
-	case old && w.take(f, it):
+	case old && w.take(f, it, info.Nlink):
 	case old:
 		w.keep(f, "")
 	default:
@@ -622,17 +629,73 @@ func (w *walk) mayRemove(f *frame, name string, info Info) bool {
 	return false
 }
 
-// take plans it unless the run's cap is reached.
-func (w *walk) take(f *frame, it item) bool {
+// take plans it, an entry with nlink names, unless the run's cap is
+// reached.
+func (w *walk) take(f *frame, it item, nlink uint64) bool {
 	if w.p.capped() {
 		w.p.rep.skip(SkipCap)
 		return false
 	}
 	if w.p.live {
-		return w.remove(f, it)
+		return w.remove(f, it, nlink)
 	}
+	it.size = w.p.links.freed(w.rootDev, it.ino, nlink, it.size)
 	w.p.emit(it)
 	return true
+}
+
+// linkTable makes a file with several names (hard links) count its bytes
+// once, on the name that goes last, so that the freed figure is what the
+// file system frees. A plan counts the names it plans of each such file;
+// a real removal of one is made under the table's lock, after examining
+// the name again: its bytes count when it was the last. One table serves
+// every part of a parallel walk and every worker of Apply.
+type linkTable struct {
+	mu sync.Mutex
+	m  map[[2]uint64]uint64 // (device, inode): names planned so far
+}
+
+// unlink removes the file it (a file or symlink with several names) from
+// d and returns the bytes that frees: its size when it was its last name,
+// else 0. It fails with errChanged when the name is another inode now.
+func (lt *linkTable) unlink(d Dir, it *item) (int64, error) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	info, err := d.Lstat(it.name)
+	switch {
+	case err != nil:
+		return 0, err
+	case info.Ino != it.ino || info.Type != it.typ:
+		return 0, errChanged
+	}
+	if err := d.Remove(it.name, false); err != nil {
+		return 0, err
+	}
+	if info.Nlink > 1 {
+		return 0, nil
+	}
+	return info.Size, nil
+}
+
+// freed is what a plan counts for one name of a file of size bytes with
+// nlink names: size for the last of its names planned, 0 for the others.
+func (lt *linkTable) freed(dev, ino, nlink uint64, size int64) int64 {
+	if nlink <= 1 {
+		return size
+	}
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	k := [2]uint64{dev, ino}
+	n := lt.m[k] + 1
+	if n >= nlink {
+		delete(lt.m, k)
+		return size
+	}
+	if lt.m == nil {
+		lt.m = map[[2]uint64]uint64{}
+	}
+	lt.m[k] = n
+	return 0
 }
 
 // linkCount is how many names a file with hard links has, and how many

@@ -24,7 +24,7 @@ import (
 // join records, once, the chain of directories above it (segment.prefix).
 
 // spillAt is how many items a planner holds before it spills them.
-const spillAt = 4096
+const spillAt = 1024
 
 // spool is the shared temporary file, created at the first write.
 type spool struct {

@@ -1,7 +1,8 @@
 // Command sweep compares cleanup.Sweeper with `find -type f -atime +7
 // -delete` and `systemd-tmpfiles --clean` on the same generated trees (on a
 // tmpfs and on the disk), a dry-run scan with `find -type f -atime +7`
-// printing names, syscalls per file (strace -c -f) and peak RSS. It prints
+// printing names, syscalls per file (strace -c -f) and peak RSS.
+// TEND_BENCH_CPUPROFILE=FILE makes each tend run write a CPU profile there. It prints
 // one line per comparison, `NAME ratio=X (tend A vs peer B)`, with medians.
 //
 // -full is the issue's shape (300,000 files in 100,000 directories plus
@@ -31,6 +32,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,6 +198,12 @@ func generate(root string, files int, shape string, empty bool) {
 // prints the names a sweep would delete, "plan-json" prints the dry run's
 // report as JSON, streamed.
 func child(mode, root string) {
+	if out := os.Getenv("TEND_BENCH_CPUPROFILE"); out != "" {
+		f, err := os.Create(out)
+		must(err)
+		must(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}}
 	if mode == "sweep-info" {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)

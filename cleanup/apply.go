@@ -365,6 +365,11 @@ func (a *applier) remove(d *sharedDir, k int) {
 		return
 	}
 	size := it.size
+	if it.typ == TypeFile {
+		// What it frees now: its last name may be this one, whichever the
+		// plan counted its bytes on.
+		size = info.Size
+	}
 	if info.Nlink > 1 && it.typ != TypeDir {
 		// Its bytes count on the name that goes last (see linkTable).
 		size, err = a.links.unlink(d, it)

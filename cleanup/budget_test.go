@@ -40,6 +40,18 @@ func freeBytes(t *testing.T, p string) int64 {
 	return int64(st.Bavail) * st.Bsize
 }
 
+// planThenSweep makes s's plan, then sweeps for real, and returns both
+// reports and the bytes statfs saw freed on the file system of mnt.
+func planThenSweep(t *testing.T, s *cleanup.Sweeper, mnt string) (plan, rep *cleanup.Report, freed int64) {
+	t.Helper()
+	plan, err := s.Plan(context.Background())
+	require.NoError(t, err)
+	free0 := freeBytes(t, mnt)
+	rep, err = s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	return plan, rep, freeBytes(t, mnt) - free0
+}
+
 // TestKeepUnderHardLinks: keep_under counts each inode once, however many
 // names it has, removes a file only with all its names, never one whose
 // other name lies outside the root (that frees nothing), deletes no more
@@ -72,12 +84,7 @@ func TestKeepUnderHardLinks(t *testing.T) {
 			}
 			before := tree(t, root)
 			s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour, KeepUnder: tc.budget * kib}}}
-			plan, err := s.Plan(context.Background())
-			require.NoError(t, err)
-			free0 := freeBytes(t, mnt)
-			rep, err := s.Sweep(context.Background(), false)
-			require.NoError(t, err)
-			freed := freeBytes(t, mnt) - free0
+			plan, rep, freed := planThenSweep(t, s, mnt)
 
 			assert.Equal(t, paths(plan.Items()), paths(rep.Items()), "the dry run lists what the real run deletes")
 			assert.Equal(t, plan.Bytes, rep.Bytes)
@@ -115,12 +122,7 @@ func TestAgeHardLinksBytes(t *testing.T) {
 		mk.file(filepath.Join(root, "y", "shared"), 100*kib, ago(30))
 		require.NoError(t, os.Link(filepath.Join(root, "y", "shared"), filepath.Join(mnt, "outside")))
 		s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}, Workers: workers}
-		plan, err := s.Plan(context.Background())
-		require.NoError(t, err)
-		free0 := freeBytes(t, mnt)
-		rep, err := s.Sweep(context.Background(), false)
-		require.NoError(t, err)
-		freed := freeBytes(t, mnt) - free0
+		plan, rep, freed := planThenSweep(t, s, mnt)
 		assert.Equal(t, 7, rep.Deleted, "workers=%d", workers)
 		assert.EqualValues(t, 200*kib, freed, "workers=%d", workers)
 		assert.Equal(t, freed, rep.Bytes, "workers=%d: the reported bytes are the freed bytes", workers)

@@ -37,7 +37,7 @@ func (s *Sweeper) Apply(ctx context.Context, plan *Report) (*Report, error) {
 		r.Deleted, r.Bytes = 0, 0
 		rep.Roots[i] = r
 	}
-	a := &applier{s: s, ctx: ctx, rep: rep, log: s.log()}
+	a := &applier{s: s, ctx: ctx, rep: rep, log: s.log(), low: 1}
 	a.start(s.workers())
 	var rmdirs []int
 	for i := 0; i < len(rep.items); {
@@ -127,6 +127,8 @@ type applier struct {
 	// last opened; an entry's d is nil while closed to keep Apply within
 	// its descriptor budget (the root's and the deepest one's never are).
 	stack []appDir
+	// low: stack[1:low] are closed (makeRoom starts there).
+	low int
 	links linkTable
 	// fds holds a token per directory open (MaxOpenDirs, shared by the
 	// driver and the workers, whose batches hold theirs until done).
@@ -265,13 +267,14 @@ func (a *applier) pop(k int) {
 	}
 	clear(a.stack[k:])
 	a.stack = a.stack[:k]
+	a.low = max(1, min(a.low, k))
 }
 
 // makeRoom closes the shallowest open directories of the stack, below the
 // root and above limit, while the budget is spent.
 func (a *applier) makeRoom(limit int) {
-	for i := 1; i < limit && len(a.fds) >= cap(a.fds); i++ {
-		if e := &a.stack[i]; e.d != nil {
+	for ; a.low < limit && len(a.fds) >= cap(a.fds); a.low++ {
+		if e := &a.stack[a.low]; e.d != nil {
 			e.d.release()
 			e.d = nil
 		}
@@ -341,6 +344,7 @@ func (a *applier) reopenAt(i int, from *sharedDir, name string) error {
 	}
 	e.d = &sharedDir{Dir: d, idx: e.idx, fds: a.fds}
 	e.d.refs.Store(1)
+	a.low = max(1, min(a.low, i))
 	return nil
 }
 

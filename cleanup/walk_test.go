@@ -137,7 +137,7 @@ func TestDescriptorBudget(t *testing.T) {
 	testenv.Short(t)
 	cases := []struct{ chains, depth, nofile int }{{16, 2000, 20000}, {16, 2000, 256}, {1, 12000, 256}}
 	for _, c := range cases {
-		root := filepath.Join(t.TempDir(), "root")
+		root := filepath.Join(scratchTmpfs(t), "root")
 		start := time.Now()
 		n := chains(t, root, c.chains, c.depth)
 		built := time.Now()
@@ -162,7 +162,7 @@ func TestDescriptorBudget(t *testing.T) {
 func TestApplyDescriptorBudget(t *testing.T) {
 	testenv.Short(t)
 	for _, workers := range []int{16} {
-		root := filepath.Join(t.TempDir(), "root")
+		root := filepath.Join(scratchTmpfs(t), "root")
 		start := time.Now()
 		n := chains(t, root, 1, 12000)
 		built := time.Now()

@@ -128,7 +128,7 @@ type applier struct {
 	// its descriptor budget (the root's and the deepest one's never are).
 	stack []appDir
 	// low: stack[1:low] are closed (makeRoom starts there).
-	low int
+	low   int
 	links linkTable
 	// fds holds a token per directory open (MaxOpenDirs, shared by the
 	// driver and the workers, whose batches hold theirs until done).

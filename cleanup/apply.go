@@ -1,10 +1,12 @@
 package cleanup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,7 +37,7 @@ func (s *Sweeper) Apply(ctx context.Context, plan *Report) (*Report, error) {
 		r.Deleted, r.Bytes = 0, 0
 		rep.Roots[i] = r
 	}
-	a := &applier{s: s, ctx: ctx, rep: rep, log: s.log()}
+	a := &applier{s: s, ctx: ctx, rep: rep, log: s.log(), low: 1}
 	a.start(s.workers())
 	var rmdirs []int
 	for i := 0; i < len(rep.items); {
@@ -101,29 +103,46 @@ func (s *Sweeper) measureFree(rep *Report) {
 }
 
 // sharedDir is an open directory used by the driver and by workers; the
-// last user closes it.
+// last user closes it and gives its descriptor back to the budget.
 type sharedDir struct {
 	Dir
 	idx  int32
 	refs atomic.Int32
+	fds  chan struct{}
 }
 
 func (d *sharedDir) release() {
 	if d.refs.Add(-1) == 0 {
 		d.Close()
+		<-d.fds
 	}
 }
 
 type applier struct {
-	s     *Sweeper
-	ctx   context.Context
-	rep   *Report
-	log   *slog.Logger
-	stack []*sharedDir // open directories from a root down
-	jobs  chan job
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	errs  *multierror.Error
+	s   *Sweeper
+	ctx context.Context
+	rep *Report
+	log *slog.Logger
+	// stack is the chain of directories from a root down to the one
+	// last opened; an entry's d is nil while closed to keep Apply within
+	// its descriptor budget (the root's and the deepest one's never are).
+	stack []appDir
+	// low: stack[1:low] are closed (makeRoom starts there).
+	low   int
+	links linkTable
+	// fds holds a token per directory open (MaxOpenDirs, shared by the
+	// driver and the workers, whose batches hold theirs until done).
+	fds  chan struct{}
+	up   []int32 // scratch
+	jobs chan job
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs *multierror.Error
+}
+
+type appDir struct {
+	idx int32
+	d   *sharedDir
 }
 
 type job struct {
@@ -132,6 +151,7 @@ type job struct {
 }
 
 func (a *applier) start(n int) {
+	a.fds = make(chan struct{}, a.s.maxOpenDirs())
 	a.jobs = make(chan job, 64)
 	for range n {
 		a.wg.Add(1)
@@ -177,61 +197,160 @@ func (a *applier) skipped(reason SkipReason) {
 }
 
 // open returns directory idx, opened fd-relative from its root and checked
-// to be the directory planned, or nil (the failure is recorded).
+// to be the directory planned, or nil (the failure is recorded). The
+// directories it shares with the one opened before stay open, but for the
+// shallowest ones, closed while the budget is spent and reopened when the
+// walk comes back up to them: through ".." from the one below, checked
+// to be the same device and inode, as the walk does.
 func (a *applier) open(idx int32) *sharedDir {
-	chain := []int32{}
-	for i := idx; i >= 0; i = a.rep.dirs[i].parent {
-		chain = append(chain, i)
-	}
-	// chain is leaf..root; keep the common prefix of the open stack.
+	// The chain's indices grow from the root down: find where idx's
+	// chain leaves the stack's.
+	a.up = a.up[:0]
 	k := 0
-	for k < len(a.stack) && k < len(chain) && a.stack[k].idx == chain[len(chain)-1-k] {
-		k++
+	for i := idx; i >= 0; i = a.rep.dirs[i].parent {
+		if j, ok := slices.BinarySearchFunc(a.stack, i, func(e appDir, x int32) int { return cmp.Compare(e.idx, x) }); ok {
+			k = j + 1
+			break
+		}
+		a.up = append(a.up, i)
 	}
-	for _, d := range a.stack[k:] {
-		d.release()
+	if k > 0 && a.stack[k-1].d == nil && !a.reopen(k-1) {
+		return nil
 	}
-	a.stack = a.stack[:k]
-	for k < len(chain) {
-		rec := a.rep.dirs[chain[len(chain)-1-k]]
+	a.pop(k)
+	for i := len(a.up) - 1; i >= 0; i-- {
+		x := a.up[i]
+		rec := a.rep.dirs[x]
+		a.makeRoom(len(a.stack) - 1)
+		a.fds <- struct{}{}
 		var d Dir
 		var err error
-		if k == 0 {
+		if len(a.stack) == 0 {
 			d, err = a.s.fs().OpenRoot(rec.name)
 		} else {
-			d, err = a.stack[k-1].OpenDir(rec.name)
+			d, err = a.stack[len(a.stack)-1].d.OpenDir(rec.name)
 		}
 		if err == nil {
-			var info Info
-			if info, err = d.Stat(); err == nil && (info.Ino != rec.ino || info.Dev != rec.dev) {
-				err = errChanged
-			}
-			if err != nil {
+			if err = checkDir(d, rec); err != nil {
 				d.Close()
 			}
 		}
 		if err != nil {
+			<-a.fds
 			if !errGone(err) && !errNotDir(err) && err != errChanged {
-				a.fail(fmt.Errorf("sweep %s: open %s: %w", a.rep.Roots[rec.root].Root, a.rep.dirPath(chain[len(chain)-1-k]), err))
+				a.fail(fmt.Errorf("sweep %s: open %s: %w", a.rep.Roots[rec.root].Root, a.rep.dirPath(x), err))
 			}
 			return nil
 		}
-		sd := &sharedDir{Dir: d, idx: chain[len(chain)-1-k]}
+		sd := &sharedDir{Dir: d, idx: x, fds: a.fds}
 		sd.refs.Store(1)
-		a.stack = append(a.stack, sd)
-		k++
+		a.stack = append(a.stack, appDir{idx: x, d: sd})
 	}
-	return a.stack[len(a.stack)-1]
+	return a.stack[len(a.stack)-1].d
+}
+
+// checkDir checks that d is the directory rec describes.
+func checkDir(d Dir, rec dirRec) error {
+	info, err := d.Stat()
+	if err == nil && (info.Ino != rec.ino || info.Dev != rec.dev) {
+		err = errChanged
+	}
+	return err
+}
+
+// pop releases the stack's directories from k on.
+func (a *applier) pop(k int) {
+	for _, e := range a.stack[k:] {
+		if e.d != nil {
+			e.d.release()
+		}
+	}
+	clear(a.stack[k:])
+	a.stack = a.stack[:k]
+	a.low = max(1, min(a.low, k))
+}
+
+// makeRoom closes the shallowest open directories of the stack, below the
+// root and above limit, while the budget is spent.
+func (a *applier) makeRoom(limit int) {
+	for ; a.low < limit && len(a.fds) >= cap(a.fds); a.low++ {
+		if e := &a.stack[a.low]; e.d != nil {
+			e.d.release()
+			e.d = nil
+		}
+	}
+}
+
+// reopen opens stack[k] again, closed by makeRoom: as ".." of the nearest
+// open directory below it, one level at a time, or where that fails by
+// name from the nearest open one above it; each is checked to be the
+// directory planned. A directory moved since is not followed: the stack is
+// cut there and reopen reports false.
+func (a *applier) reopen(k int) bool {
+	if m := len(a.stack) - 1; a.stack[m].d != nil {
+		for m > k && a.stack[m-1].d != nil {
+			m--
+		}
+		i := m - 1
+		for ; i >= k && a.reopenAt(i, a.stack[i+1].d, "..") == nil; i-- {
+			// Done with the one below once its parent is open.
+			a.stack[i+1].d.release()
+			a.stack[i+1].d = nil
+		}
+		if i < k {
+			return true
+		}
+	}
+	j := k - 1
+	for j >= 0 && a.stack[j].d == nil {
+		j--
+	}
+	if j < 0 {
+		a.pop(0)
+		return false
+	}
+	for i := j + 1; i <= k; i++ {
+		if a.stack[i].d != nil {
+			continue
+		}
+		err := a.reopenAt(i, a.stack[i-1].d, a.rep.dirs[a.stack[i].idx].name)
+		if err != nil {
+			rec := a.rep.dirs[a.stack[i].idx]
+			if !errGone(err) && !errNotDir(err) && err != errChanged {
+				a.fail(fmt.Errorf("sweep %s: reopen %s: %w", a.rep.Roots[rec.root].Root, a.rep.dirPath(a.stack[i].idx), err))
+			}
+			a.pop(i)
+			return false
+		}
+	}
+	return true
+}
+
+// reopenAt opens stack[i] as name in from, checked to be the directory
+// planned.
+func (a *applier) reopenAt(i int, from *sharedDir, name string) error {
+	e := &a.stack[i]
+	a.makeRoom(i - 1)
+	a.fds <- struct{}{}
+	d, err := from.OpenDir(name)
+	if err == nil {
+		if err = checkDir(d, a.rep.dirs[e.idx]); err != nil {
+			d.Close()
+		}
+	}
+	if err != nil {
+		<-a.fds
+		return err
+	}
+	e.d = &sharedDir{Dir: d, idx: e.idx, fds: a.fds}
+	e.d.refs.Store(1)
+	a.low = max(1, min(a.low, i))
+	return nil
 }
 
 var errChanged = errors.New("changed since the plan")
 
-func (a *applier) closeAll() {
-	for _, d := range a.stack {
-		d.release()
-	}
-	a.stack = nil
-}
+func (a *applier) closeAll() { a.pop(0) }
 
 // remove deletes item k from d after checking it is what was planned.
 func (a *applier) remove(d *sharedDir, k int) {
@@ -249,9 +368,23 @@ func (a *applier) remove(d *sharedDir, k int) {
 		a.skipped(SkipReasonChanged)
 		return
 	}
-	err = d.Remove(it.name, it.typ == TypeDir)
+	size := it.size
+	if it.typ == TypeFile {
+		// What it frees now: its last name may be this one, whichever the
+		// plan counted its bytes on.
+		size = info.Size
+	}
+	if info.Nlink > 1 && it.typ != TypeDir {
+		// Its bytes count on the name that goes last (see linkTable).
+		size, err = a.links.unlink(d, it)
+	} else {
+		err = d.Remove(it.name, it.typ == TypeDir)
+	}
 	switch {
 	case errGone(err):
+		return
+	case err == errChanged:
+		a.skipped(SkipReasonChanged)
 		return
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
 		a.skipped(SkipReasonNotEmpty)
@@ -263,9 +396,9 @@ func (a *applier) remove(d *sharedDir, k int) {
 	a.mu.Lock()
 	a.rep.done[k] = true
 	a.rep.Deleted++
-	a.rep.Bytes += it.size
+	a.rep.Bytes += size
 	root.Deleted++
-	root.Bytes += it.size
+	root.Bytes += size
 	a.mu.Unlock()
 	if a.log.Enabled(a.ctx, slog.LevelInfo) {
 		logDeleted(a.ctx, a.log, a.rep.itemPath(it), it)

@@ -40,6 +40,18 @@ func freeBytes(t *testing.T, p string) int64 {
 	return int64(st.Bavail) * st.Bsize
 }
 
+// planThenSweep makes s's plan, then sweeps for real, and returns both
+// reports and the bytes statfs saw freed on the file system of mnt.
+func planThenSweep(t *testing.T, s *cleanup.Sweeper, mnt string) (plan, rep *cleanup.Report, freed int64) {
+	t.Helper()
+	plan, err := s.Plan(context.Background())
+	require.NoError(t, err)
+	free0 := freeBytes(t, mnt)
+	rep, err = s.Sweep(context.Background(), false)
+	require.NoError(t, err)
+	return plan, rep, freeBytes(t, mnt) - free0
+}
+
 // TestKeepUnderHardLinks: keep_under counts each inode once, however many
 // names it has, removes a file only with all its names, never one whose
 // other name lies outside the root (that frees nothing), deletes no more
@@ -72,12 +84,7 @@ func TestKeepUnderHardLinks(t *testing.T) {
 			}
 			before := tree(t, root)
 			s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour, KeepUnder: tc.budget * kib}}}
-			plan, err := s.Plan(context.Background())
-			require.NoError(t, err)
-			free0 := freeBytes(t, mnt)
-			rep, err := s.Sweep(context.Background(), false)
-			require.NoError(t, err)
-			freed := freeBytes(t, mnt) - free0
+			plan, rep, freed := planThenSweep(t, s, mnt)
 
 			assert.Equal(t, paths(plan.Items()), paths(rep.Items()), "the dry run lists what the real run deletes")
 			assert.Equal(t, plan.Bytes, rep.Bytes)
@@ -92,33 +99,42 @@ func TestKeepUnderHardLinks(t *testing.T) {
 }
 
 // TestAgeHardLinksBytes: an age rule over files with several names. The
-// bytes a sweep reports should be what statfs sees freed: a file's bytes
-// once, when its last name goes. Known defect (in the walk's age path,
-// found while testing keep_under): each name reports the file's full size,
-// so 2 inodes x 3 names x 100 KiB report 600 KiB while 200 KiB are freed.
-// It runs with TEND_KNOWN_DEFECTS=1 until the walk is fixed.
+// bytes a sweep reports are what statfs sees freed: a file's bytes once,
+// on the name removed last; a file with a name outside the root frees
+// nothing and counts 0. 2 inodes x 3 names x 100 KiB under the root, and
+// a third inode with one name under the root and one outside: 7 names go,
+// 200 KiB are freed (each name reported its full size before: 700 KiB).
+// The dry run counts the same bytes, with 1 worker and with 16.
 func TestAgeHardLinksBytes(t *testing.T) {
-	if os.Getenv("TEND_KNOWN_DEFECTS") != "1" {
-		t.Skip("known defect: the age path reports each hard link's full size (set TEND_KNOWN_DEFECTS=1 to run)")
-	}
 	const kib = 1024
-	mnt := smallTmpfs(t, "16m")
-	root := filepath.Join(mnt, "cache")
-	mk := osMaker(t)
-	for i := range 2 {
-		first := filepath.Join(root, "x", fmt.Sprintf("f%d", i))
-		mk.file(first, 100*kib, ago(30))
-		for _, d := range []string{"y", "z"} {
-			require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
-			require.NoError(t, os.Link(first, filepath.Join(root, d, fmt.Sprintf("f%d", i))))
+	for _, workers := range []int{1, 16} {
+		mnt := smallTmpfs(t, "16m")
+		root := filepath.Join(mnt, "cache")
+		mk := osMaker(t)
+		for i := range 2 {
+			first := filepath.Join(root, "x", fmt.Sprintf("f%d", i))
+			mk.file(first, 100*kib, ago(30))
+			for _, d := range []string{"y", "z"} {
+				require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+				require.NoError(t, os.Link(first, filepath.Join(root, d, fmt.Sprintf("f%d", i))))
+			}
 		}
+		mk.file(filepath.Join(root, "y", "shared"), 100*kib, ago(30))
+		require.NoError(t, os.Link(filepath.Join(root, "y", "shared"), filepath.Join(mnt, "outside")))
+		s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}, Workers: workers}
+		plan, rep, freed := planThenSweep(t, s, mnt)
+		assert.Equal(t, 7, rep.Deleted, "workers=%d", workers)
+		assert.EqualValues(t, 200*kib, freed, "workers=%d", workers)
+		assert.Equal(t, freed, rep.Bytes, "workers=%d: the reported bytes are the freed bytes", workers)
+		assert.Equal(t, freed, plan.Bytes, "workers=%d: the dry run counts the same", workers)
+		assert.Equal(t, freed, rep.FreedMeasured, "workers=%d", workers)
+		var sum int64
+		for _, it := range plan.Items() {
+			sum += it.Bytes
+			if filepath.Base(it.Path) == "shared" {
+				assert.Zero(t, it.Bytes, "a name whose file stays frees nothing")
+			}
+		}
+		assert.Equal(t, plan.Bytes, sum, "workers=%d: the items add up", workers)
 	}
-	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}, Workers: 1}
-	free0 := freeBytes(t, mnt)
-	rep, err := s.Sweep(context.Background(), false)
-	require.NoError(t, err)
-	freed := freeBytes(t, mnt) - free0
-	assert.Equal(t, 6, rep.Deleted)
-	assert.EqualValues(t, 200*kib, freed)
-	assert.Equal(t, freed, rep.Bytes, "the reported bytes are the freed bytes")
 }

@@ -391,7 +391,7 @@ func (e *entryWalk) drop(name string, info Info, sum entrySum, why Reason) bool 
 		if info.Type == TypeFile {
 			it.size = info.Size
 		}
-		return e.put(e.root, it)
+		return e.put(e.root, it, info.Nlink)
 	}
 	d, err := e.openDir(e.root, name, info)
 	if err != nil {
@@ -401,7 +401,7 @@ func (e *entryWalk) drop(name string, info Info, sum entrySum, why Reason) bool 
 	p.rep.dirs = append(p.rep.dirs, dirRec{parent: e.di, root: e.ri, name: name, dev: info.Dev, ino: info.Ino})
 	kept := e.remove(d, int32(len(p.rep.dirs)-1), sum.used, why)
 	e.closeDir(d)
-	goes := kept == 0 && e.put(e.root, item{dir: e.di, typ: TypeDir, why: why, name: name, ino: info.Ino, used: sum.used})
+	goes := kept == 0 && e.put(e.root, item{dir: e.di, typ: TypeDir, why: why, name: name, ino: info.Ino, used: sum.used}, 1)
 	if p.live && int(first) < len(p.rep.dirs) && p.maxItemDir < first {
 		// Nothing listed needs these directories' paths any more.
 		clear(p.rep.dirs[first:])
@@ -456,7 +456,7 @@ func (e *entryWalk) remove(d Dir, idx int32, used int64, why Reason) int {
 		if info.Type == TypeFile {
 			it.size = info.Size
 		}
-		if !e.put(d, it) {
+		if !e.put(d, it, info.Nlink) {
 			kept++
 		}
 	}
@@ -469,23 +469,35 @@ func (e *entryWalk) remove(d Dir, idx int32, used int64, why Reason) int {
 		e.p.rep.dirs = append(e.p.rep.dirs, dirRec{parent: idx, root: e.ri, name: s.name, dev: s.info.Dev, ino: s.info.Ino})
 		k := e.remove(sd, int32(len(e.p.rep.dirs)-1), used, why)
 		e.closeDir(sd)
-		if k != 0 || !e.put(d, item{dir: idx, typ: TypeDir, why: why, name: s.name, ino: s.info.Ino, used: s.info.Mtime.UnixNano()}) {
+		if k != 0 || !e.put(d, item{dir: idx, typ: TypeDir, why: why, name: s.name, ino: s.info.Ino, used: s.info.Mtime.UnixNano()}, 1) {
 			kept++
 		}
 	}
 	return kept
 }
 
-// put deletes it from d at once (live sweeps) or adds it to the plan; it
-// reports whether it went (or is planned).
-func (e *entryWalk) put(d Dir, it item) bool {
+// put deletes it, a name of an inode with nlink names, from d at once
+// (live sweeps) or adds it to the plan; it reports whether it went (or is
+// planned).
+func (e *entryWalk) put(d Dir, it item, nlink uint64) bool {
 	p := e.p
 	if !p.live {
+		// A file with several names frees its bytes with the last of
+		// them (linkTable), as in the plain walk.
+		it.size = p.links.freed(e.rootDev, it.ino, nlink, it.size)
 		p.emit(it)
 		return true
 	}
-	if err := d.Remove(it.name, it.typ == TypeDir); err != nil {
-		if !errGone(err) {
+	var err error
+	if nlink > 1 && it.typ != TypeDir {
+		it.size, err = p.links.unlink(d, &it)
+	} else {
+		err = d.Remove(it.name, it.typ == TypeDir)
+	}
+	if err != nil {
+		if err == errChanged {
+			p.rep.skip(SkipReasonChanged)
+		} else if !errGone(err) {
 			e.fail(fmt.Errorf("sweep %s: remove %s: %w", e.r.Root, e.pathIn(it.dir, it.name), err))
 		}
 		return false

@@ -42,6 +42,8 @@ type planner struct {
 	turns chan struct{}
 	// fds counts the directories held open by every walk of the sweep.
 	fds *fdBudget
+	// links counts the names removed of files with several.
+	links *linkTable
 	// spool takes the items a dry run does not keep in memory (nil: all
 	// stay); spillOK is false while a rule that counts rep.items plans.
 	spool   *spool
@@ -84,7 +86,7 @@ func (p *planner) capped() bool {
 // real one. join translates them into the whole's.
 func (p *planner) fork(ri, di int32, path string) *planner {
 	c := &planner{s: p.s, ctx: p.ctx, live: p.live, log: p.log, now: p.now, held: p.held, mounts: p.mounts,
-		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds,
+		protect: p.protect, maxDepth: p.maxDepth, itemCap: p.itemCap, id: p.id, turns: p.turns, fds: p.fds, links: p.links,
 		spool: p.spool, spillOK: p.spillOK}
 	if c.itemCap >= 0 {
 		// The fork's items are joined after the ones listed so far.
@@ -99,12 +101,16 @@ func (p *planner) fork(ri, di int32, path string) *planner {
 }
 
 // join appends a forked planner's work, in order, translating the part's
-// directory indices (0 is di) into the whole's.
+// directory indices (0 is di) into the whole's. Only the part's records
+// its items in memory name come along; its spooled items' chains get the
+// chain down to di as their prefix.
 func (p *planner) join(c *planner, di int32) {
 	tr := xlat{di: di, base: int32(len(p.rep.dirs))}
-	for _, d := range c.rep.dirs[1:] {
-		d.parent = tr.apply(d.parent)
-		p.rep.dirs = append(p.rep.dirs, d)
+	if len(c.rep.items) > 0 {
+		for _, d := range c.rep.dirs[1 : c.maxItemDir+1] {
+			d.parent = tr.apply(d.parent)
+			p.rep.dirs = append(p.rep.dirs, d)
+		}
 	}
 	if len(c.rep.segs) > 0 {
 		// The part's spooled items follow the ones held here: spill
@@ -112,8 +118,13 @@ func (p *planner) join(c *planner, di int32) {
 		if p.spill(); len(p.rep.items) > 0 {
 			c.rep.loadItems()
 		}
+		top := chainOf(nil, p.rep.dirs, di)
 		for _, sg := range c.rep.segs {
-			sg.tr = sg.tr.then(tr)
+			if len(sg.prefix) > 0 {
+				sg.prefix = append(top[:len(top):len(top)], sg.prefix[1:]...)
+			} else {
+				sg.prefix = top
+			}
 			p.rep.segs = append(p.rep.segs, sg)
 		}
 	}
@@ -125,9 +136,6 @@ func (p *planner) join(c *planner, di int32) {
 		it.dir = tr.apply(it.dir)
 		p.rep.items = append(p.rep.items, it)
 		p.maxItemDir = max(p.maxItemDir, it.dir)
-	}
-	if len(c.rep.segs) > 0 {
-		p.maxItemDir = max(p.maxItemDir, tr.apply(c.maxItemDir))
 	}
 	if p.spillOK && len(p.rep.items) >= spillAt {
 		p.spill()
@@ -278,23 +286,35 @@ func (p *planner) openRoot(ri int32, r Rule, resolved string) (Dir, Info, error)
 	return d, info, nil
 }
 
-// spill writes the planner's in-memory items to the spool as a segment.
-// Where no spool can be had (no temporary directory, a full disk), the
-// items stay in memory.
+// spill writes the planner's in-memory items to the spool as a segment,
+// each with its chain of directories, so that their records may go (see
+// trim). Where no spool can be had (no temporary directory, a full disk),
+// the items stay in memory.
 func (p *planner) spill() {
 	r := p.rep
 	if len(r.items) == 0 || p.spool == nil {
 		return
 	}
-	p.buf = encodeItems(p.buf[:0], r.items)
+	p.buf = encodeItems(p.buf[:0], r.dirs, r.items)
 	off, err := p.spool.write(p.buf)
 	if err != nil {
 		return
 	}
-	r.segs = append(r.segs, segment{off: off, n: int32(len(p.buf)), count: int32(len(r.items)), tr: identity0})
+	r.segs = append(r.segs, segment{off: off, n: int32(len(p.buf)), count: int32(len(r.items))})
 	clear(r.items)
 	r.items = r.items[:0]
+	p.maxItemDir = 0
 	if cap(p.buf) > 1<<20 {
 		p.buf = nil
+	}
+}
+
+// trim drops the directory records past keep that no item in memory
+// names: keep is the deepest directory still being walked, and every
+// record past it is below it.
+func (p *planner) trim(keep int32) {
+	if n := max(keep, p.maxItemDir) + 1; int(n) < len(p.rep.dirs) {
+		clear(p.rep.dirs[n:])
+		p.rep.dirs = p.rep.dirs[:n]
 	}
 }

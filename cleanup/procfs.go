@@ -3,7 +3,9 @@ package cleanup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tendkit/tend/internal/procfs"
 )
@@ -15,35 +17,62 @@ type fileID struct{ dev, ino uint64 }
 type held struct {
 	open   map[fileID]bool
 	locked map[fileID]bool
+	// devs are the devices holding anything in open or locked: an entry
+	// on another (a fresh cache volume) is looked up in neither.
+	devs []uint64
 }
 
-func (h *held) isOpen(i Info) bool   { return h != nil && h.open[fileID{i.Dev, i.Ino}] }
-func (h *held) isLocked(i Info) bool { return h != nil && h.locked[fileID{i.Dev, i.Ino}] }
+func (h *held) isOpen(i Info) bool   { return h.onDev(i.Dev) && h.open[fileID{i.Dev, i.Ino}] }
+func (h *held) isLocked(i Info) bool { return h.onDev(i.Dev) && h.locked[fileID{i.Dev, i.Ino}] }
+
+func (h *held) onDev(dev uint64) bool { return h != nil && slices.Contains(h.devs, dev) }
+
+// heldScanners is how many processes readHeld reads at once.
+const heldScanners = 4
 
 // readHeld scans the proc file system mounted at proc once, through
 // internal/procfs: /proc/*/fd (open regular files), /proc/*/maps (mapped
 // files, such as model weights loaded with mmap) and /proc/locks (holders,
-// not waiters). Processes that vanish or that we may not read are passed
-// over.
+// not waiters), a few processes at a time. Processes that vanish or that
+// we may not read are passed over.
 func readHeld(ctx context.Context, proc string) (*held, error) {
 	h := &held{open: map[fileID]bool{}, locked: map[fileID]bool{}}
 	fsys := procfs.NewFS(proc)
+	procs := make(chan procfs.Proc, 64)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range heldScanners {
+		wg.Go(func() {
+			var ids []fileID
+			for p := range procs {
+				p.WalkFDs(ctx, func(d procfs.FD) error {
+					if st, err := d.Stat(); err == nil && st.IsRegular() {
+						ids = append(ids, fileID{st.Dev, st.Ino})
+					}
+					return nil
+				})
+				p.Maps(func(m procfs.Mapping) error {
+					if m.Ino != 0 {
+						ids = append(ids, fileID{m.Dev, m.Ino})
+					}
+					return nil
+				})
+			}
+			mu.Lock()
+			for _, id := range ids {
+				h.open[id] = true
+			}
+			mu.Unlock()
+		})
+	}
 	err := fsys.WalkProcs(ctx, func(p procfs.Proc) error {
-		p.WalkFDs(ctx, func(d procfs.FD) error {
-			if st, err := d.Stat(); err == nil && st.IsRegular() {
-				h.open[fileID{st.Dev, st.Ino}] = true
-			}
-			return nil
-		})
-		p.Maps(func(m procfs.Mapping) error {
-			if m.Ino != 0 {
-				h.open[fileID{m.Dev, m.Ino}] = true
-			}
-			return nil
-		})
+		procs <- p
 		return ctx.Err()
 	})
+	close(procs)
+	wg.Wait()
 	if err != nil {
+		h.index()
 		return h, fmt.Errorf("scan %s for open files: %w", proc, err)
 	}
 	fsys.Locks(func(l procfs.Lock) error {
@@ -52,7 +81,19 @@ func readHeld(ctx context.Context, proc string) (*held, error) {
 		}
 		return nil
 	})
+	h.index()
 	return h, nil
+}
+
+// index lists the devices of what is held.
+func (h *held) index() {
+	for _, m := range []map[fileID]bool{h.open, h.locked} {
+		for id := range m {
+			if !slices.Contains(h.devs, id.dev) {
+				h.devs = append(h.devs, id.dev)
+			}
+		}
+	}
 }
 
 // mount is one mount point of /proc/self/mountinfo, as the sweep uses it.

@@ -127,11 +127,11 @@ func vmSize() uint64 {
 
 // childResult is what a child sweep reported and logged.
 type childResult struct {
-	Items   []cleanup.Item `json:"items"`
-	Errors  []string       `json:"errors"`
-	Deleted int            `json:"deleted"`
-	Bytes   int64          `json:"bytes"`
-	Skipped map[string]int `json:"skipped"`
+	Items   []cleanup.Item             `json:"items"`
+	Errors  []string                   `json:"errors"`
+	Deleted int                        `json:"deleted"`
+	Bytes   int64                      `json:"bytes"`
+	Skipped map[cleanup.SkipReason]int `json:"skipped"`
 	// Logged are the paths of the "deleted" log records, in order.
 	Logged []string `json:"-"`
 	// Vanished and Swapped count what a hook FS did.
@@ -571,42 +571,49 @@ func propSeeds() []uint64 {
 
 // TestPropertySweep is the differential property test over the fixed
 // seeds: as root with Workers 1, 2 and 16, the hub layout, as nobody, and
-// racing vanishing and swapped directories.
+// racing vanishing and swapped directories. The cases run in parallel
+// (each in its own directories, its sweeps in child processes).
 func TestPropertySweep(t *testing.T) {
+	run := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t)
+		})
+	}
 	for _, seed := range propSeeds() {
 		opts := defaultGenOpts(seed)
-		t.Run(fmt.Sprintf("seed=%d/root", seed), func(t *testing.T) {
+		run(fmt.Sprintf("seed=%d/root", seed), func(t *testing.T) {
 			if os.Geteuid() != 0 {
 				t.Skip("as an ordinary user: see the nobody case")
 			}
 			checkPlain(t, seed, opts, []int{1, 2, 16}, false)
 		})
-		t.Run(fmt.Sprintf("seed=%d/hub", seed), func(t *testing.T) { checkHub(t, seed, opts, false) })
-		t.Run(fmt.Sprintf("seed=%d/entries", seed), func(t *testing.T) { checkEntries(t, seed, opts, false) })
-		t.Run(fmt.Sprintf("seed=%d/entries/nobody", seed), func(t *testing.T) {
+		run(fmt.Sprintf("seed=%d/hub", seed), func(t *testing.T) { checkHub(t, seed, opts, false) })
+		run(fmt.Sprintf("seed=%d/entries", seed), func(t *testing.T) { checkEntries(t, seed, opts, false) })
+		run(fmt.Sprintf("seed=%d/entries/nobody", seed), func(t *testing.T) {
 			if os.Geteuid() != 0 {
 				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")
 			}
 			checkEntries(t, seed, opts, true)
 		})
-		t.Run(fmt.Sprintf("seed=%d/hub/nobody", seed), func(t *testing.T) {
+		run(fmt.Sprintf("seed=%d/hub/nobody", seed), func(t *testing.T) {
 			if os.Geteuid() != 0 {
 				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")
 			}
 			checkHub(t, seed, opts, true)
 		})
-		t.Run(fmt.Sprintf("seed=%d/nobody", seed), func(t *testing.T) {
+		run(fmt.Sprintf("seed=%d/nobody", seed), func(t *testing.T) {
 			if os.Geteuid() != 0 {
 				t.Skip("sweeping as nobody needs root to switch users (syscall.Credential)")
 			}
 			checkPlain(t, seed, opts, []int{2, 16}, true)
 		})
 		for _, w := range []int{1, 16} {
-			t.Run(fmt.Sprintf("seed=%d/race/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, false, false) })
-			t.Run(fmt.Sprintf("seed=%d/hook/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, true, false) })
+			run(fmt.Sprintf("seed=%d/race/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, false, false) })
+			run(fmt.Sprintf("seed=%d/hook/workers=%d", seed, w), func(t *testing.T) { checkRace(t, seed, opts, w, true, false) })
 		}
-		t.Run(fmt.Sprintf("seed=%d/hub/race", seed), func(t *testing.T) { checkRace(t, seed, opts, 16, false, true) })
-		t.Run(fmt.Sprintf("seed=%d/hub/hook", seed), func(t *testing.T) { checkRace(t, seed, opts, 16, true, true) })
+		run(fmt.Sprintf("seed=%d/hub/race", seed), func(t *testing.T) { checkRace(t, seed, opts, 16, false, true) })
+		run(fmt.Sprintf("seed=%d/hub/hook", seed), func(t *testing.T) { checkRace(t, seed, opts, 16, true, true) })
 	}
 }
 

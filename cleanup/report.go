@@ -77,8 +77,12 @@ const (
 
 // Item is one planned or done deletion.
 type Item struct {
-	Path   string    `json:"path"`
-	Type   Type      `json:"type"`
+	Path string `json:"path"`
+	Type Type   `json:"type"`
+	// Bytes is what the deletion frees: a file's size, but for a file
+	// with several names (hard links), whose size counts on the name
+	// removed last in the run and 0 on the others (a name left behind
+	// frees nothing).
 	Bytes  int64     `json:"bytes"`
 	Reason Reason    `json:"reason"`
 	Used   time.Time `json:"used"` // the timestamp that aged it
@@ -177,63 +181,51 @@ func (r *Report) skip(reason SkipReason) {
 // dirPath returns the absolute path of directory i.
 func (r *Report) dirPath(i int32) string {
 	var pb pathBuilder
-	return string(pb.dir(r, i))
+	return string(pb.dir(&chain{recs: chainOf(nil, r.dirs, i)}))
 }
 
 func (r *Report) itemPath(it *item) string {
 	var pb pathBuilder
-	return string(pb.item(r, it))
+	return string(pb.item(&chain{recs: chainOf(nil, r.dirs, it.dir)}, it.name))
 }
 
 // pathBuilder builds the paths of a report's items one after another,
-// reusing the part shared with the previous one: items come depth first,
-// so a path costs only the levels it does not share with the one before.
+// reusing the part shared with the previous one (the chain's keep): items
+// come depth first, so a path costs only the levels it does not share
+// with the one before. It must see every item's chain in order.
 type pathBuilder struct {
-	chain []int32 // directory indices from a root down to the last built
-	lens  []int   // buf[:lens[k]] is the path of chain[k]
-	up    []int32 // scratch: ancestors of the directory asked for
-	buf   []byte
+	lens []int // buf[:lens[k]] is the path of the chain's level k
+	buf  []byte
 }
 
-// dir returns the path of directory i, valid until the next call.
-func (pb *pathBuilder) dir(r *Report, i int32) []byte {
-	if n := len(pb.chain); n > 0 && pb.chain[n-1] == i {
-		return pb.buf[:pb.lens[n-1]]
-	}
-	pb.up = pb.up[:0]
-	for x := i; x >= 0; x = r.dirs[x].parent {
-		pb.up = append(pb.up, x)
-	}
-	slices.Reverse(pb.up)
-	k := 0
-	for k < len(pb.up) && k < len(pb.chain) && pb.up[k] == pb.chain[k] {
-		k++
-	}
-	pb.chain, pb.lens = append(pb.chain[:k], pb.up[k:]...), pb.lens[:k]
+// dir returns the path of ch's directory, valid until the next call.
+func (pb *pathBuilder) dir(ch *chain) []byte {
+	k := min(ch.keep, len(pb.lens))
+	pb.lens = pb.lens[:k]
 	if k == 0 {
 		pb.buf = pb.buf[:0]
 	} else {
 		pb.buf = pb.buf[:pb.lens[k-1]]
 	}
-	for ; k < len(pb.chain); k++ {
-		name := r.dirs[pb.chain[k]].name
+	for ; k < len(ch.recs); k++ {
 		if k > 0 && (len(pb.buf) == 0 || pb.buf[len(pb.buf)-1] != '/') {
 			pb.buf = append(pb.buf, '/')
 		}
-		pb.buf = append(pb.buf, name...)
+		pb.buf = append(pb.buf, ch.recs[k].name...)
 		pb.lens = append(pb.lens, len(pb.buf))
 	}
 	return pb.buf
 }
 
-// item returns the path of it, valid until the next call.
-func (pb *pathBuilder) item(r *Report, it *item) []byte {
-	d := pb.dir(r, it.dir)
+// item returns the path of the entry name in ch's directory, valid until
+// the next call.
+func (pb *pathBuilder) item(ch *chain, name string) []byte {
+	d := pb.dir(ch)
 	n := len(d)
 	if n == 0 || d[n-1] != '/' {
 		d = append(d, '/')
 	}
-	d = append(d, it.name...)
+	d = append(d, name...)
 	pb.buf = d[:n] // keep the directory's path; d's tail is scratch
 	return d
 }
@@ -244,11 +236,12 @@ func (pb *pathBuilder) item(r *Report, it *item) []byte {
 func (r *Report) AllItems() iter.Seq[Item] {
 	return func(yield func(Item) bool) {
 		var pb pathBuilder
-		err := r.eachItem(func(i int, it *item) bool {
+		err := r.eachItem(func(i int, it *item, ch *chain) bool {
+			p := pb.item(ch, it.name)
 			if r.done != nil && !r.done[i] {
 				return true
 			}
-			return yield(Item{Path: string(pb.item(r, it)), Type: it.typ, Bytes: it.size, Reason: it.why, Used: time.Unix(0, it.used)})
+			return yield(Item{Path: string(p), Type: it.typ, Bytes: it.size, Reason: it.why, Used: time.Unix(0, it.used)})
 		})
 		if err != nil {
 			// The spool is gone (the temporary file system failed under

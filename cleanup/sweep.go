@@ -69,9 +69,10 @@ type Sweeper struct {
 	// grows by a few hundred bytes per level.
 	MaxDepth int
 	// MaxOpenDirs bounds the directories held open at once by the whole
-	// sweep, all workers together: past it, a walk closes the directories
-	// highest above it and reopens each, checked to be the same device and
-	// inode, when it comes back. 0 means half the soft RLIMIT_NOFILE, at
+	// sweep, all workers together, walking or carrying out a plan (Apply):
+	// past it, the directories highest above the work are closed and
+	// reopened, each checked to be the same device and inode, when it
+	// comes back to them. 0 means half the soft RLIMIT_NOFILE, at
 	// most 4,096; it is raised to at least 4 per worker.
 	MaxOpenDirs int
 	// ReportItems bounds how many deletions a real sweep lists in its
@@ -207,7 +208,8 @@ func (s *Sweeper) Plan(ctx context.Context) (*Report, error) { return s.walkRoot
 // sweep that needs no whole plan first).
 func (s *Sweeper) walkRoots(ctx context.Context, live bool) (*Report, error) {
 	p := &planner{s: s, ctx: ctx, live: live, log: s.log(), rep: &Report{DryRun: true, Started: s.now(), Skipped: map[SkipReason]int{}},
-		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())}}
+		itemCap: s.reportItems(), turns: make(chan struct{}, s.workers()), fds: &fdBudget{max: int64(s.maxOpenDirs())},
+		links: &linkTable{}}
 	p.now = p.rep.Started
 	if !live && s.MaxDeletions == 0 {
 		p.spool = &spool{}

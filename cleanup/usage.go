@@ -157,20 +157,17 @@ func (a *usageAcc) report(rr *RootReport) {
 	rr.LastUse = unixNanoTime(a.total.last.Load())
 }
 
-// entryOf returns the name of the entry holding it: the child directory of
-// its root it is in or is, "." for a file lying in the root itself.
-func (r *Report) entryOf(it *item) string {
-	x := it.dir
-	if r.dirs[x].parent < 0 {
-		if it.typ == TypeDir {
-			return it.name
-		}
-		return "."
+// entryOf returns the name of the entry holding it, whose directories
+// from the root down are ch: the child directory of its root it is in or
+// is, "." for a file lying in the root itself.
+func entryOf(it *item, ch *chain) string {
+	if len(ch.recs) > 1 {
+		return ch.recs[1].name
 	}
-	for r.dirs[r.dirs[x].parent].parent >= 0 {
-		x = r.dirs[x].parent
+	if it.typ == TypeDir {
+		return it.name
 	}
-	return r.dirs[x].name
+	return "."
 }
 
 // plannedUsage adds the plan's items to their entries and fills each
@@ -179,12 +176,15 @@ func (p *planner) plannedUsage() {
 	if len(p.uses) == 0 {
 		return
 	}
-	err := p.rep.eachItem(func(_ int, it *item) bool {
-		a := p.uses[p.rep.dirs[it.dir].root]
+	err := p.rep.eachItem(func(_ int, it *item, ch *chain) bool {
+		if len(ch.recs) == 0 {
+			return true
+		}
+		a := p.uses[ch.recs[0].root]
 		if a == nil {
 			return true
 		}
-		e := a.entry(p.rep.entryOf(it))
+		e := a.entry(entryOf(it, ch))
 		e.planned += it.size
 		e.items++
 		return true

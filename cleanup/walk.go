@@ -288,9 +288,8 @@ func (w *walk) openChecked(d Dir, name string, want Info) (Dir, error) {
 // the walk is done with them and no listed item needs their path, so that
 // memory follows the depth of the tree, not its size.
 func (w *walk) forget(f *frame) {
-	if int(f.idx) < len(w.p.rep.dirs) && w.p.maxItemDir < f.idx && w.r.KeepUnder == 0 {
-		clear(w.p.rep.dirs[f.idx:])
-		w.p.rep.dirs = w.p.rep.dirs[:f.idx]
+	if w.r.KeepUnder == 0 {
+		w.p.trim(f.idx - 1)
 	}
 }
 
@@ -367,7 +366,7 @@ func (w *walk) leave(parent, f *frame) {
 	}
 	it := item{dir: parent.idx, typ: TypeDir, why: ReasonEmpty, name: f.name, ino: f.info.Ino, used: t}
 	if w.p.live {
-		if !w.remove(parent, it) {
+		if !w.remove(parent, it, 1) {
 			parent.remaining++
 		}
 		return
@@ -375,10 +374,15 @@ func (w *walk) leave(parent, f *frame) {
 	w.p.emit(it)
 }
 
-// remove deletes it from f's directory at once (live sweeps) and logs it
-// with its real path; it reports whether it went.
-func (w *walk) remove(f *frame, it item) bool {
-	err := f.d.Remove(it.name, it.typ == TypeDir)
+// remove deletes it, an entry with nlink names, from f's directory at once
+// (live sweeps) and logs it with its real path; it reports whether it went.
+func (w *walk) remove(f *frame, it item, nlink uint64) bool {
+	var err error
+	if nlink > 1 && it.typ != TypeDir {
+		it.size, err = w.p.links.unlink(f.d, &it)
+	} else {
+		err = f.d.Remove(it.name, it.typ == TypeDir)
+	}
 	switch {
 	case err == nil:
 		if w.p.log.Enabled(w.p.ctx, slog.LevelInfo) {
@@ -387,6 +391,8 @@ func (w *walk) remove(f *frame, it item) bool {
 		w.p.emit(it)
 		return true
 	case errGone(err):
+	case err == errChanged:
+		w.p.rep.skip(SkipReasonChanged)
 	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
 		w.p.rep.skip(SkipReasonNotEmpty)
 	default:
@@ -436,6 +442,7 @@ func (w *walk) parallel(top *frame) {
 				mu.Lock()
 				if k != joined {
 					cp.spill()
+					cp.trim(0)
 				}
 				parts[k], frames[k] = cp, fr
 				for joined < len(parts) && parts[joined] != nil {
@@ -444,6 +451,7 @@ func (w *walk) parallel(top *frame) {
 					parts[joined], frames[joined] = nil, nil
 					joined++
 				}
+				w.p.trim(top.idx)
 				mu.Unlock()
 			}
 		}()
@@ -561,7 +569,7 @@ func (w *walk) symlink(f *frame, name string, info Info, eligible bool) {
 	switch {
 	case !eligible || !old:
 		w.keep(f, SkipReasonSymlink)
-	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}):
+	case w.mayRemove(f, name, info) && w.take(f, item{dir: f.idx, typ: TypeSymlink, why: ReasonAge, name: name, ino: info.Ino, used: t}, info.Nlink):
 	default:
 		w.keep(f, "") // one not permitted is named in the errors
 	}
@@ -591,7 +599,7 @@ func (w *walk) file(f *frame, name string, info Info, eligible bool) {
 	}
 	it := item{dir: f.idx, typ: TypeFile, why: ReasonAge, name: name, size: info.Size, ino: info.Ino, used: t}
 	switch {
-	case old && w.take(f, it):
+	case old && w.take(f, it, info.Nlink):
 	case old:
 		w.keep(f, "")
 	default:
@@ -633,17 +641,73 @@ func (w *walk) mayRemove(f *frame, name string, info Info) bool {
 	return false
 }
 
-// take plans it unless the run's cap is reached.
-func (w *walk) take(f *frame, it item) bool {
+// take plans it, an entry with nlink names, unless the run's cap is
+// reached.
+func (w *walk) take(f *frame, it item, nlink uint64) bool {
 	if w.p.capped() {
 		w.p.rep.skip(SkipReasonCap)
 		return false
 	}
 	if w.p.live {
-		return w.remove(f, it)
+		return w.remove(f, it, nlink)
 	}
+	it.size = w.p.links.freed(w.rootDev, it.ino, nlink, it.size)
 	w.p.emit(it)
 	return true
+}
+
+// linkTable makes a file with several names (hard links) count its bytes
+// once, on the name that goes last, so that the freed figure is what the
+// file system frees. A plan counts the names it plans of each such file;
+// a real removal of one is made under the table's lock, after examining
+// the name again: its bytes count when it was the last. One table serves
+// every part of a parallel walk and every worker of Apply.
+type linkTable struct {
+	mu sync.Mutex
+	m  map[[2]uint64]uint64 // (device, inode): names planned so far
+}
+
+// unlink removes the file it (a file or symlink with several names) from
+// d and returns the bytes that frees: its size when it was its last name,
+// else 0. It fails with errChanged when the name is another inode now.
+func (lt *linkTable) unlink(d Dir, it *item) (int64, error) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	info, err := d.Lstat(it.name)
+	switch {
+	case err != nil:
+		return 0, err
+	case info.Ino != it.ino || info.Type != it.typ:
+		return 0, errChanged
+	}
+	if err := d.Remove(it.name, false); err != nil {
+		return 0, err
+	}
+	if info.Nlink > 1 {
+		return 0, nil
+	}
+	return info.Size, nil
+}
+
+// freed is what a plan counts for one name of a file of size bytes with
+// nlink names: size for the last of its names planned, 0 for the others.
+func (lt *linkTable) freed(dev, ino, nlink uint64, size int64) int64 {
+	if nlink <= 1 {
+		return size
+	}
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	k := [2]uint64{dev, ino}
+	n := lt.m[k] + 1
+	if n >= nlink {
+		delete(lt.m, k)
+		return size
+	}
+	if lt.m == nil {
+		lt.m = map[[2]uint64]uint64{}
+	}
+	lt.m[k] = n
+	return 0
 }
 
 // linkCount is how many names a file with hard links has, and how many

@@ -137,7 +137,7 @@ func TestDescriptorBudget(t *testing.T) {
 	testenv.Short(t)
 	cases := []struct{ chains, depth, nofile int }{{16, 2000, 20000}, {16, 2000, 256}, {1, 12000, 256}}
 	for _, c := range cases {
-		root := filepath.Join(t.TempDir(), "root")
+		root := filepath.Join(scratchTmpfs(t), "root")
 		start := time.Now()
 		n := chains(t, root, c.chains, c.depth)
 		built := time.Now()
@@ -154,19 +154,46 @@ func TestDescriptorBudget(t *testing.T) {
 	}
 }
 
+// TestApplyDescriptorBudget: a real sweep that carries out a whole plan
+// (keep_under makes Sweep plan first, then Apply) keeps to the same
+// descriptor budget as the walk: a chain 12,000 deep goes whole under a
+// 256-descriptor limit (a budget of 128), with 16 workers. Before, Apply
+// held one descriptor per level and failed with "too many open files".
+func TestApplyDescriptorBudget(t *testing.T) {
+	testenv.Short(t)
+	for _, workers := range []int{16} {
+		root := filepath.Join(scratchTmpfs(t), "root")
+		start := time.Now()
+		n := chains(t, root, 1, 12000)
+		built := time.Now()
+		res := runLimited(t, limitedSpec{Rules: []cleanup.Rule{{Root: root, OlderThan: time.Hour, KeepUnder: 1 << 30}},
+			Workers: workers, NoFile: 256, MemMiB: 512, Quiet: true, NoItems: true}, 5*time.Minute)
+		t.Logf("built in %v, swept in %v", built.Sub(start), time.Since(built))
+		assert.Empty(t, res.Report.Errors, "workers=%d", workers)
+		assert.Equal(t, n, res.Report.Deleted, "workers=%d: every file and directory", workers)
+		ents, err := os.ReadDir(root)
+		require.NoError(t, err)
+		assert.Empty(t, ents, "workers=%d", workers)
+	}
+}
+
 // TestReopenChecksIdentity: with a budget so small that the walk closes
 // and reopens directories, a directory moved away while the walk is
 // below it is not swept from its new place.
 func TestReopenFallsBackAndChecks(t *testing.T) {
-	f := cleanuptest.New()
-	f.Mkdir("/r", daysAgo(40))
-	for c := range 3 {
-		p := fmt.Sprintf("/r/c%d", c)
-		for range 40 {
-			p += "/d"
-			f.WriteFile(p+"/old", 1, daysAgo(30))
+	build := func() *cleanuptest.FS {
+		f := cleanuptest.New()
+		f.Mkdir("/r", daysAgo(40))
+		for c := range 3 {
+			p := fmt.Sprintf("/r/c%d", c)
+			for range 40 {
+				p += "/d"
+				f.WriteFile(p+"/old", 1, daysAgo(30))
+			}
 		}
+		return f
 	}
+	f := build()
 	for _, w := range []int{1, 2, 16} {
 		g := cleanuptest.New()
 		g.Mkdir("/r", daysAgo(40))
@@ -179,6 +206,13 @@ func TestReopenFallsBackAndChecks(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 3*(2*40+1), len(plan.Items()), "workers=%d: every file and directory", w)
 		assert.Equal(t, paths(want.Items()), paths(plan.Items()), "workers=%d: the same plan as without a budget", w)
+		// Apply keeps to the same budget: it closes and reopens too.
+		s.MaxOpenDirs = 1
+		rep, err := s.Apply(context.Background(), plan)
+		require.NoError(t, err)
+		assert.Equal(t, paths(plan.Items()), paths(rep.Items()), "workers=%d: Apply under the budget", w)
+		assert.Empty(t, f.Paths("/r"), "workers=%d: everything went", w)
+		f = build()
 	}
 }
 

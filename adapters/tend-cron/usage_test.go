@@ -196,7 +196,7 @@ func TestBinaryUsage(t *testing.T) {
 		return -1
 	}
 	hubLine := at(`^\s+` + regexp.QuoteMeta(hub) + `: \S+ in 6 files, last use \d{4}-\d\d-\d\d; the plan frees 1\.0MiB \(\d+ items\)$`)
-	torchLine := at(`^\s+` + regexp.QuoteMeta(torch) + `: \S+ in 2 files, last use .*; the plan frees 4\.0MiB \(2 items\)$`)
+	torchLine := at(`^\s+` + regexp.QuoteMeta(torch) + `: \S+ in 2 files, last use .*; the plan frees 2\.0MiB \(2 items\)$`)
 	llama := at(`^ +3\.0MiB +2 files  used \d{4}-\d\d-\d\d  frees +0B  models--org--llama$`)
 	oldRepo := at(`^ +1\.0MiB +2 files  used \d{4}-\d\d-\d\d  frees +1\.0MiB  models--org--old$`)
 	tritonLine := at(`^\s+` + regexp.QuoteMeta(triton) + `: \S+ in 4 files, last use \d{4}-\d\d-\d\d; the plan frees 512\.3KiB \(3 items\)$`)

@@ -1,7 +1,8 @@
 // Command sweep compares cleanup.Sweeper with `find -type f -atime +7
 // -delete` and `systemd-tmpfiles --clean` on the same generated trees (on a
 // tmpfs and on the disk), a dry-run scan with `find -type f -atime +7`
-// printing names, syscalls per file (strace -c -f) and peak RSS. It prints
+// printing names, syscalls per file (strace -c -f) and peak RSS.
+// TEND_BENCH_CPUPROFILE=FILE makes each tend run write a CPU profile there. It prints
 // one line per comparison, `NAME ratio=X (tend A vs peer B)`, with medians.
 //
 // -full is the issue's shape (300,000 files in 100,000 directories plus
@@ -30,9 +31,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,10 +50,10 @@ func main() {
 		child(os.Args[2], os.Args[3])
 		return
 	}
-	if len(os.Args) == 5 && os.Args[1] == "-generate" {
+	if len(os.Args) == 6 && os.Args[1] == "-generate" {
 		n, err := strconv.Atoi(os.Args[3])
 		must(err)
-		generate(os.Args[2], n, os.Args[4])
+		generate(os.Args[2], n, os.Args[4], os.Args[5] == "empty")
 		return
 	}
 	files := flag.Int("files", 60000, "files in the generated tree (half of them 30 days old)")
@@ -83,14 +87,18 @@ func main() {
 			continue
 		}
 		for _, shape := range strings.Split(*shapes, ",") {
-			run(f, dir, *files, *reps, shape)
+			if shape != "" {
+				run(f, dir, *files, *reps, shape)
+			}
 		}
 		if *doStrace && f == "tmpfs" {
 			syscallsPerFile(dir, min(*files, 20000))
 		}
 		if f == "tmpfs" && *rssShapes != "" {
 			for _, shape := range strings.Split(*rssShapes, ",") {
-				peakRSS(dir, *rssFiles, shape)
+				if shape != "" {
+					peakRSS(dir, *rssFiles, shape)
+				}
 			}
 		}
 		cleanup()
@@ -120,8 +128,10 @@ func workDir(kind string) (string, func(), error) {
 
 // generate builds a tree of the given shape (see the package comment),
 // files spread over its directories, half 30 days old; the wide shape
-// adds files/10 symlinks (half old).
-func generate(root string, files int, shape string) {
+// adds files/10 symlinks (half old). Files hold up to 1 KiB unless empty
+// (the peak-RSS trees: a sweep's memory does not depend on file sizes, and
+// a million one-page files would take 4 GiB of tmpfs).
+func generate(root string, files int, shape string, empty bool) {
 	var dirs []string
 	switch shape {
 	case "wide":
@@ -152,13 +162,24 @@ func generate(root string, files int, shape string) {
 	ndirs := len(dirs)
 	old := time.Now().Add(-30 * 24 * time.Hour)
 	data := make([]byte, 1024)
-	for i := range files {
-		p := filepath.Join(dirs[i%ndirs], fmt.Sprintf("f%d", i))
-		must(os.WriteFile(p, data[:i%1024], 0o644))
-		if i%2 == 0 {
-			must(os.Chtimes(p, old, old))
-		}
+	var wg sync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < files; i += workers {
+				p := filepath.Join(dirs[i%ndirs], fmt.Sprintf("f%d", i))
+				n := i % 1024
+				if empty {
+					n = 0
+				}
+				must(os.WriteFile(p, data[:n], 0o644))
+				if i%2 == 0 {
+					must(os.Chtimes(p, old, old))
+				}
+			}
+		})
 	}
+	wg.Wait()
 	for i := range files / 10 {
 		if shape != "wide" {
 			break
@@ -177,6 +198,12 @@ func generate(root string, files int, shape string) {
 // prints the names a sweep would delete, "plan-json" prints the dry run's
 // report as JSON, streamed.
 func child(mode, root string) {
+	if out := os.Getenv("TEND_BENCH_CPUPROFILE"); out != "" {
+		f, err := os.Create(out)
+		must(err)
+		must(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	s := &cleanup.Sweeper{Rules: []cleanup.Rule{{Root: root, OlderThan: 7 * 24 * time.Hour}}}
 	if mode == "sweep-info" {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -250,7 +277,7 @@ func run(fsName, dir string, files, reps int, shape string) {
 	for rep := range reps {
 		for _, p := range peers {
 			root := filepath.Join(dir, fmt.Sprintf("%s-%d", p.name, rep))
-			generateIn(root, files, shape)
+			generateIn(root, files, shape, false)
 			syncDisk()
 			res[p.name] = append(res[p.name], p.run(root))
 			os.RemoveAll(root)
@@ -267,7 +294,7 @@ func run(fsName, dir string, files, reps int, shape string) {
 	}
 	// Dry run: scan and print the names, against find printing them.
 	root := filepath.Join(dir, "scan")
-	generateIn(root, files, shape)
+	generateIn(root, files, shape, false)
 	syncDisk()
 	timeCmd("find", root, "-type", "f", "-atime", "+7") // warm the caches for both
 	var ts, fs []result
@@ -292,7 +319,7 @@ func syscallsPerFile(dir string, files int) {
 	self, _ := os.Executable()
 	count := func(name string, args ...string) float64 {
 		root := filepath.Join(dir, "strace-"+name)
-		generateIn(root, files, "wide")
+		generateIn(root, files, "wide", false)
 		for i, a := range args {
 			args[i] = strings.ReplaceAll(a, "ROOT", root)
 		}
@@ -318,7 +345,7 @@ func syscallsPerFile(dir string, files int) {
 func peakRSS(dir string, files int, shape string) {
 	self, _ := os.Executable()
 	root := filepath.Join(dir, "rss-"+shape)
-	generateIn(root, files, shape)
+	generateIn(root, files, shape, true)
 	f := timeCmd("find", root, "-type", "f", "-atime", "+7")
 	j := timeCmd(self, "-child", "plan-json", root)
 	s := timeCmd(self, "-child", "sweep-info", root)
@@ -331,9 +358,13 @@ func peakRSS(dir string, files int, shape string) {
 // generateIn builds the tree in a child process, so that this process
 // stays small: a child started with vfork inherits its parent's peak RSS
 // (ru_maxrss), which would otherwise inflate every measured peer.
-func generateIn(root string, files int, shape string) {
+func generateIn(root string, files int, shape string, empty bool) {
 	self, _ := os.Executable()
-	cmd := exec.Command(self, "-generate", root, strconv.Itoa(files), shape)
+	kind := "data"
+	if empty {
+		kind = "empty"
+	}
+	cmd := exec.Command(self, "-generate", root, strconv.Itoa(files), shape, kind)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	must(cmd.Run())
 }

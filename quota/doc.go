@@ -9,4 +9,6 @@
 // from this machine without cgo; ReadLimits reads, from inside a container,
 // the limits actually in force (cgroup v1, v2, hybrid and nested, /dev/shm,
 // visible GPUs) through a root that tests can move to a fixture tree.
+// Both live in package quota/hostinfo, which programs that only read the
+// host (tend-health) import instead, without the spec code.
 package quota

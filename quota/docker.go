@@ -56,7 +56,7 @@ func DockerArgs(q QuotaSpec) ([]string, error) {
 		opt("--pids-limit", strconv.FormatInt(q.PidsLimit, 10))
 	}
 	for _, u := range q.Ulimits {
-		opt("--ulimit", u.dockerString())
+		opt("--ulimit", ulimitDockerString(u))
 	}
 	lg := q.Logging.Effective()
 	opt("--log-driver", string(lg.Driver))
@@ -88,7 +88,7 @@ func GPUDeviceArg(ids []string) string {
 	return `"device=` + strings.Join(ids, ",") + `"`
 }
 
-func (u Ulimit) dockerString() string {
+func ulimitDockerString(u Ulimit) string {
 	if u.Soft == u.Hard {
 		return fmt.Sprintf("%s=%d", u.Name, u.Soft)
 	}

@@ -52,7 +52,7 @@ func TestDockerRoundTrip(t *testing.T) {
 		// memlock=-1 (NVIDIA's advice) needs CAP_SYS_RESOURCE in the engine,
 		// which sandboxed engines lack; stack and nofile prove the path (nofile
 		// soft = hard, since Go raises its own soft limit at start).
-		Ulimits: []Ulimit{{"stack", 64 << 20, 64 << 20}, {"nofile", 2048, 2048}},
+		Ulimits: []Ulimit{{Name: "stack", Soft: 64 << 20, Hard: 64 << 20}, {Name: "nofile", Soft: 2048, Hard: 2048}},
 		Env:     map[string]string{"NVIDIA_VISIBLE_DEVICES": "void"},
 	}
 	_, err = Validate(host, []QuotaSpec{q}, ValidateOptions{})

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/tendkit/tend/quota/hostinfo"
 )
 
 // Problem is one thing wrong (or, when Warning is set, risky) in a spec:
@@ -74,7 +76,7 @@ var (
 	ErrNotEnoughGPUs = errors.New("not enough free GPUs")
 	ErrDuplicateName = errors.New("user name used twice")
 	ErrBadName       = errors.New("name not valid where it is used")
-	ErrTooLarge      = errors.New("over a limit of the spec reader")
+	ErrTooLarge      = hostinfo.ErrTooLarge
 	ErrUnknownSecret = errors.New("secret not defined")
 )
 

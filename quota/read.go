@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/tendkit/tend/quota/hostinfo"
 )
 
 // Bounds on what the spec reader accepts. Each is checked before the
@@ -21,8 +23,8 @@ const (
 	// MaxUsers is the most users a spec may list.
 	MaxUsers = 1 << 18
 	// MaxCPUs bounds host CPU counts and CPU numbers in cpu lists (Linux
-	// supports at most 8192 with CONFIG_MAXSMP).
-	MaxCPUs = 1 << 16
+	// supports at most 8192 with CONFIG_MAXSMP); it is hostinfo.MaxCPUs.
+	MaxCPUs = hostinfo.MaxCPUs
 	// MaxGPUs bounds the host's GPU list.
 	MaxGPUs = 1 << 12
 	// maxNumberText bounds the text of a number before it is parsed

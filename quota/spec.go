@@ -77,9 +77,6 @@ const WorkspaceDir = "/workspace"
 // CpusetAuto as QuotaSpec.Cpuset asks Allocate for a block of free CPUs.
 const CpusetAuto = "auto"
 
-// NanoCPUs is a number of CPUs in billionths, as docker counts them.
-type NanoCPUs int64
-
 // ParseCPUs parses "2", "0.5" or "500m" (Kubernetes millicores). More than
 // nine decimals is an error, as it is for docker ("value is too precise").
 func ParseCPUs(s string) (NanoCPUs, error) {
@@ -119,18 +116,6 @@ func ParseCPUs(s string) (NanoCPUs, error) {
 	return NanoCPUs(r.Num().Int64()), nil
 }
 
-// String prints the number of CPUs as docker's --cpus reads it ("2", "0.5").
-func (n NanoCPUs) String() string {
-	s := strconv.FormatInt(int64(n)/1e9, 10)
-	if frac := int64(n) % 1e9; frac != 0 {
-		s += "." + strings.TrimRight(fmt.Sprintf("%09d", frac), "0")
-	}
-	return s
-}
-
-// Millis returns the CPUs in thousandths, rounded up (Kubernetes' finest unit).
-func (n NanoCPUs) Millis() int64 { return (int64(n) + 999999) / 1000000 }
-
 // GPUs is a GPU request: a count to be resolved by Allocate, all of the
 // host's GPUs, or concrete device ids or UUIDs. None says that the user
 // asked for no GPU (`gpus: 0` or `gpus: []`), so that the defaults' GPUs
@@ -147,13 +132,6 @@ func (g GPUs) IsZero() bool { return g.Count == 0 && !g.All && len(g.IDs) == 0 }
 
 // Resolved reports whether the request names concrete devices (or none).
 func (g GPUs) Resolved() bool { return g.Count == 0 && !g.All }
-
-// Ulimit is a resource limit set with setrlimit; -1 means unlimited.
-type Ulimit struct {
-	Name string `json:"name"`
-	Soft int64  `json:"soft"`
-	Hard int64  `json:"hard"`
-}
 
 // ulimitNames are the limits docker knows (--ulimit NAME=...).
 var ulimitNames = map[string]bool{

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/tendkit/tend/health"
-	"github.com/tendkit/tend/quota"
+	"github.com/tendkit/tend/quota/hostinfo"
 	"github.com/tendkit/tend/units"
 )
 
@@ -16,7 +16,7 @@ import (
 const defaultMinShm = 1 << 30
 
 // limitsCheck reports the limits the container runs under, read with
-// quota.ReadLimits, and flags a container without a memory limit (it can
+// hostinfo.ReadLimits, and flags a container without a memory limit (it can
 // take the host down with it) or with a /dev/shm smaller than MinShm. What
 // it flags warns, or fails with Fail. It is process-local (liveness).
 type limitsCheck struct {
@@ -24,7 +24,7 @@ type limitsCheck struct {
 	RequireMemoryLimit bool
 	MinShm             int64
 	Fail               bool
-	read               func(root string) (*quota.Limits, error)
+	read               func(root string) (*hostinfo.Limits, error)
 }
 
 func (c *limitsCheck) Name() string { return "limits" }
@@ -34,7 +34,7 @@ func (c *limitsCheck) Local() bool { return true }
 func (c *limitsCheck) Check(ctx context.Context) health.Result {
 	read := c.read
 	if read == nil {
-		read = quota.ReadLimits
+		read = hostinfo.ReadLimits
 	}
 	l, err := read(c.Root)
 	if l == nil {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package quota
+package hostinfo
 
 import (
 	"context"

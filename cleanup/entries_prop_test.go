@@ -111,29 +111,8 @@ func checkEntries(t *testing.T, seed uint64, opts genOpts, asNobody bool) {
 	outside := filepath.Join(base, "outside")
 	outSnap := makeOutside(t, outside, now)
 	root := filepath.Join(base, "entries")
-	g := newGen(seed, opts, outside)
-	desc := g.plainTree()
-	if asNobody {
-		g.unprivileged(desc)
-	}
-	makeTree(t, root, desc, now)
-	c := &oracleCfg{cutoff: now.Add(-propThreshold).UnixNano(), exclude: "*.keep", protect: map[string]bool{}, held: map[[2]uint64]bool{}}
-	rule := propRule(root)
+	c, rule, protect, snap := plainCase(t, root, newGen(seed, opts, outside), seed, now, asNobody)
 	rule.Layout = cleanup.LayoutEntries
-	var protect []string
-	if p := protectOf(desc); p != "" {
-		c.protect[p] = true
-		protect = []string{filepath.Join(root, p)}
-	}
-	if asNobody {
-		c.uid, c.gid = 65534, 65534
-	} else if seed%2 == 1 {
-		rule.Age, c.atime = cleanup.AgeBasisAtime, true
-	}
-	snap := snapshot(t, root)
-	if !asNobody {
-		holdFirstOld(t, root, snap, c)
-	}
 	want := entriesOracle(snap, c)
 	cfg := propChildCfg{Rules: []cleanup.Rule{rule}, Protect: protect, Workers: 16, Dry: true}
 	dry := runChild(t, cfg, asNobody)

@@ -342,6 +342,41 @@ func protectOf(desc *gnode) string {
 	return ""
 }
 
+// plainCase builds the seed's plain tree under root (given to nobody when
+// asNobody) and returns the oracle's settings, the rule, the protected
+// path and the snapshot the oracle reads: odd seeds age by atime as root,
+// and as root the first old file is held open.
+func plainCase(t *testing.T, root string, g *gen, seed uint64, now time.Time, asNobody bool) (*oracleCfg, cleanup.Rule, []string, *snode) {
+	desc := g.plainTree()
+	if asNobody {
+		g.unprivileged(desc)
+	}
+	makeTree(t, root, desc, now)
+	c := &oracleCfg{cutoff: now.Add(-propThreshold).UnixNano(), exclude: "*.keep", protect: map[string]bool{}, held: map[[2]uint64]bool{}}
+	var protect []string
+	if p := protectOf(desc); p != "" {
+		c.protect[p] = true
+		protect = []string{filepath.Join(root, p)}
+	}
+	rule := propRule(root)
+	if asNobody {
+		c.uid, c.gid = 65534, 65534
+	} else if seed%2 == 1 {
+		// As root the sweep reads directories with O_NOATIME, so
+		// ageing by atime is as exact as by mtime. (As nobody it may
+		// not use O_NOATIME on others' directories: reading them
+		// refreshes their atime, and a dry run would change the real
+		// run's outcome.)
+		rule.Age, c.atime = cleanup.AgeBasisAtime, true
+	}
+	snap := snapshot(t, root)
+	if !asNobody {
+		// nobody cannot see what root's processes hold open.
+		holdFirstOld(t, root, snap, c)
+	}
+	return c, rule, protect, snap
+}
+
 // checkPlain builds the seed's plain tree and checks dry run = oracle =
 // real run = log = JSON with the given worker counts, as root or nobody.
 func checkPlain(t *testing.T, seed uint64, opts genOpts, workers []int, asNobody bool) {
@@ -351,34 +386,7 @@ func checkPlain(t *testing.T, seed uint64, opts genOpts, workers []int, asNobody
 	outSnap := makeOutside(t, outside, now)
 	for _, w := range workers {
 		root := filepath.Join(base, fmt.Sprintf("w%d", w))
-		g := newGen(seed, opts, outside)
-		desc := g.plainTree()
-		if asNobody {
-			g.unprivileged(desc)
-		}
-		makeTree(t, root, desc, now)
-		c := &oracleCfg{cutoff: now.Add(-propThreshold).UnixNano(), exclude: "*.keep", protect: map[string]bool{}, held: map[[2]uint64]bool{}}
-		var protect []string
-		if p := protectOf(desc); p != "" {
-			c.protect[p] = true
-			protect = []string{filepath.Join(root, p)}
-		}
-		rule := propRule(root)
-		if asNobody {
-			c.uid, c.gid = 65534, 65534
-		} else if seed%2 == 1 {
-			// As root the sweep reads directories with O_NOATIME, so
-			// ageing by atime is as exact as by mtime. (As nobody it may
-			// not use O_NOATIME on others' directories: reading them
-			// refreshes their atime, and a dry run would change the real
-			// run's outcome.)
-			rule.Age, c.atime = cleanup.AgeBasisAtime, true
-		}
-		snap := snapshot(t, root)
-		if !asNobody {
-			// nobody cannot see what root's processes hold open.
-			holdFirstOld(t, root, snap, c)
-		}
+		c, rule, protect, snap := plainCase(t, root, newGen(seed, opts, outside), seed, now, asNobody)
 		want := plainOracle(snap, c)
 		cfg := propChildCfg{Rules: []cleanup.Rule{rule}, Protect: protect, Workers: w, Dry: true}
 		dry := runChild(t, cfg, asNobody)
